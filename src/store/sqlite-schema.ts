@@ -1,0 +1,126 @@
+/**
+ * The SQLite schema: table types for kysely and the numbered migrations that build them. The
+ * version lives in `PRAGMA user_version`; a database from a newer nightshift is refused rather
+ * than guessed at.
+ */
+import type Database from 'better-sqlite3';
+import { UserError } from '../domain/errors.ts';
+
+export interface JobsTable {
+  id: string;
+  /** Unique, compared byte for byte (BINARY collation): `Backup` and `backup` are two jobs. */
+  name: string;
+  enabled: number;
+  /** The job as JSON, without `state` (the columns above and the timestamps win over copies in it). */
+  data: string;
+  /** JobState as JSON; the daemon merges into it with json_patch. */
+  state: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface RunsTable {
+  run_id: string;
+  job_id: string;
+  slot_ms: number;
+  attempt: number;
+  trigger: string;
+  status: string;
+  error: string | null;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  duration_ms: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  output_tail: string | null;
+  /** EvidenceResult[] as JSON. */
+  evidence: string | null;
+  pid: number | null;
+  not_before_ms: number | null;
+}
+
+export interface Schema {
+  jobs: JobsTable;
+  runs: RunsTable;
+}
+
+/** Migration n (1-based) takes the schema from version n-1 to n. Append only; never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    enabled INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY NOT NULL,
+    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    slot_ms INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    started_at_ms INTEGER,
+    finished_at_ms INTEGER,
+    duration_ms INTEGER,
+    exit_code INTEGER,
+    signal TEXT,
+    output_tail TEXT,
+    evidence TEXT,
+    pid INTEGER,
+    not_before_ms INTEGER,
+    UNIQUE (job_id, slot_ms, attempt)
+  ) STRICT;
+
+  CREATE INDEX runs_by_status ON runs (status) WHERE status IN ('queued', 'running');
+  CREATE INDEX runs_by_slot ON runs (slot_ms DESC, attempt DESC);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings the database to SCHEMA_VERSION. Runs under BEGIN IMMEDIATE so two processes opening a
+ * fresh file at once (daemon and CLI) do not both migrate.
+ */
+export function migrate(db: Database.Database, file: string): void {
+  const apply = db.transaction(() => {
+    const current = readVersion(db);
+    refuseNewer(current, file);
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v] as string);
+    }
+    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  apply.immediate();
+}
+
+/** For read-only opens: the schema must already be current, since nothing may be written. */
+export function checkVersionReadonly(db: Database.Database, file: string): void {
+  const current = readVersion(db);
+  refuseNewer(current, file);
+  if (current < SCHEMA_VERSION) {
+    throw new UserError(
+      `the database ${file} has schema version ${current}, this nightshift needs ${SCHEMA_VERSION}`,
+      { hint: 'run any nightshift command that writes (or start the daemon) once to upgrade it' },
+    );
+  }
+}
+
+function readVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function refuseNewer(current: number, file: string): void {
+  if (current > SCHEMA_VERSION) {
+    throw new UserError(
+      `the database ${file} was written by a newer nightshift (schema version ${current}; this one knows up to ${SCHEMA_VERSION})`,
+      { hint: 'upgrade nightshift, or point --home at another directory', code: 'schema_too_new' },
+    );
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The store port: everything the scheduler, CLI and later the API/MCP persist. SQLite
+ * (sqlite-store.ts) is the embedded default; PostgreSQL joins later behind the same port, which
+ * is why every method is async.
+ */
+import type { Job, JobState, Run, RunStatus, TerminalRunStatus } from '../domain/job.ts';
+
+export interface RunQuery {
+  jobId?: string;
+  status?: RunStatus;
+  limit?: number;
+  offset?: number;
+}
+
+export interface RunPage {
+  entries: Run[];
+  total: number;
+  hasMore: boolean;
+}
+
+export interface RunFinish {
+  status: TerminalRunStatus;
+  error?: string;
+  finishedAtMs: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  outputTail?: string;
+  evidence?: Run['evidence'];
+}
+
+/** One write of a batch (see Store.writeBatch). */
+export type StoreWrite =
+  | { kind: 'claim'; run: Run }
+  | { kind: 'finish'; runId: string; finish: RunFinish }
+  | { kind: 'patchState'; jobId: string; patch: Partial<JobState> }
+  | { kind: 'prune'; jobId: string; keep: { maxRuns: number; olderThanMs: number } };
+
+export interface Store {
+  /** Jobs, enabled or not, ordered by name. */
+  listJobs(): Promise<Job[]>;
+  /** By id, else by exact name. */
+  findJob(idOrName: string): Promise<Job | undefined>;
+  /** Throws StoreConflictError when the name is taken. */
+  insertJob(job: Job): Promise<void>;
+  /** Replaces the whole job; throws StoreConflictError on a name clash. */
+  updateJob(job: Job): Promise<void>;
+  /**
+   * Merges into job.state only (the daemon's bookkeeping must not overwrite user edits). A key
+   * present with the value `undefined` removes that field (e.g. `lastError` after a success).
+   */
+  patchJobState(jobId: string, patch: Partial<JobState>): Promise<void>;
+  /** Removes the job and its runs. Returns false when there was no such job. */
+  deleteJob(jobId: string): Promise<boolean>;
+
+  /**
+   * Inserts a run (status `queued` or `running`, or a terminal `skipped`/`missed` record) if no
+   * run with the same (jobId, slotMs, attempt) exists, atomically: this is what makes a slot fire
+   * at most once, across restarts and processes. Returns false when the slot was already claimed
+   * (or the job no longer exists).
+   */
+  claimRun(run: Run): Promise<boolean>;
+  /**
+   * Updates a queued run to running (startedAtMs, pid). Also called on a run that is already
+   * running, to record the pid once the payload has spawned.
+   */
+  startRun(runId: string, startedAtMs: number, pid?: number): Promise<void>;
+  /**
+   * Moves a run to running only if it is still `queued`, atomically, and says whether it did: a
+   * queued run starts once even when two processes (daemon and CLI) reach for it at once.
+   * Optional; without it the engine checks with getRun before startRun (not atomic).
+   */
+  takeRun?(runId: string, startedAtMs: number): Promise<boolean>;
+  /** Only an unfinished run is finished; a final record is never overwritten. */
+  finishRun(runId: string, finish: RunFinish): Promise<void>;
+  getRun(runId: string): Promise<Run | undefined>;
+  /** Newest first (by slot, then attempt). */
+  listRuns(query: RunQuery): Promise<RunPage>;
+  /** Runs in `queued` or `running` state, oldest first (a crashed daemon leaves `running` ones). */
+  unfinishedRuns(): Promise<Run[]>;
+  /** Latest claimed slot of a job (any trigger but manual), to find what was missed while down. */
+  lastSlotMs(jobId: string): Promise<number | undefined>;
+  /**
+   * Applies the job's history policy; returns how many runs were removed. `olderThanMs` is an
+   * instant (e.g. now - history.maxAgeMs): finished runs that ended before it go. Queued and running
+   * runs are never removed.
+   */
+  pruneRuns(jobId: string, keep: { maxRuns: number; olderThanMs: number }): Promise<number>;
+
+  /**
+   * Applies several writes in one transaction (one commit), in order, with the semantics of the
+   * single methods; a claim or patch whose job is gone is skipped, not an error. Returns, per
+   * write, whether it took effect (for a claim: whether the slot was claimed). Optional: the
+   * engine batches a busy second's writes through it (a commit costs far more than a row).
+   */
+  writeBatch?(writes: StoreWrite[]): Promise<boolean[]>;
+
+  /**
+   * A number that changes whenever another connection commits (SQLite `PRAGMA data_version`); the
+   * daemon polls it to see CLI edits within a second.
+   */
+  changeToken(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
