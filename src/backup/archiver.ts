@@ -1,0 +1,563 @@
+/**
+ * The archiver: turns a source (host paths, a stdin stream) into a snapshot.
+ *
+ * API (used by the backup CLI and the backup payload):
+ *   backup(repo, opts): Promise<{ snapshot: SnapshotMeta; stats: BackupStats }>
+ *     opts.paths             host paths (recorded absolute and normalised), or
+ *     opts.stdin             { stream, name }: one file named `name` from a stream, or
+ *     opts.source            any other Source (database dumps, later)
+ *     opts.excludes          glob patterns (patterns.ts); opts.excludeFiles: files of patterns
+ *     opts.excludeIfPresent  marker file names; opts.oneFileSystem
+ *     opts.tags, opts.host   recorded on the snapshot; opts.parent: recorded as its parent
+ *     opts.filesCache        FilesCache.open(dir): unchanged files are not read again
+ *     opts.onProgress        Progress after each file (throttled) and once at the end
+ *     opts.onWarning         a path that could not be read (skipped; counted in stats.errors)
+ *     opts.signal            aborts; no snapshot is written
+ *
+ * Content is chunked with the repository's chunker; runs of zeros (sparse files) become
+ * max-size zero chunks without hashing each one. Trees are written bottom-up as directories
+ * complete, so memory stays proportional to the walk's depth. Several files are read at once, so
+ * reading overlaps with chunking and hashing, while the repository compresses and encrypts.
+ */
+import { hostname as osHostname, userInfo } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Clock } from '../domain/clock.ts';
+import { SystemClock } from '../domain/clock.ts';
+import { UserError } from '../domain/errors.ts';
+import type { FilesCache } from './files-cache.ts';
+import { parsePatternFile, PatternSet } from './patterns.ts';
+import type {
+  BlobId,
+  Repository,
+  SnapshotMeta,
+  Source,
+  SourceContext,
+  SourceEntry,
+  StreamChunker,
+  TreeNode,
+} from './ports.ts';
+import { FilesSource } from './sources/files.ts';
+import { StdinSource } from './sources/stdin.ts';
+import { encodeTree } from './tree.ts';
+import { checkRoots } from './walker.ts';
+import { Semaphore } from './semaphore.ts';
+
+export interface BackupOptions {
+  paths?: string[];
+  excludes?: string[];
+  excludeFiles?: string[];
+  excludeIfPresent?: string[];
+  oneFileSystem?: boolean;
+  tags?: string[];
+  host?: string;
+  stdin?: { stream: Readable | AsyncIterable<Uint8Array>; name: string };
+  source?: Source;
+  filesCache?: FilesCache;
+  parent?: SnapshotMeta;
+  onProgress?: (p: Progress) => void;
+  onWarning?: (w: BackupWarning) => void;
+  signal?: AbortSignal;
+  clock?: Clock;
+  /** Files read at the same time (default 8: small files are mostly waiting on open/stat/close). */
+  concurrency?: number;
+}
+
+export interface Progress {
+  files: number;
+  dirs: number;
+  bytesRead: number;
+  /** Bytes of files done, including unchanged files that were not read. */
+  bytesDone: number;
+  errors: number;
+  /** The file being read most recently. */
+  current?: string;
+  /** Known only when the source can tell in advance. */
+  totalFiles?: number;
+  totalBytes?: number;
+  elapsedMs: number;
+}
+
+export interface BackupWarning {
+  path: string;
+  message: string;
+  /** 'changed': stored as read while it changed; 'error': skipped. */
+  kind: 'error' | 'changed';
+}
+
+export interface BackupStats {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  others: number;
+  /** Files whose content came from the files cache without reading. */
+  filesUnchanged: number;
+  bytesRead: number;
+  /** Total size of all files in the snapshot. */
+  bytesTotal: number;
+  /** Plaintext bytes of blobs the repository did not have yet. */
+  bytesNew: number;
+  /** Bytes those new blobs take in the repository (compressed, encrypted). */
+  bytesStored: number;
+  chunksNew: number;
+  treesNew: number;
+  errors: number;
+  changed: number;
+  durationMs: number;
+  [key: string]: number;
+}
+
+export interface BackupResult {
+  snapshot: SnapshotMeta;
+  stats: BackupStats;
+}
+
+const WINDOW_PER_FILE = 4;
+const BIG_FILE = 1024 * 1024;
+
+export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  const clock = opts.clock ?? new SystemClock();
+  const started = clock.now();
+  const source = await makeSource(opts, started);
+  const archiver = new Archiver(repo, opts, started, clock);
+  const scan = opts.onProgress && source instanceof FilesSource ? archiver.estimate(source) : undefined;
+  let tree: BlobId;
+  try {
+    tree = await archiver.run(source);
+  } finally {
+    archiver.stopEstimate();
+    await scan;
+  }
+  const stats = archiver.finishStats();
+  await repo.flush();
+  const snapshot = await repo.saveSnapshot(
+    {
+      time: new Date(started).toISOString(),
+      hostname: opts.host ?? osHostname(),
+      username: safeUsername(),
+      paths: source.paths,
+      tags: [...new Set(opts.tags ?? [])],
+      ...(opts.parent ? { parent: opts.parent.id } : {}),
+      tree,
+      summary: stats,
+    },
+    archiver.referenced,
+  );
+  opts.filesCache?.finish();
+  return { snapshot, stats };
+}
+
+function safeUsername(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
+async function makeSource(opts: BackupOptions, nowMs: number): Promise<Source> {
+  const kinds = [opts.paths?.length ? 'paths' : '', opts.stdin ? 'stdin' : '', opts.source ? 'source' : ''];
+  if (kinds.filter(Boolean).length !== 1) {
+    throw new UserError('give either paths to back up or --stdin, not both and not neither', {
+      hint: "e.g. 'nightshift backup run ~/agent' or 'pg_dump db | nightshift backup run --stdin --stdin-name db.sql'",
+    });
+  }
+  if (opts.source) return opts.source;
+  if (opts.stdin) return new StdinSource({ ...opts.stdin, mtimeMs: nowMs });
+  const patterns = [...(opts.excludes ?? [])];
+  for (const f of opts.excludeFiles ?? []) {
+    let text: string;
+    try {
+      text = await readFile(f, 'utf8');
+    } catch (err) {
+      throw new UserError(`cannot read exclude file ${f}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+        hint: 'give a readable file with one pattern per line',
+      });
+    }
+    patterns.push(...parsePatternFile(text));
+  }
+  const excludeIfPresent = opts.excludeIfPresent ?? [];
+  for (const m of excludeIfPresent) {
+    if (m === '' || m.includes('/')) {
+      throw new UserError(`invalid --exclude-if-present ${JSON.stringify(m)}`, {
+        hint: 'give a file name such as ".nobackup"',
+      });
+    }
+  }
+  const source = new FilesSource({
+    paths: opts.paths!,
+    excludes: new PatternSet(patterns),
+    excludeIfPresent,
+    oneFileSystem: opts.oneFileSystem ?? false,
+  });
+  await checkRoots(source.paths);
+  return source;
+}
+
+interface Frame {
+  path: string[];
+  node: SourceEntry['node'] | undefined;
+  children: Promise<TreeNode | undefined>[];
+}
+
+interface FileContent {
+  content: BlobId[];
+  size: number;
+}
+
+class Archiver {
+  readonly referenced = new Set<BlobId>();
+  private readonly stats: BackupStats = {
+    files: 0,
+    dirs: 0,
+    symlinks: 0,
+    others: 0,
+    filesUnchanged: 0,
+    bytesRead: 0,
+    bytesTotal: 0,
+    bytesNew: 0,
+    bytesStored: 0,
+    chunksNew: 0,
+    treesNew: 0,
+    errors: 0,
+    changed: 0,
+    durationMs: 0,
+  };
+  private readonly slots: Semaphore;
+  private readonly bigSlots = new Semaphore(2);
+  private readonly hardlinks = new Map<string, Promise<FileContent | undefined>>();
+  private fatal: unknown;
+  private lastProgress = 0;
+  private current: string | undefined;
+  private readonly zeroIds = new Map<number, Promise<BlobId>>();
+  private readonly scanAbort = new AbortController();
+  private readonly chunkers: StreamChunker[] = [];
+  private totals: { files: number; bytes: number } | undefined;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly opts: BackupOptions,
+    private readonly started: number,
+    private readonly clock: Clock,
+  ) {
+    this.slots = new Semaphore(Math.max(1, opts.concurrency ?? 8));
+    opts.filesCache?.begin(Date.now());
+  }
+
+  /**
+   * Counts files and bytes with a metadata-only walk alongside the backup, so progress can show
+   * totals (and an ETA) once the count is done.
+   */
+  async estimate(source: FilesSource): Promise<void> {
+    let files = 0;
+    let bytes = 0;
+    const ctx: SourceContext = { warn: () => undefined, signal: this.scanAbort.signal };
+    try {
+      for await (const e of source.entries(ctx)) {
+        if (e.node.type === 'file') {
+          files++;
+          bytes += e.node.size;
+        }
+      }
+      this.totals = { files, bytes };
+    } catch {
+      // Only an estimate: a failed or stopped count leaves the totals unknown.
+    }
+  }
+
+  stopEstimate(): void {
+    this.scanAbort.abort();
+  }
+
+  finishStats(): BackupStats {
+    this.stats.durationMs = this.clock.now() - this.started;
+    this.emitProgress(true);
+    return { ...this.stats };
+  }
+
+  /** Walks the source and returns the root tree id. */
+  async run(source: Source): Promise<BlobId> {
+    const ctx: SourceContext = {
+      warn: (path, err) => this.warn(path, err),
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    };
+    const stack: Frame[] = [{ path: [], node: undefined, children: [] }];
+    for await (const entry of source.entries(ctx)) {
+      this.checkAbort();
+      if (entry.path.length === 0) continue;
+      while (stack.length > entry.path.length) this.pop(stack);
+      const top = stack[stack.length - 1]!;
+      if (!isParent(top.path, entry.path)) {
+        throw new Error(`source yielded ${entry.path.join('/')} outside ${top.path.join('/') || 'the root'}`);
+      }
+      const name = entry.path[entry.path.length - 1]!;
+      if (entry.node.type === 'dir') {
+        this.stats.dirs++;
+        stack.push({ path: entry.path, node: entry.node, children: [] });
+      } else if (entry.node.type === 'file') {
+        // Many small files in flight hide open/stat latency; large files are CPU-bound, so only a
+        // few at a time (each holds read buffers and a chunker).
+        const big = entry.node.size >= BIG_FILE;
+        await this.slots.acquire();
+        if (big) await this.bigSlots.acquire();
+        this.checkAbort();
+        const p = this.storeFile(entry).finally(() => {
+          if (big) this.bigSlots.release();
+          this.slots.release();
+        });
+        top.children.push(this.guard(p.then((c) => (c ? fileNode(name, entry, c) : undefined))));
+      } else {
+        if (entry.node.type === 'symlink') this.stats.symlinks++;
+        else this.stats.others++;
+        top.children.push(Promise.resolve({ name, ...entry.node }));
+      }
+    }
+    while (stack.length > 1) this.pop(stack);
+    const root = await this.saveTree(stack[0]!.children);
+    this.checkAbort();
+    return root;
+  }
+
+  private checkAbort(): void {
+    if (this.fatal !== undefined) throw this.fatal;
+    const s = this.opts.signal;
+    if (s?.aborted) throw s.reason ?? new Error('backup aborted');
+  }
+
+  /** Keeps a failure from going unhandled before the promise is awaited, and stops the walk early. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    p.catch((err: unknown) => {
+      if (this.fatal === undefined) this.fatal = err;
+    });
+    return p;
+  }
+
+  private pop(stack: Frame[]): void {
+    const frame = stack.pop()!;
+    const parent = stack[stack.length - 1]!;
+    const name = frame.path[frame.path.length - 1]!;
+    const node = frame.node!;
+    parent.children.push(
+      this.guard(this.saveTree(frame.children).then((subtree) => ({ name, ...node, size: 0, subtree }))),
+    );
+  }
+
+  private async saveTree(children: Promise<TreeNode | undefined>[]): Promise<BlobId> {
+    const nodes = (await Promise.all(children)).filter((n): n is TreeNode => n !== undefined);
+    const r = await this.repo.saveBlob('tree', encodeTree({ nodes }));
+    if (r.isNew) {
+      this.stats.treesNew++;
+      this.stats.bytesStored += r.storedBytes;
+    }
+    this.referenced.add(r.id);
+    return r.id;
+  }
+
+  private warn(path: string, err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    const kind = e?.code === 'ECHANGED' ? 'changed' : 'error';
+    if (kind === 'changed') this.stats.changed++;
+    else this.stats.errors++;
+    const message = e?.code && e.code !== 'ECHANGED' ? `${describeErrno(e.code)}` : String(e?.message ?? err);
+    this.opts.onWarning?.({ path, message, kind });
+  }
+
+  private async storeFile(entry: SourceEntry): Promise<FileContent | undefined> {
+    const path = '/' + entry.path.join('/');
+    const h = entry.node.hardlink;
+    if (h) {
+      // The other names of an inode already read in this backup share its content.
+      const key = `${h.dev}:${h.ino}`;
+      const seen = this.hardlinks.get(key);
+      if (seen) {
+        const c = await seen;
+        if (c) this.countFile(c.size);
+        return c;
+      }
+      const p = this.readOrReuse(entry, path);
+      this.hardlinks.set(key, p);
+      return p;
+    }
+    return this.readOrReuse(entry, path);
+  }
+
+  private countFile(size: number): void {
+    this.stats.files++;
+    this.stats.bytesTotal += size;
+    this.emitProgress(false);
+  }
+
+  private async readOrReuse(entry: SourceEntry, path: string): Promise<FileContent | undefined> {
+    const cache = this.opts.filesCache;
+    if (cache && entry.identity) {
+      const ids = cache.lookup(path, entry.identity);
+      if (ids && ids.every((id) => this.repo.hasBlob(id))) {
+        cache.touch(path);
+        for (const id of ids) this.referenced.add(id);
+        this.stats.filesUnchanged++;
+        this.countFile(entry.identity.size);
+        return { content: ids, size: entry.identity.size };
+      }
+    }
+    const c = await this.readFile(entry, path);
+    if (c) {
+      if (cache && entry.identity) cache.record(path, entry.identity, c.content);
+      this.countFile(c.size);
+    }
+    return c;
+  }
+
+  /** Reads and chunks one file; undefined (warned) when it could not be read. */
+  private async readFile(entry: SourceEntry, path: string): Promise<FileContent | undefined> {
+    const open = entry.open;
+    if (!open) return { content: [], size: 0 };
+    this.current = path;
+    // Chunkers are reused (each holds a max-size buffer); finish() leaves one clean.
+    const chunker = this.chunkers.pop() ?? this.repo.newChunker();
+    try {
+      return await this.chunkFile(entry, open, path, chunker);
+    } finally {
+      chunker.finish();
+      this.chunkers.push(chunker);
+    }
+  }
+
+  private async chunkFile(
+    entry: SourceEntry,
+    open: NonNullable<SourceEntry['open']>,
+    path: string,
+    chunker: StreamChunker,
+  ): Promise<FileContent | undefined> {
+    const max = chunker.params.max;
+    const ids: BlobId[] = [];
+    const pending: Promise<void>[] = [];
+    let size = 0;
+    const save = async (chunk: Uint8Array): Promise<void> => {
+      const i = ids.push('') - 1;
+      const p = this.saveData(chunk).then((id) => {
+        ids[i] = id;
+      });
+      pending.push(p);
+      if (pending.length >= WINDOW_PER_FILE) await pending.shift();
+    };
+    const it = open(this.opts.signal)[Symbol.asyncIterator]();
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (err) {
+        await Promise.allSettled(pending);
+        this.checkAbort();
+        if (entry.required) throw readFailed(path, err);
+        this.warn(path, err);
+        return undefined;
+      }
+      if (r.done) break;
+      const block = r.value;
+      size += block.length;
+      this.stats.bytesRead += block.length;
+      if (block.length >= max && isZero(block)) {
+        // Sparse regions: cut here and store whole max-size zero chunks without hashing each one.
+        for (const c of chunker.finish()) await save(c);
+        const whole = block.length - (block.length % max);
+        for (let off = 0; off < whole; off += max) {
+          const i = ids.push('') - 1;
+          const p = this.zeroChunk(max).then((id) => {
+            ids[i] = id;
+          });
+          pending.push(p);
+          if (pending.length >= WINDOW_PER_FILE) await pending.shift();
+        }
+        if (whole < block.length) for (const c of chunker.push(block.subarray(whole))) await save(c);
+        continue;
+      }
+      for (const c of chunker.push(block)) await save(c);
+    }
+    for (const c of chunker.finish()) await save(c);
+    await Promise.all(pending);
+    return { content: ids, size };
+  }
+
+  private async saveData(chunk: Uint8Array): Promise<BlobId> {
+    const r = await this.repo.saveBlob('data', chunk);
+    if (r.isNew) {
+      this.stats.chunksNew++;
+      this.stats.bytesNew += chunk.length;
+      this.stats.bytesStored += r.storedBytes;
+    }
+    this.referenced.add(r.id);
+    return r.id;
+  }
+
+  /** All zero chunks of one size share one id: computed and stored once per backup. */
+  private zeroChunk(size: number): Promise<BlobId> {
+    let p = this.zeroIds.get(size);
+    if (!p) {
+      p = this.saveData(Buffer.alloc(size));
+      this.zeroIds.set(size, p);
+    }
+    return p;
+  }
+
+  private emitProgress(force: boolean): void {
+    const cb = this.opts.onProgress;
+    if (!cb) return;
+    const now = this.clock.now();
+    if (!force && now - this.lastProgress < 100) return;
+    this.lastProgress = now;
+    cb({
+      files: this.stats.files,
+      dirs: this.stats.dirs,
+      bytesRead: this.stats.bytesRead,
+      bytesDone: this.stats.bytesTotal,
+      errors: this.stats.errors,
+      ...(this.current !== undefined ? { current: this.current } : {}),
+      ...(this.totals ? { totalFiles: this.totals.files, totalBytes: this.totals.bytes } : {}),
+      elapsedMs: now - this.started,
+    });
+  }
+}
+
+function isParent(parent: string[], child: string[]): boolean {
+  if (child.length !== parent.length + 1) return false;
+  for (let i = 0; i < parent.length; i++) if (parent[i] !== child[i]) return false;
+  return true;
+}
+
+function fileNode(name: string, entry: SourceEntry, c: FileContent): TreeNode {
+  return { name, ...entry.node, size: c.size, content: c.content };
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+function isZero(b: Uint8Array): boolean {
+  for (let off = 0; off < b.length; off += ZEROS.length) {
+    const n = Math.min(ZEROS.length, b.length - off);
+    if (Buffer.compare(b.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
+  }
+  return true;
+}
+
+function describeErrno(code: string): string {
+  switch (code) {
+    case 'ENOENT':
+      return 'vanished before it could be read; skipped';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied; skipped';
+    case 'ELOOP':
+      return 'became a symlink while the backup ran; skipped';
+    case 'EREPLACED':
+      return 'was replaced by another file while the backup ran; skipped';
+    default:
+      return `cannot be read (${code}); skipped`;
+  }
+}
+
+function readFailed(path: string, err: unknown): UserError {
+  return new UserError(`reading ${path} failed: ${(err as Error)?.message ?? err}`, {
+    hint: 'the stream broke off; no snapshot was written',
+    exitCode: 1,
+    code: 'source_failed',
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * A repository in a local directory. Writes go to a temp name in the target directory, are
+ * fsynced, renamed into place, and the directory is fsynced, so a crash leaves either the whole
+ * file or a `.tmp-*` leftover that `check` reports and `prune` removes.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { BlobStore } from '../ports.ts';
+import { TEMP_PREFIX } from '../format.ts';
+
+/** Open pack files kept for reads; restore reads many blobs from the same few packs. */
+const MAX_OPEN_HANDLES = 32;
+
+export class LocalBlobStore implements BlobStore {
+  readonly location: string;
+  // Files are write-once, so a handle stays valid for the file's life; insertion order is LRU order.
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+
+  constructor(dir: string) {
+    this.location = dir;
+  }
+
+  private abs(path: string): string {
+    if (path.split('/').some((p) => p === '..') || path.startsWith('/')) {
+      throw new Error(`invalid repository path ${JSON.stringify(path)}`);
+    }
+    return join(this.location, path);
+  }
+
+  async write(path: string, data: Uint8Array): Promise<void> {
+    const target = this.abs(path);
+    const dir = dirname(target);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      // e.g. a full disk: leave nothing half-written behind.
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    await fh.close();
+    if (await this.exists(path)) {
+      // Files are named by their content (or randomly), so an existing file already holds these bytes.
+      await unlink(tmp);
+      return;
+    }
+    await rename(tmp, target);
+    await syncDir(dir);
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    const fh = await open(this.abs(path), 'r');
+    try {
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const fh = await this.handle(path);
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0)
+        throw new Error(`${path} is shorter than expected (wanted ${offset + length} bytes)`);
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  private async handle(path: string): Promise<FileHandle> {
+    let h = this.handles.get(path);
+    if (h) {
+      this.handles.delete(path);
+      this.handles.set(path, h);
+      return h;
+    }
+    h = open(this.abs(path), 'r');
+    this.handles.set(path, h);
+    h.catch(() => this.handles.delete(path));
+    if (this.handles.size > MAX_OPEN_HANDLES) {
+      const [oldest, oldHandle] = this.handles.entries().next().value as [string, Promise<FileHandle>];
+      this.handles.delete(oldest);
+      // A read still using it finishes first: close only after the event loop moves on.
+      void oldHandle.then(
+        (fh) => setTimeout(() => void fh.close().catch(() => {}), 1000).unref(),
+        () => {},
+      );
+    }
+    return h;
+  }
+
+  /** Closes cached read handles. */
+  async close(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(all.map((h) => h.then((fh) => fh.close()).catch(() => {})));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await stat(this.abs(path));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const root = this.abs(dir);
+    let entries;
+    try {
+      entries = await readdir(root, { recursive: true, withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: string[] = [];
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      // Node 20 names the parent `path`, Node 22 `parentPath`.
+      const parent = (e as { parentPath?: string }).parentPath ?? (e as { path?: string }).path ?? root;
+      out.push(relative(root, join(parent, e.name)).split(sep).join('/'));
+    }
+    return out.sort();
+  }
+
+  async size(path: string): Promise<number> {
+    return (await stat(this.abs(path))).size;
+  }
+
+  async remove(path: string): Promise<void> {
+    const target = this.abs(path);
+    const h = this.handles.get(path);
+    if (h) {
+      this.handles.delete(path);
+      await h.then((fh) => fh.close()).catch(() => {});
+    }
+    await rm(target, { force: true });
+    await syncDir(dirname(target));
+  }
+}
+
+/** Makes a rename or unlink in `dir` durable. */
+export async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename itself is still atomic there.
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * `check`: verifies a repository's structure and, with readData, every (or a sample of) blob.
+ * Problems are collected, not thrown, into a report the CLI prints or emits as JSON. Every
+ * message names the file it concerns.
+ */
+import { randomInt } from 'node:crypto';
+import { EXIT, UserError } from '../domain/errors.ts';
+import { parseConfig, verifyConfig } from './config.ts';
+import { sha256Hex } from './crypto.ts';
+import { CONFIG_FILE, DIRS, TEMP_PREFIX } from './format.ts';
+import { isAgeFile, parsePassphraseKeyFile } from './keys.ts';
+import { decryptBlob, headerLength, openHeader, packPath, fromPacked, type BlobEntry } from './pack.ts';
+import type { BlobId } from './ports.ts';
+import { READ_NEEDS_IDENTITY, type Repo } from './repository.ts';
+import { snapshotPath } from './snapshot-file.ts';
+import { decodeTree } from './tree.ts';
+
+export interface CheckIssue {
+  /** Repository-relative file the issue concerns, when there is one. */
+  file?: string;
+  message: string;
+}
+
+export interface CheckOptions {
+  /** true: decrypt and verify every blob; { subsetPercent }: a random sample of packs. */
+  readData?: boolean | { subsetPercent: number };
+}
+
+export interface CheckReport {
+  ok: boolean;
+  errors: CheckIssue[];
+  warnings: CheckIssue[];
+  /** Harmless leftovers of interrupted work (temp files, unindexed packs); prune removes them. */
+  info: CheckIssue[];
+  counts: {
+    snapshots: number;
+    keys: number;
+    indexFiles: number;
+    packs: number;
+    blobs: number;
+    treesChecked: number;
+    packsRead: number;
+    blobsRead: number;
+    bytesRead: number;
+    tempFiles: number;
+    unindexedPacks: number;
+  };
+}
+
+export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckReport> {
+  const readData = opts.readData ?? false;
+  if (readData && !repo.canRead)
+    throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
+  let subset = 100;
+  if (typeof readData === 'object') {
+    subset = readData.subsetPercent;
+    if (!(subset > 0 && subset <= 100)) {
+      throw new UserError(`invalid read-data subset ${subset}%`, {
+        hint: 'pass a percentage between 0 and 100, e.g. --read-data-subset=10%',
+      });
+    }
+  }
+  const errors: CheckIssue[] = [];
+  const warnings: CheckIssue[] = [];
+  const info: CheckIssue[] = [];
+  const counts: CheckReport['counts'] = {
+    snapshots: 0,
+    keys: 0,
+    indexFiles: 0,
+    packs: 0,
+    blobs: repo.index.blobCount,
+    treesChecked: 0,
+    packsRead: 0,
+    blobsRead: 0,
+    bytesRead: 0,
+    tempFiles: 0,
+    unindexedPacks: 0,
+  };
+  const store = repo.store;
+  const err = (file: string | undefined, message: string): void => {
+    errors.push(file === undefined ? { message } : { file, message });
+  };
+
+  // Temp leftovers anywhere.
+  for (const dir of Object.values(DIRS)) {
+    for (const f of await store.list(dir)) {
+      if (f.split('/').pop()!.startsWith(TEMP_PREFIX)) {
+        counts.tempFiles++;
+        info.push({
+          file: `${dir}/${f}`,
+          message: 'leftover temporary file of an interrupted write (prune removes it)',
+        });
+      }
+    }
+  }
+
+  // config
+  try {
+    const { body, mac } = parseConfig(await store.read(CONFIG_FILE));
+    if (!verifyConfig(body, mac, repo.keys.metaKey))
+      err(CONFIG_FILE, 'config is damaged: its MAC does not verify');
+  } catch (e) {
+    err(CONFIG_FILE, `config is damaged: ${(e as Error).message}`);
+  }
+
+  // keys
+  for (const k of await repo.listFiles(DIRS.keys)) {
+    counts.keys++;
+    const file = `${DIRS.keys}/${k}`;
+    const bytes = await store.read(file);
+    if (sha256Hex(bytes) !== k) err(file, `key file ${file} is damaged: content does not match its name`);
+    else if (!parsePassphraseKeyFile(bytes) && !isAgeFile(bytes))
+      err(file, `key file ${file} is not a key file`);
+  }
+
+  // index files (the repository skipped damaged ones when it opened)
+  counts.indexFiles = repo.index.files.size + repo.damagedIndex.length;
+  for (const d of repo.damagedIndex) err(d.file, `index file ${d.file} is damaged: ${d.why}`);
+
+  // packs: present vs indexed, headers vs index
+  const present = new Set(await repo.listPacks());
+  counts.packs = present.size;
+  const missingPacks = new Set<string>();
+  for (const [id, p] of repo.index.packs) {
+    const file = packPath(id);
+    if (!present.has(id)) {
+      missingPacks.add(id);
+      continue;
+    }
+    try {
+      const size = await store.size(file);
+      if (size !== p.size) throw new Error(`size ${size} differs from the index (${p.size})`);
+      const h = await repo.readPackHeader(id);
+      const fromHeader = new Map(h.blobs.map((b) => [b[1], fromPacked(b, id)]));
+      for (const b of p.blobs) {
+        const hb = fromHeader.get(b.id);
+        if (
+          !hb ||
+          hb.offset !== b.offset ||
+          hb.length !== b.length ||
+          hb.type !== b.type ||
+          hb.slot !== b.slot
+        ) {
+          throw new Error(`blob ${b.id.slice(0, 16)} is listed differently in the pack header and the index`);
+        }
+      }
+    } catch (e) {
+      err(file, `pack ${file} is damaged: ${(e as Error).message}`);
+    }
+  }
+  for (const id of present) {
+    if (!repo.index.packs.has(id)) {
+      counts.unindexedPacks++;
+      info.push({
+        file: packPath(id),
+        message: 'pack not listed in any index (left by an interrupted backup; prune removes it)',
+      });
+    }
+  }
+
+  // snapshots: decode, reachability list vs index and packs, trees when readable
+  const affected = new Map<string, Set<string>>(); // missing pack -> snapshots
+  const checkedTrees = new Set<BlobId>();
+  for (const sid of await repo.snapshotIds()) {
+    counts.snapshots++;
+    const file = snapshotPath(sid);
+    let rec;
+    try {
+      rec = await repo.readSnapshot(sid);
+    } catch (e) {
+      err(file, `snapshot ${file} is damaged: ${(e as Error).message}`);
+      continue;
+    }
+    const listed = new Set(rec.blobs);
+    let missing = 0;
+    for (const b of rec.blobs) {
+      const e = repo.index.get(b);
+      if (!e) missing++;
+      else if (missingPacks.has(e.pack)) {
+        const set = affected.get(e.pack) ?? new Set<string>();
+        set.add(sid);
+        affected.set(e.pack, set);
+      }
+    }
+    if (missing > 0)
+      err(file, `snapshot ${sid.slice(0, 12)} references ${missing} blobs that no index lists`);
+    if (!listed.has(rec.meta.tree)) err(file, `snapshot ${sid.slice(0, 12)} does not list its root tree`);
+    if (repo.canRead) {
+      await walkTrees(repo, rec.meta.tree, sid, listed, checkedTrees, missingPacks, err);
+    }
+  }
+  counts.treesChecked = checkedTrees.size;
+  for (const id of missingPacks) {
+    const snaps = [...(affected.get(id) ?? [])].map((s) => s.slice(0, 12));
+    err(
+      packPath(id),
+      `pack ${packPath(id)} is missing` +
+        (snaps.length > 0
+          ? `; snapshots affected: ${snaps.join(', ')}`
+          : '; no snapshot references its blobs'),
+    );
+  }
+
+  // read data
+  if (readData) {
+    const packs = [...repo.index.packs.keys()].filter((p) => present.has(p));
+    const chosen = subset >= 100 ? packs : packs.filter(() => randomInt(1_000_000) < subset * 10_000);
+    for (const id of chosen) {
+      const file = packPath(id);
+      try {
+        const bytes = await store.read(file);
+        counts.packsRead++;
+        counts.bytesRead += bytes.length;
+        if (sha256Hex(bytes) !== id) {
+          err(file, `pack ${file} is damaged: content does not match its name`);
+        }
+        const hlen = headerLength(bytes);
+        const h = openHeader(repo.headerKey, bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4));
+        for (const pe of h.blobs) {
+          const b: BlobEntry = fromPacked(pe, id);
+          try {
+            const key = await repo.unwrapSlot(h.slots[b.slot]!);
+            decryptBlob(key, repo.keys.macKey, b, bytes.subarray(b.offset, b.offset + b.length));
+            counts.blobsRead++;
+          } catch (e) {
+            err(file, `pack ${file}: blob ${b.id.slice(0, 16)} is damaged: ${(e as Error).message}`);
+          }
+        }
+      } catch (e) {
+        err(file, `pack ${file} is damaged: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  return { ok: errors.length === 0, errors, warnings, info, counts };
+}
+
+async function walkTrees(
+  repo: Repo,
+  root: BlobId,
+  sid: string,
+  listed: Set<BlobId>,
+  seen: Set<BlobId>,
+  missingPacks: Set<string>,
+  err: (file: string | undefined, message: string) => void,
+): Promise<void> {
+  const file = snapshotPath(sid);
+  const queue: BlobId[] = [root];
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const e = repo.index.get(id);
+    if (!e || missingPacks.has(e.pack)) continue; // reported above
+    let tree;
+    try {
+      tree = decodeTree(await repo.loadBlob(id), id);
+    } catch (x) {
+      err(
+        packPath(e.pack),
+        `tree ${id.slice(0, 16)} of snapshot ${sid.slice(0, 12)} cannot be read: ${(x as Error).message}`,
+      );
+      continue;
+    }
+    for (const n of tree.nodes) {
+      for (const c of n.content ?? []) {
+        if (!repo.index.has(c))
+          err(file, `file ${n.name} in snapshot ${sid.slice(0, 12)} refers to a blob no index lists`);
+        else if (!listed.has(c))
+          err(file, `snapshot ${sid.slice(0, 12)} does not list blob ${c.slice(0, 16)} it uses`);
+      }
+      if (n.subtree) {
+        if (!listed.has(n.subtree))
+          err(file, `snapshot ${sid.slice(0, 12)} does not list tree ${n.subtree.slice(0, 16)} it uses`);
+        if (!repo.index.has(n.subtree))
+          err(file, `a directory in snapshot ${sid.slice(0, 12)} refers to a tree no index lists`);
+        else queue.push(n.subtree);
+      }
+    }
+  }
+}

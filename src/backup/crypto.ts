@@ -1,0 +1,85 @@
+/**
+ * Symmetric primitives of the format (docs/FORMAT.md, "Encryption"): AES-256-GCM sealing with a
+ * random 96-bit nonce, HMAC-SHA256 blob ids, SHA-256 file names, zstd compression.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
+import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
+
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+/** Bytes a sealed message adds to its plaintext. */
+export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+/** Raised when authenticated decryption fails: wrong key or altered bytes. */
+export class AuthError extends Error {
+  constructor(message = 'authentication failed') {
+    super(message);
+    this.name = 'AuthError';
+  }
+}
+
+export function randomKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+/** nonce || AES-256-GCM(key, nonce, plaintext, aad) || tag */
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const c = createCipheriv('aes-256-gcm', key, nonce);
+  if (aad) c.setAAD(aad);
+  const body = c.update(plaintext);
+  const fin = c.final();
+  return Buffer.concat([nonce, body, fin, c.getAuthTag()]);
+}
+
+export function open(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Buffer {
+  if (sealed.length < SEAL_OVERHEAD) throw new AuthError('sealed message too short');
+  const nonce = sealed.subarray(0, NONCE_BYTES);
+  const tag = sealed.subarray(sealed.length - TAG_BYTES);
+  const d = createDecipheriv('aes-256-gcm', key, nonce);
+  if (aad) d.setAAD(aad);
+  d.setAuthTag(tag);
+  try {
+    const body = d.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
+    return Buffer.concat([body, d.final()]);
+  } catch {
+    throw new AuthError();
+  }
+}
+
+export function hmacHex(key: Uint8Array, data: Uint8Array | string): string {
+  return createHmac('sha256', key).update(data).digest('hex');
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Derives a purpose-specific 32-byte key from a secret (HMAC-SHA256(secret, label)). */
+export function subkey(secret: Uint8Array, label: string): Buffer {
+  return createHmac('sha256', secret).update(`nightshift/${label}`).digest();
+}
+
+/** zstd at the format's level; `null` when the result would not save enough to be worth it. */
+export function compressIfWorth(data: Uint8Array): Buffer | null {
+  if (data.length < 64) return null;
+  const c = zstdCompress(data, { compressionLevel: ZSTD_LEVEL });
+  return c.length <= data.length * (1 - MIN_COMPRESSION_GAIN) ? c : null;
+}
+
+export function compress(data: Uint8Array): Buffer {
+  return zstdCompress(data, { compressionLevel: ZSTD_LEVEL });
+}
+
+export function decompress(data: Uint8Array): Buffer {
+  return zstdDecompress(data);
+}
+
+export function timingSafeEqualHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

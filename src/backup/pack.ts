@@ -1,0 +1,212 @@
+/**
+ * Pack files (docs/FORMAT.md, "Packs"): write-once files of encrypted blobs followed by an
+ * encrypted header listing them, named by the SHA-256 of their bytes.
+ *
+ *   pack   := blob* header u32le(len(header))
+ *   blob   := seal(packKey[slot], zstd?(plaintext), aad = "nsb1" || type || compressed || id)
+ *   header := seal(headerKey, JSON PackHeader, aad = "nsp1")
+ *
+ * A pack key is random per pack. Its key slot wraps it with the master data key (passphrase
+ * mode) or is an age file encrypted to the recipients (recipients mode), so a writer forgets it
+ * once the pack is written. Repacking copies sealed blobs verbatim together with their slot.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  AuthError,
+  KEY_BYTES,
+  compressIfWorth,
+  decompress,
+  hmacHex,
+  open,
+  seal,
+  sha256Hex,
+} from './crypto.ts';
+import type { BlobId, BlobType } from './ports.ts';
+
+export interface BlobEntry {
+  id: BlobId;
+  type: BlobType;
+  pack: string;
+  offset: number;
+  /** Sealed length in the pack. */
+  length: number;
+  /** Plaintext length. */
+  rawLength: number;
+  compressed: boolean;
+  /** Index into the pack header's key slots. */
+  slot: number;
+}
+
+/** A wrapped pack key: `m` = sealed with the master data key, `a` = an age file to the recipients. */
+export interface KeySlot {
+  t: 'm' | 'a';
+  /** base64 */
+  k: string;
+}
+
+/** [type, id, offset, length, rawLength, compressed(0|1), slot] — compact in JSON. */
+export type PackedEntry = [0 | 1, string, number, number, number, 0 | 1, number];
+
+export interface PackHeader {
+  v: 1;
+  slots: KeySlot[];
+  blobs: PackedEntry[];
+}
+
+const BLOB_AAD = Buffer.from('nsb1');
+const HEADER_AAD = Buffer.from('nsp1');
+
+export function packPath(id: string): string {
+  return `data/${id.slice(0, 2)}/${id}`;
+}
+
+export function packIdFromPath(path: string): string | null {
+  const m = /^(?:data\/)?([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(path);
+  return m && m[2]!.startsWith(m[1]!) ? m[2]! : null;
+}
+
+export function toPacked(e: Omit<BlobEntry, 'pack'>): PackedEntry {
+  return [e.type === 'tree' ? 1 : 0, e.id, e.offset, e.length, e.rawLength, e.compressed ? 1 : 0, e.slot];
+}
+
+export function fromPacked(p: PackedEntry, pack: string): BlobEntry {
+  if (!Array.isArray(p) || p.length !== 7 || typeof p[1] !== 'string' || !/^[0-9a-f]{64}$/.test(p[1])) {
+    throw new Error('malformed blob entry');
+  }
+  return {
+    type: p[0] === 1 ? 'tree' : 'data',
+    id: p[1],
+    pack,
+    offset: p[2],
+    length: p[3],
+    rawLength: p[4],
+    compressed: p[5] === 1,
+    slot: p[6],
+  };
+}
+
+/** The AAD binding a sealed blob to its type, compression flag and id. */
+export function blobAad(type: BlobType, compressed: boolean, id: BlobId): Buffer {
+  return Buffer.concat([
+    BLOB_AAD,
+    Uint8Array.of(type === 'tree' ? 1 : 0, compressed ? 1 : 0),
+    Buffer.from(id, 'hex'),
+  ]);
+}
+
+/** Compresses (when it pays) and seals one blob under a pack key. */
+export function encryptBlob(
+  packKey: Uint8Array,
+  type: BlobType,
+  id: BlobId,
+  plaintext: Uint8Array,
+): { sealed: Buffer; compressed: boolean } {
+  const c = compressIfWorth(plaintext);
+  const compressed = c !== null;
+  return { sealed: seal(packKey, c ?? plaintext, blobAad(type, compressed, id)), compressed };
+}
+
+/**
+ * Opens a sealed blob and verifies that its plaintext MACs to its id. Throws AuthError when the
+ * bytes were altered or the entry does not match them.
+ */
+export function decryptBlob(
+  packKey: Uint8Array,
+  macKey: Uint8Array,
+  entry: BlobEntry,
+  sealed: Uint8Array,
+): Buffer {
+  const body = open(packKey, sealed, blobAad(entry.type, entry.compressed, entry.id));
+  let plain: Buffer;
+  try {
+    plain = entry.compressed ? decompress(body) : body;
+  } catch {
+    throw new AuthError('blob does not decompress');
+  }
+  if (plain.length !== entry.rawLength || hmacHex(macKey, plain) !== entry.id) {
+    throw new AuthError('blob content does not match its id');
+  }
+  return plain;
+}
+
+export function sealHeader(headerKey: Uint8Array, header: PackHeader): Buffer {
+  return seal(headerKey, Buffer.from(JSON.stringify(header)), HEADER_AAD);
+}
+
+/** Parses the trailing header of a whole pack, or of its tail (at least header + 4 bytes). */
+export function headerLength(tail: Uint8Array): number {
+  if (tail.length < 4) throw new AuthError('pack too short');
+  return Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).readUInt32LE(tail.length - 4);
+}
+
+export function openHeader(headerKey: Uint8Array, sealedHeader: Uint8Array): PackHeader {
+  const json = open(headerKey, sealedHeader, HEADER_AAD);
+  let h: PackHeader;
+  try {
+    h = JSON.parse(json.toString('utf8')) as PackHeader;
+  } catch {
+    throw new AuthError('pack header is not valid JSON');
+  }
+  if (h.v !== 1 || !Array.isArray(h.slots) || !Array.isArray(h.blobs))
+    throw new AuthError('pack header has an unknown layout');
+  return h;
+}
+
+/** Accumulates sealed blobs for one pack; `finish` lays out the file and names it. */
+export class PackBuilder {
+  readonly key: Buffer;
+  private parts: Buffer[] = [];
+  private entries: Omit<BlobEntry, 'pack'>[] = [];
+  private slots: KeySlot[] = [];
+  size = 0;
+  /** Blobs being sealed with this pack's key that are not added yet, and their plaintext bytes. */
+  outstanding = 0;
+  outstandingBytes = 0;
+
+  /** A new pack with a fresh random key in slot 0; or, for repacking, no own key (`key` unused). */
+  constructor(key: Buffer = randomBytes(KEY_BYTES)) {
+    this.key = key;
+  }
+
+  get count(): number {
+    return this.entries.length;
+  }
+
+  addSealed(
+    type: BlobType,
+    id: BlobId,
+    sealed: Buffer,
+    rawLength: number,
+    compressed: boolean,
+    slot = 0,
+  ): void {
+    this.entries.push({ id, type, offset: this.size, length: sealed.length, rawLength, compressed, slot });
+    this.parts.push(sealed);
+    this.size += sealed.length;
+  }
+
+  add(type: BlobType, id: BlobId, plaintext: Uint8Array): { storedBytes: number } {
+    const { sealed, compressed } = encryptBlob(this.key, type, id, plaintext);
+    this.addSealed(type, id, sealed, plaintext.length, compressed, 0);
+    return { storedBytes: sealed.length };
+  }
+
+  /** Registers a key slot (repacking); returns its index. Slot 0 must be this pack's own key, if used. */
+  addSlot(slot: KeySlot): number {
+    const i = this.slots.findIndex((s) => s.t === slot.t && s.k === slot.k);
+    if (i >= 0) return i;
+    this.slots.push(slot);
+    return this.slots.length - 1;
+  }
+
+  finish(headerKey: Uint8Array): { id: string; bytes: Buffer; entries: BlobEntry[] } {
+    const header = sealHeader(headerKey, { v: 1, slots: this.slots, blobs: this.entries.map(toPacked) });
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(header.length);
+    const bytes = Buffer.concat([...this.parts, header, len]);
+    const id = sha256Hex(bytes);
+    const entries = this.entries.map((e) => ({ ...e, pack: id }));
+    this.parts = [];
+    return { id, bytes, entries };
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The seams inside the backup engine. The repository layer (keys, crypto, chunk storage, packs,
+ * index, snapshots, locks, check, prune) implements `Repository`; the archiver, restorer and the
+ * commands use only this interface. Remote backends implement `BlobStore`; sources implement
+ * `Source`. The format behind these is specified in docs/FORMAT.md.
+ */
+
+/** Hex-encoded keyed MAC of a blob's plaintext. */
+export type BlobId = string;
+export type BlobType = 'data' | 'tree';
+
+/** Where repository files live: local directory now; S3 and SFTP later. Files are write-once. */
+export interface BlobStore {
+  readonly location: string;
+  /** Writes atomically and durably (temp name, fsync, rename; remote: single PUT). Never overwrites. */
+  write(path: string, data: Uint8Array): Promise<void>;
+  read(path: string): Promise<Uint8Array>;
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+  exists(path: string): Promise<boolean>;
+  /** Relative paths of the files under a directory (recursive), e.g. list('packs'). */
+  list(dir: string): Promise<string[]>;
+  size(path: string): Promise<number>;
+  remove(path: string): Promise<void>;
+  /** Releases cached resources (open files, connections). */
+  close?(): Promise<void>;
+}
+
+export interface SnapshotMeta {
+  id: string;
+  time: string; // ISO-8601
+  hostname: string;
+  username?: string;
+  paths: string[];
+  tags: string[];
+  parent?: string;
+  /** Root tree blob. */
+  tree: BlobId;
+  summary?: SnapshotSummary;
+  /** Recipients repositories opened with only the writer key: `paths` is empty because it is encrypted. */
+  pathsHidden?: boolean;
+}
+
+export interface SnapshotSummary {
+  files: number;
+  dirs: number;
+  bytesRead: number;
+  bytesNew: number;
+  chunksNew: number;
+  durationMs: number;
+  [key: string]: number;
+}
+
+/** A tree blob: one directory's entries. */
+export interface TreeNode {
+  name: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  size: number;
+  linkTarget?: string;
+  /** Files: data blob ids in order. */
+  content?: BlobId[];
+  /** Dirs: the subtree blob. */
+  subtree?: BlobId;
+  /** Set on every entry of a hardlink group: (device, inode) of the original, for relinking on restore. */
+  hardlink?: { dev: number; ino: number; nlink: number };
+}
+
+/** Streaming content-defined chunker (implemented by `Chunker` in chunker.ts). */
+export interface StreamChunker {
+  readonly params: { min: number; avg: number; max: number };
+  /** Feeds bytes; returns the chunks they completed (copies the caller owns). */
+  push(data: Uint8Array): Uint8Array[];
+  /** Returns the pending tail, if any, and resets. */
+  finish(): Uint8Array[];
+}
+
+export interface Tree {
+  nodes: TreeNode[];
+}
+
+export interface Repository {
+  /** 'passphrase' repositories read and write; 'recipients' repositories opened with only a writer key cannot read blobs. */
+  readonly mode: 'passphrase' | 'recipients';
+  readonly canRead: boolean;
+
+  /**
+   * A fresh content-defined chunker with this repository's parameters and keyed Gear table
+   * (chunker.ts); the archiver reuses one for the next file after `finish()`.
+   */
+  newChunker(): StreamChunker;
+  /** Chunk id for plaintext under this repository's MAC key (what dedup compares). */
+  blobId(plaintext: Uint8Array): BlobId;
+  hasBlob(id: BlobId): boolean;
+  /** Stores a blob unless present; returns its id and whether it was new. Buffered into packs. */
+  saveBlob(
+    type: BlobType,
+    plaintext: Uint8Array,
+  ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }>;
+  /** Decrypts and verifies a blob. Throws a clear error in a writer-only (recipients) session. */
+  loadBlob(id: BlobId): Promise<Uint8Array>;
+  /** Writes buffered packs and the index; after it resolves, every saved blob is durable. */
+  flush(): Promise<void>;
+
+  saveSnapshot(meta: Omit<SnapshotMeta, 'id'>, referencedBlobs: Iterable<BlobId>): Promise<SnapshotMeta>;
+  listSnapshots(): Promise<SnapshotMeta[]>;
+  loadSnapshot(idOrPrefix: string): Promise<SnapshotMeta>;
+
+  close(): Promise<void>;
+}
+
+/** Identity of a file on the host, for the files cache (an unchanged file is not read again). */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * One entry a source yields. Entries come depth-first: a directory before its contents, and all of
+ * its contents before anything outside it.
+ */
+export interface SourceEntry {
+  /** Names from the snapshot root, e.g. ['home', 'ann', 'notes.txt'] (each a safe tree name). */
+  path: string[];
+  /** Metadata; `name`, `content` and `subtree` are filled in by the archiver. */
+  node: Omit<TreeNode, 'name' | 'content' | 'subtree'>;
+  /**
+   * Regular files: reads the content as it is now. A yielded buffer may be reused by the source
+   * once the consumer asks for the next one (copy what must outlive that).
+   */
+  open?: (signal?: AbortSignal) => AsyncIterable<Uint8Array>;
+  /** Files on the host filesystem: lets the files cache skip unchanged files. */
+  identity?: FileIdentity;
+  /**
+   * A read error fails the whole backup instead of skipping this entry with a warning (a stream
+   * or a database dump that breaks off is not a usable snapshot).
+   */
+  required?: boolean;
+}
+
+export interface SourceContext {
+  /** A path that could not be read; the source skips it and continues. */
+  warn(path: string, err: unknown): void;
+  signal?: AbortSignal;
+}
+
+/** What a snapshot is made of: directories on the host, a stream on stdin, later database dumps. */
+export interface Source {
+  /** Recorded as the snapshot's paths. */
+  readonly paths: string[];
+  entries(ctx: SourceContext): AsyncIterable<SourceEntry>;
+}

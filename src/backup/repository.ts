@@ -1,0 +1,777 @@
+/**
+ * The repository: opens keys, keeps the master index, buffers blobs into packs, writes index and
+ * snapshot files in crash-safe order (docs/FORMAT.md). Implements the `Repository` port.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { open as fsOpen, readFile } from 'node:fs/promises';
+import { hostname as osHostname, userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { EXIT, UserError } from '../domain/errors.ts';
+import { LocalBlobStore } from './backends/local.ts';
+import { sharedBlobPool } from './blob-workers.ts';
+import { Chunker, deriveGearTable, validateChunkerParams } from './chunker.ts';
+import { encodeConfig, parseConfig, verifyConfig, type RepoConfig } from './config.ts';
+import { AuthError, hmacHex, open as unseal, seal, sha256Hex, subkey } from './crypto.ts';
+import {
+  CONFIG_FILE,
+  DEFAULT_CHUNKER,
+  DIRS,
+  FORMAT_VERSION,
+  PACK_TARGET_SIZE,
+  TEMP_PREFIX,
+} from './format.ts';
+import type { ChunkerParams, ScryptParams } from './format.ts';
+import { decodeIndex, encodeIndex, type IndexPack } from './index-file.ts';
+import {
+  ageDecrypt,
+  ageEncrypt,
+  formatWriterKey,
+  isAgeFile,
+  makePassphraseKeyFile,
+  makeRecipientKeyFile,
+  newMasterKeys,
+  parsePassphraseKeyFile,
+  parseWriterKey,
+  readIdentityFile,
+  unlockPassphraseKeyFile,
+  unlockRecipientKeyFile,
+  validateRecipient,
+  type MasterKeys,
+} from './keys.ts';
+import { MasterIndex } from './master-index.ts';
+import {
+  PackBuilder,
+  blobAad,
+  decryptBlob,
+  encryptBlob,
+  headerLength,
+  openHeader,
+  packIdFromPath,
+  packPath,
+  type BlobEntry,
+  type KeySlot,
+  type PackHeader,
+} from './pack.ts';
+import type { BlobId, BlobStore, BlobType, Repository, SnapshotMeta } from './ports.ts';
+import { decodeSnapshot, encodeSnapshot, snapshotPath, type SnapshotJson } from './snapshot-file.ts';
+
+export const READ_NEEDS_IDENTITY =
+  'this repository is encrypted to recipients; reading needs --identity FILE (the age identity kept off this host)';
+
+/** Index files are also written every this many packs, so a long backup's progress survives a crash. */
+const PACKS_PER_INDEX = 64;
+/** Packs being written concurrently; bounds memory to about this many times PACK_TARGET_SIZE. */
+const MAX_PACK_WRITES = 2;
+/** Smaller blobs (trees, file tails) are sealed inline: a worker round trip would cost more. */
+const WORKER_MIN_BYTES = 16 * 1024;
+
+export interface InitOptions {
+  /** Passphrase mode. */
+  password?: string;
+  /** Recipients mode: age X25519 recipients (age1…). */
+  recipients?: string[];
+  /** Recipients mode: where to write the writer key file (created 0600; refused if it exists). */
+  writerKeyPath?: string;
+  chunker?: ChunkerParams;
+  /** For tests and slow machines; defaults to DEFAULT_SCRYPT. */
+  scrypt?: ScryptParams;
+  hostname?: string;
+  username?: string;
+}
+
+export interface OpenOptions {
+  password?: string;
+  /** Recipients mode, writer access. */
+  writerKeyFile?: string;
+  writerKey?: string;
+  /** Recipients mode, full access: an age identity file or identity strings. */
+  identityFile?: string;
+  identities?: string[];
+  hostname?: string;
+}
+
+export interface InitResult {
+  repo: Repo;
+  /** Recipients mode: the writer key file's text (also written to writerKeyPath when given). */
+  writerKey?: string;
+}
+
+function toStore(location: string | BlobStore): BlobStore {
+  return typeof location === 'string' ? new LocalBlobStore(resolve(location)) : location;
+}
+
+function defaultUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return '';
+  }
+}
+
+export async function initRepository(location: string | BlobStore, opts: InitOptions): Promise<InitResult> {
+  const store = toStore(location);
+  const recipients = opts.recipients ?? [];
+  if ((opts.password === undefined) === (recipients.length === 0)) {
+    throw new UserError('init needs either a password or at least one recipient, not both', {
+      hint: 'pass --password-file FILE (or NIGHTSHIFT_PASSWORD) for a passphrase repository, or --recipient age1… for a public-key one',
+    });
+  }
+  recipients.forEach(validateRecipient);
+  const chunker = opts.chunker ?? DEFAULT_CHUNKER;
+  validateChunkerParams(chunker);
+  if (await store.exists(CONFIG_FILE)) {
+    throw new UserError(`a repository already exists at ${store.location}`, {
+      hint: 'choose an empty directory, or use the existing repository',
+      exitCode: EXIT.conflict,
+    });
+  }
+  const mode = recipients.length > 0 ? 'recipients' : 'passphrase';
+  const cfg: RepoConfig = {
+    v: FORMAT_VERSION,
+    id: randomBytes(16).toString('hex'),
+    mode,
+    chunker: { ...chunker },
+    created: new Date().toISOString(),
+  };
+  if (mode === 'recipients') cfg.recipients = [...recipients];
+  const keys = newMasterKeys(cfg.id, mode === 'passphrase');
+  const meta = {
+    hostname: opts.hostname ?? osHostname(),
+    username: opts.username ?? defaultUser(),
+    created: cfg.created,
+  };
+  let writerKey: string | undefined;
+  if (mode === 'recipients') {
+    writerKey = formatWriterKey(keys, store.location);
+    if (opts.writerKeyPath) await writePrivateFile(opts.writerKeyPath, writerKey);
+  }
+  // Key first, config last: a directory without config is not a repository yet, so an
+  // interrupted init can simply be repeated.
+  const keyFile =
+    mode === 'passphrase'
+      ? await makePassphraseKeyFile(keys, opts.password!, meta, opts.scrypt)
+      : await makeRecipientKeyFile(keys, recipients);
+  await store.write(`${DIRS.keys}/${sha256Hex(keyFile)}`, keyFile);
+  await store.write(CONFIG_FILE, encodeConfig(cfg, keys.metaKey));
+  const repo = new Repo(store, cfg, keys, {
+    canRead: true,
+    identities: [],
+    keyId: sha256Hex(keyFile),
+    hostname: meta.hostname,
+  });
+  return writerKey === undefined ? { repo } : { repo, writerKey };
+}
+
+async function writePrivateFile(path: string, text: string): Promise<void> {
+  let fh;
+  try {
+    fh = await fsOpen(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'EEXIST' ? `${path} already exists` : `cannot create ${path}: ${code ?? 'error'}`,
+      { hint: 'choose another path for the writer key; an existing key is never overwritten' },
+    );
+  }
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function openRepository(location: string | BlobStore, opts: OpenOptions = {}): Promise<Repo> {
+  const store = toStore(location);
+  let cfgBytes: Uint8Array;
+  try {
+    cfgBytes = await store.read(CONFIG_FILE);
+  } catch {
+    throw new UserError(`no repository at ${store.location}`, {
+      hint: 'check the path, or create one with `nightshift backup init`',
+      exitCode: EXIT.notFound,
+      code: 'not_found',
+    });
+  }
+  let parsed;
+  try {
+    parsed = parseConfig(cfgBytes);
+  } catch (err) {
+    throw damaged(store, CONFIG_FILE, (err as Error).message);
+  }
+  const { cfg, body, mac } = parsed;
+  const hostname = opts.hostname ?? osHostname();
+  const keyFiles = (await store.list(DIRS.keys)).filter((k) => !k.split('/').pop()!.startsWith(TEMP_PREFIX));
+  let keys: MasterKeys | null = null;
+  let keyId = '';
+  let identities: string[] = [];
+  let canRead = true;
+
+  if (cfg.mode === 'passphrase') {
+    if (opts.password === undefined) {
+      throw new UserError(`repository ${store.location} needs its password`, {
+        hint: 'pass --password-file FILE or set NIGHTSHIFT_PASSWORD',
+        exitCode: EXIT.auth,
+        code: 'auth',
+      });
+    }
+    const candidates = [];
+    for (const k of keyFiles) {
+      const f = parsePassphraseKeyFile(await store.read(`${DIRS.keys}/${k}`));
+      if (f) candidates.push({ k, f });
+    }
+    // scrypt runs on the libuv pool, so trying all key files at once costs about one attempt.
+    const results = await Promise.all(candidates.map((c) => unlockPassphraseKeyFile(c.f, opts.password!)));
+    const hit = results.findIndex((r) => r !== null && verifyConfig(body, mac, r.metaKey));
+    if (hit < 0) {
+      if (results.some((r) => r !== null)) throw damaged(store, CONFIG_FILE, 'its MAC does not verify');
+      const bad: string[] = [];
+      for (const k of keyFiles) {
+        if (sha256Hex(await store.read(`${DIRS.keys}/${k}`)) !== k) bad.push(`${DIRS.keys}/${k}`);
+      }
+      throw new UserError(
+        `wrong password for repository ${store.location}` +
+          (bad.length > 0 ? ` (or the damaged key file ${bad.join(', ')} was the one it opens)` : ''),
+        {
+          hint: 'check --password-file / NIGHTSHIFT_PASSWORD; `nightshift backup check` reports damaged key files',
+          exitCode: EXIT.auth,
+          code: 'auth',
+        },
+      );
+    }
+    keys = results[hit]!;
+    keyId = candidates[hit]!.k;
+  } else {
+    identities = opts.identities ?? (opts.identityFile ? await readIdentityFile(opts.identityFile) : []);
+    if (identities.length > 0) {
+      for (const k of keyFiles) {
+        const bytes = await store.read(`${DIRS.keys}/${k}`);
+        if (!isAgeFile(bytes)) continue;
+        try {
+          const w = await unlockRecipientKeyFile(identities, bytes);
+          if (w && verifyConfig(body, mac, w.metaKey)) {
+            keys = w;
+            keyId = k;
+            break;
+          }
+        } catch {
+          // A damaged key file: try the others; check names it.
+        }
+      }
+      if (!keys) {
+        throw new UserError(`the identity does not open repository ${store.location}`, {
+          hint: `use the identity whose recipient is one of: ${(cfg.recipients ?? []).join(', ')}`,
+          exitCode: EXIT.auth,
+          code: 'auth',
+        });
+      }
+    } else {
+      const text =
+        opts.writerKey ??
+        (opts.writerKeyFile
+          ? await readFile(opts.writerKeyFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+              throw new UserError(`cannot read writer key ${opts.writerKeyFile}: ${err.code ?? 'error'}`, {
+                hint: 'pass the writer key written by `nightshift backup init`, or --identity FILE',
+                exitCode: EXIT.auth,
+                code: 'auth',
+              });
+            })
+          : undefined);
+      if (text === undefined) {
+        throw new UserError(`repository ${store.location} is encrypted to recipients and needs a key`, {
+          hint: 'use the writer key written by `nightshift backup init` to back up, or --identity FILE to read',
+          exitCode: EXIT.auth,
+          code: 'auth',
+        });
+      }
+      const w = parseWriterKey(text, opts.writerKeyFile ?? 'the writer key');
+      if (w.repoId !== cfg.id || !verifyConfig(body, mac, w.metaKey)) {
+        throw new UserError(`the writer key does not belong to repository ${store.location}`, {
+          hint: 'use the writer key written when this repository was created',
+          exitCode: EXIT.auth,
+          code: 'auth',
+        });
+      }
+      keys = w;
+      canRead = false;
+    }
+  }
+  if (keys.repoId !== cfg.id) throw damaged(store, CONFIG_FILE, 'the key belongs to another repository');
+  const repo = new Repo(store, cfg, keys, { canRead, identities, keyId, hostname });
+  await repo.loadIndex();
+  return repo;
+}
+
+function damaged(store: BlobStore, file: string, why: string): UserError {
+  return new UserError(`repository ${store.location}: ${file} is damaged (${why})`, {
+    hint: 'run `nightshift backup check` to see the extent; restore the file from a copy of the repository if you have one',
+    exitCode: EXIT.failed,
+    code: 'damaged',
+  });
+}
+
+interface PackWrite {
+  ids: BlobId[];
+  done: Promise<void>;
+}
+
+/** A snapshot file as stored: its metadata and the blobs it references. */
+export interface SnapshotRecord {
+  meta: SnapshotMeta;
+  blobs: BlobId[];
+  json: SnapshotJson;
+}
+
+export class Repo implements Repository {
+  readonly store: BlobStore;
+  readonly config: RepoConfig;
+  readonly mode: 'passphrase' | 'recipients';
+  readonly canRead: boolean;
+  readonly keys: MasterKeys;
+  readonly index = new MasterIndex();
+  /** Index files that failed to load (damaged), with the reason. */
+  readonly damagedIndex: { file: string; why: string }[] = [];
+  /** The key file this session opened with (id under keys/). */
+  readonly keyId: string;
+  readonly hostname: string;
+  readonly gearTable: Uint32Array;
+  readonly headerKey: Buffer;
+  readonly indexKey: Buffer;
+  readonly snapshotKey: Buffer;
+  private readonly identities: string[];
+
+  private packer: PackBuilder | null = null;
+  /** Builders not yet written: the current one and detached ones awaiting in-flight blobs. */
+  private readonly open = new Set<PackBuilder>();
+  private readonly inflight = new Set<Promise<{ sealed: Buffer; compressed: boolean }>>();
+  private readonly closing = new Set<Promise<void>>();
+  private readonly pending = new Set<BlobId>();
+  private writes: PackWrite[] = [];
+  private unindexed: IndexPack[] = [];
+  private readonly headers = new Map<string, PackHeader>();
+  private readonly slotKeys = new Map<string, Buffer>();
+  private writeError: Error | null = null;
+
+  constructor(
+    store: BlobStore,
+    config: RepoConfig,
+    keys: MasterKeys,
+    o: { canRead: boolean; identities: string[]; keyId: string; hostname: string },
+  ) {
+    this.store = store;
+    this.config = config;
+    this.mode = config.mode;
+    this.canRead = o.canRead;
+    this.keys = keys;
+    this.identities = o.identities;
+    this.keyId = o.keyId;
+    this.hostname = o.hostname;
+    this.gearTable = deriveGearTable(keys.gearSeed);
+    this.headerKey = subkey(keys.metaKey, 'pack-header');
+    this.indexKey = subkey(keys.metaKey, 'index');
+    this.snapshotKey = subkey(keys.metaKey, 'snapshot');
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  get chunkerParams(): ChunkerParams {
+    return this.config.chunker;
+  }
+
+  /** A chunker with this repository's parameters and secret Gear table. */
+  newChunker(): Chunker {
+    return new Chunker(this.config.chunker, this.gearTable);
+  }
+
+  // ------------------------------------------------------------------ index
+
+  /**
+   * Reads every index file. A damaged one is skipped and recorded in `damagedIndex` (its blobs
+   * then read as missing, naming the file), so `check` can still run and a backup can still add.
+   */
+  async loadIndex(): Promise<void> {
+    const files = await this.listFiles(DIRS.index);
+    const decoded = await Promise.all(
+      files.map(async (f) => {
+        const path = `${DIRS.index}/${f}`;
+        try {
+          const bytes = await this.store.read(path);
+          if (sha256Hex(bytes) !== f) throw new AuthError('content does not match its name');
+          return { f, ...decodeIndex(this.indexKey, bytes) };
+        } catch (err) {
+          this.damagedIndex.push({ file: path, why: (err as Error).message });
+          return null;
+        }
+      }),
+    );
+    for (const d of decoded) if (d) this.index.addFile(d.f, d.packs);
+  }
+
+  /** File names under a top-level directory, without in-progress temp files. */
+  async listFiles(dir: string): Promise<string[]> {
+    return (await this.store.list(dir)).filter((p) => !p.split('/').pop()!.startsWith(TEMP_PREFIX));
+  }
+
+  // ------------------------------------------------------------------ blobs
+
+  blobId(plaintext: Uint8Array): BlobId {
+    return hmacHex(this.keys.macKey, plaintext);
+  }
+
+  hasBlob(id: BlobId): boolean {
+    return this.index.has(id) || this.pending.has(id);
+  }
+
+  async saveBlob(
+    type: BlobType,
+    plaintext: Uint8Array,
+  ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }> {
+    if (this.writeError) throw this.writeError;
+    const id = this.blobId(plaintext);
+    if (this.hasBlob(id)) return { id, isNew: false, storedBytes: 0 };
+    this.pending.add(id);
+    const packer = (this.packer ??= this.openBuilder());
+    packer.outstanding++;
+    packer.outstandingBytes += plaintext.length;
+    // Many saves may be in flight at once: count them (at their plaintext size) towards the pack.
+    if (packer.size + packer.outstandingBytes >= PACK_TARGET_SIZE) this.packer = null;
+    const job = this.seal(packer.key, type, id, plaintext);
+    this.inflight.add(job);
+    let sealed: { sealed: Buffer; compressed: boolean };
+    try {
+      sealed = await job;
+    } catch (err) {
+      this.pending.delete(id);
+      throw err;
+    } finally {
+      this.inflight.delete(job);
+      packer.outstanding--;
+      packer.outstandingBytes -= plaintext.length;
+    }
+    packer.addSealed(type, id, sealed.sealed, plaintext.length, sealed.compressed, 0);
+    // Blobs still being sealed with this pack's key join it after it is detached; it is written
+    // when the last of them arrives.
+    if (packer === this.packer && packer.size >= PACK_TARGET_SIZE) this.packer = null;
+    if (packer !== this.packer && packer.outstanding === 0) await this.closeBuilder(packer);
+    return { id, isNew: true, storedBytes: sealed.sealed.length };
+  }
+
+  private openBuilder(): PackBuilder {
+    const b = new PackBuilder();
+    this.open.add(b);
+    return b;
+  }
+
+  /** Compression + encryption: on a worker thread for data-sized blobs, inline for small ones. */
+  private async seal(
+    key: Buffer,
+    type: BlobType,
+    id: BlobId,
+    plaintext: Uint8Array,
+  ): Promise<{ sealed: Buffer; compressed: boolean }> {
+    const pool = plaintext.length >= WORKER_MIN_BYTES ? sharedBlobPool() : null;
+    if (pool) return pool.encrypt(key, type === 'tree' ? 1 : 0, blobAad(type, false, id), plaintext);
+    return encryptBlob(key, type, id, plaintext);
+  }
+
+  /** Wraps a pack key for the repository's key mode. */
+  async wrapPackKey(key: Buffer): Promise<KeySlot> {
+    if (this.mode === 'passphrase') return { t: 'm', k: seal(this.keys.dataKey!, key).toString('base64') };
+    return { t: 'a', k: Buffer.from(await ageEncrypt(this.config.recipients ?? [], key)).toString('base64') };
+  }
+
+  private closeBuilder(packer: PackBuilder): Promise<void> {
+    if (!this.open.delete(packer)) return Promise.resolve();
+    if (this.packer === packer) this.packer = null;
+    if (packer.count === 0) return Promise.resolve();
+    const done = (async () => {
+      packer.addSlot(await this.wrapPackKey(packer.key));
+      await this.writePack(packer);
+    })();
+    this.closing.add(done);
+    return done.finally(() => this.closing.delete(done));
+  }
+
+  /** Finishes a builder and writes it in the background (bounded); used by prune too. */
+  async writePack(packer: PackBuilder): Promise<{ id: string; entries: BlobEntry[] }> {
+    const { id, bytes, entries } = packer.finish(this.headerKey);
+    const ids = entries.map((e) => e.id);
+    const w: PackWrite = {
+      ids,
+      done: this.store.write(packPath(id), bytes).then(
+        () => {
+          const p = { id, size: bytes.length, blobs: entries };
+          this.index.addPack(p);
+          this.unindexed.push(p);
+          for (const b of ids) this.pending.delete(b);
+        },
+        (err: Error) => {
+          this.writeError ??= err;
+        },
+      ),
+    };
+    this.writes.push(w);
+    while (this.writes.length > MAX_PACK_WRITES) await this.writes.shift()!.done;
+    if (this.writeError) throw this.writeError;
+    if (this.unindexed.length >= PACKS_PER_INDEX) await this.writeIndex();
+    return { id, entries };
+  }
+
+  private async waitWrites(): Promise<void> {
+    const ws = this.writes;
+    this.writes = [];
+    await Promise.all(ws.map((w) => w.done));
+    if (this.writeError) throw this.writeError;
+  }
+
+  /** Writes an index file for the packs written since the last one; returns its id. */
+  async writeIndex(supersedes: string[] = []): Promise<string | null> {
+    if (this.unindexed.length === 0 && supersedes.length === 0) return null;
+    const packs = this.unindexed;
+    this.unindexed = [];
+    const { id, bytes } = encodeIndex(this.indexKey, packs, supersedes);
+    await this.store.write(`${DIRS.index}/${id}`, bytes);
+    this.index.files.set(
+      id,
+      packs.map((p) => p.id),
+    );
+    return id;
+  }
+
+  async flush(): Promise<void> {
+    await this.flushPacks();
+    await this.writeIndex();
+  }
+
+  /** Writes buffered blobs as packs without writing an index (what an interrupted backup leaves). */
+  async flushPacks(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    this.packer = null;
+    await Promise.all([...this.open].map((b) => this.closeBuilder(b)));
+    while (this.closing.size > 0) await Promise.all([...this.closing]);
+    await this.waitWrites();
+  }
+
+  async loadBlob(id: BlobId): Promise<Uint8Array> {
+    if (!this.canRead) throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
+    if (this.pending.has(id)) await this.flush();
+    const entry = this.index.get(id);
+    if (!entry) {
+      const extra =
+        this.damagedIndex.length > 0
+          ? ` (damaged index: ${this.damagedIndex.map((d) => d.file).join(', ')})`
+          : '';
+      throw new UserError(`blob ${id.slice(0, 16)} is not in the repository${extra}`, {
+        hint: 'run `nightshift backup check` to find which snapshots are affected',
+        exitCode: EXIT.failed,
+        code: 'damaged',
+      });
+    }
+    const path = packPath(entry.pack);
+    try {
+      const sealed = await this.store.readRange(path, entry.offset, entry.length);
+      const key = await this.packKey(entry.pack, entry.slot);
+      return decryptBlob(key, this.keys.macKey, entry, sealed);
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const why =
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'pack is missing' : (err as Error).message;
+      throw damaged(this.store, path, `blob ${id.slice(0, 16)}: ${why}`);
+    }
+  }
+
+  /** The authenticated header of a pack (cached). */
+  async readPackHeader(packId: string): Promise<PackHeader> {
+    const cached = this.headers.get(packId);
+    if (cached) return cached;
+    const path = packPath(packId);
+    const size = await this.store.size(path);
+    const tailLen = Math.min(size, 64 * 1024);
+    const tail = await this.store.readRange(path, size - tailLen, tailLen);
+    const hlen = headerLength(tail);
+    if (hlen + 4 > size) throw new AuthError('pack header length is out of range');
+    const sealedHeader =
+      hlen + 4 <= tail.length
+        ? tail.subarray(tail.length - 4 - hlen, tail.length - 4)
+        : await this.store.readRange(path, size - 4 - hlen, hlen);
+    const h = openHeader(this.headerKey, sealedHeader);
+    this.headers.set(packId, h);
+    return h;
+  }
+
+  /** Unwraps a pack's key slot; needs read access. */
+  async packKey(packId: string, slot: number): Promise<Buffer> {
+    const header = await this.readPackHeader(packId);
+    const s = header.slots[slot];
+    if (!s) throw new AuthError(`pack header has no key slot ${slot}`);
+    return this.unwrapSlot(s);
+  }
+
+  async unwrapSlot(s: KeySlot): Promise<Buffer> {
+    const cached = this.slotKeys.get(s.k);
+    if (cached) return cached;
+    if (!this.canRead) throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
+    const raw = Buffer.from(s.k, 'base64');
+    let key: Buffer;
+    if (s.t === 'm') {
+      if (!this.keys.dataKey)
+        throw new AuthError('pack key is wrapped with a master key this repository lacks');
+      key = unseal(this.keys.dataKey, raw);
+    } else {
+      const k = await ageDecrypt(this.identities, raw);
+      if (!k) throw new AuthError('pack key is not encrypted to this identity');
+      key = Buffer.from(k);
+    }
+    if (key.length !== 32) throw new AuthError('pack key has a wrong length');
+    this.slotKeys.set(s.k, key);
+    return key;
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  async saveSnapshot(
+    meta: Omit<SnapshotMeta, 'id'>,
+    referencedBlobs: Iterable<BlobId>,
+  ): Promise<SnapshotMeta> {
+    // Packs and index first: a snapshot must never point at blobs that are not durable.
+    await this.flush();
+    const blobs = new Set(referencedBlobs);
+    blobs.add(meta.tree);
+    for (const b of blobs) {
+      if (!this.index.has(b))
+        throw new Error(`snapshot references blob ${b.slice(0, 16)} that is not in the repository`);
+    }
+    const json: SnapshotJson = {
+      v: 1,
+      time: meta.time,
+      hostname: meta.hostname,
+      tags: [...meta.tags],
+      tree: meta.tree,
+    };
+    if (meta.username !== undefined) json.username = meta.username;
+    if (meta.parent !== undefined) json.parent = meta.parent;
+    if (meta.summary !== undefined) json.summary = meta.summary;
+    if (this.mode === 'passphrase') json.paths = [...meta.paths];
+    else {
+      const age = await ageEncrypt(
+        this.config.recipients ?? [],
+        Buffer.from(JSON.stringify({ paths: meta.paths })),
+      );
+      json.sealedPaths = Buffer.from(age).toString('base64');
+    }
+    const { id, bytes } = encodeSnapshot(this.snapshotKey, json, blobs);
+    await this.store.write(snapshotPath(id), bytes);
+    return { ...meta, id, paths: [...meta.paths] };
+  }
+
+  /** Decodes one snapshot file; throws AuthError when it is damaged. */
+  async readSnapshot(id: string): Promise<SnapshotRecord> {
+    const bytes = await this.store.read(snapshotPath(id));
+    if (sha256Hex(bytes) !== id) throw new AuthError('content does not match its name');
+    const { json, blobs } = decodeSnapshot(this.snapshotKey, bytes);
+    const meta: SnapshotMeta = {
+      id,
+      time: json.time,
+      hostname: json.hostname,
+      paths: json.paths ?? [],
+      tags: json.tags ?? [],
+      tree: json.tree,
+    };
+    if (json.username !== undefined) meta.username = json.username;
+    if (json.parent !== undefined) meta.parent = json.parent;
+    if (json.summary !== undefined) meta.summary = json.summary;
+    if (json.sealedPaths !== undefined) {
+      if (this.canRead) {
+        const plain = await ageDecrypt(this.identities, Buffer.from(json.sealedPaths, 'base64'));
+        if (!plain) throw new AuthError('snapshot paths are not encrypted to this identity');
+        meta.paths = (JSON.parse(Buffer.from(plain).toString('utf8')) as { paths: string[] }).paths;
+      } else {
+        meta.pathsHidden = true;
+      }
+    }
+    return { meta, blobs, json };
+  }
+
+  async snapshotIds(): Promise<string[]> {
+    return (await this.listFiles(DIRS.snapshots)).filter((f) => /^[0-9a-f]{64}$/.test(f));
+  }
+
+  /** All snapshots, oldest first. A damaged snapshot file raises a UserError naming it. */
+  async listSnapshots(): Promise<SnapshotMeta[]> {
+    return (await this.listSnapshotRecords()).map((r) => r.meta);
+  }
+
+  async listSnapshotRecords(): Promise<SnapshotRecord[]> {
+    const out: SnapshotRecord[] = [];
+    for (const id of await this.snapshotIds()) {
+      try {
+        out.push(await this.readSnapshot(id));
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        throw damaged(this.store, snapshotPath(id), (err as Error).message);
+      }
+    }
+    return out.sort((a, b) => a.meta.time.localeCompare(b.meta.time) || a.meta.id.localeCompare(b.meta.id));
+  }
+
+  /** Full id or a unique prefix (at least 4 hex digits), or `latest`. */
+  async resolveSnapshotId(idOrPrefix: string): Promise<string> {
+    if (idOrPrefix === 'latest') {
+      const all = await this.listSnapshots();
+      const last = all[all.length - 1];
+      if (!last)
+        throw new UserError('the repository has no snapshots yet', {
+          exitCode: EXIT.notFound,
+          code: 'not_found',
+        });
+      return last.id;
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(idOrPrefix)) {
+      throw new UserError(`invalid snapshot id ${JSON.stringify(idOrPrefix)}`, {
+        hint: 'pass a snapshot id or a prefix of at least 4 hex digits (see `nightshift backup snapshots`), or latest',
+      });
+    }
+    const hits = (await this.snapshotIds()).filter((i) => i.startsWith(idOrPrefix));
+    if (hits.length === 0) {
+      throw new UserError(`no snapshot ${idOrPrefix} in the repository`, {
+        hint: 'list them with `nightshift backup snapshots`',
+        exitCode: EXIT.notFound,
+        code: 'not_found',
+      });
+    }
+    if (hits.length > 1) {
+      throw new UserError(`snapshot prefix ${idOrPrefix} is ambiguous (${hits.length} snapshots)`, {
+        hint: 'pass more digits of the id',
+      });
+    }
+    return hits[0]!;
+  }
+
+  async loadSnapshot(idOrPrefix: string): Promise<SnapshotMeta> {
+    const id = await this.resolveSnapshotId(idOrPrefix);
+    try {
+      return (await this.readSnapshot(id)).meta;
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw damaged(this.store, snapshotPath(id), (err as Error).message);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.store.close?.();
+  }
+
+  /** Packs present in the store (ids), temp leftovers excluded. */
+  async listPacks(): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of await this.listFiles(DIRS.data)) {
+      const id = packIdFromPath(p);
+      if (id) out.push(id);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,54 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalBlobStore } from '../../../src/backup/backends/local.ts';
+import { tempDir } from '../repository-helpers.ts';
+
+describe('local blob store', () => {
+  test('writes durably under nested paths, reads ranges, lists recursively, removes', async () => {
+    const t = tempDir();
+    try {
+      const s = new LocalBlobStore(t.dir);
+      await s.write('data/ab/abcd', Buffer.from('hello world'));
+      await s.write('index/x', Buffer.from('idx'));
+      assert.equal(statSync(join(t.dir, 'data/ab/abcd')).mode & 0o777, 0o600);
+      assert.deepEqual(Buffer.from(await s.read('data/ab/abcd')).toString(), 'hello world');
+      assert.equal(Buffer.from(await s.readRange('data/ab/abcd', 6, 5)).toString(), 'world');
+      await assert.rejects(s.readRange('data/ab/abcd', 6, 50), /shorter than expected/);
+      assert.deepEqual(await s.list('data'), ['ab/abcd']);
+      assert.deepEqual(await s.list('nothing-here'), []);
+      assert.equal(await s.size('index/x'), 3);
+      assert.equal(await s.exists('index/x'), true);
+      await s.remove('index/x');
+      assert.equal(await s.exists('index/x'), false);
+      assert.deepEqual(readdirSync(join(t.dir, 'data/ab')), ['abcd'], 'no temp file is left behind');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  test('an existing file is never overwritten', async () => {
+    const t = tempDir();
+    try {
+      const s = new LocalBlobStore(t.dir);
+      await s.write('k', Buffer.from('first'));
+      await s.write('k', Buffer.from('second'));
+      assert.equal(Buffer.from(await s.read('k')).toString(), 'first');
+      assert.deepEqual(readdirSync(t.dir), ['k']);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  test('paths escaping the repository are refused', async () => {
+    const t = tempDir();
+    try {
+      const s = new LocalBlobStore(join(t.dir, 'repo'));
+      await assert.rejects(s.write('../outside', Buffer.from('x')), /invalid repository path/);
+      await assert.rejects(s.read('/etc/passwd'), /invalid repository path/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
