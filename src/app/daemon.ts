@@ -1,0 +1,119 @@
+/**
+ * The daemon process's parts: the home's lock, the store, the engine on the system clock, and the
+ * sample job the README's first command creates. The CLI's `daemon` command drives this and owns
+ * the output and the signals.
+ */
+import { join } from 'node:path';
+import { SystemClock } from '../domain/clock.ts';
+import type { Clock } from '../domain/clock.ts';
+import type { Job } from '../domain/job.ts';
+import { buildJob } from '../domain/job-validation.ts';
+import { openHome } from '../config/home.ts';
+import { Engine } from '../scheduler/engine.ts';
+import type { EngineEvent } from '../scheduler/engine.ts';
+import { StoreConflictError } from '../store/store.ts';
+import { newJobId, openApp } from './app.ts';
+import { createExecutors } from './executors.ts';
+import type { App } from './app.ts';
+import { acquireDaemonLock } from './daemon-lock.ts';
+
+export const SAMPLE_JOB_NAME = 'sample-heartbeat';
+
+export interface DaemonOptions {
+  homeFlag?: string;
+  log: (event: EngineEvent) => void;
+  clock?: Clock;
+  /** Called with the opened home before the engine starts (e.g. to add the sample job). */
+  beforeStart?: (app: App) => Promise<void>;
+}
+
+export interface RunningDaemon {
+  app: App;
+  engine: Engine;
+  /** Stops firing, ends running payloads (recorded `interrupted`), closes the store, releases the lock. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Takes the home's daemon lock (refusing, exit code 4, when another daemon holds it), opens the
+ * store and starts the engine: crash recovery and catch-up happen before this resolves.
+ */
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const home = openHome(opts.homeFlag);
+  // A CLI probing the lock holds it for an instant; waiting briefly avoids a spurious refusal.
+  const lock = acquireDaemonLock(home.daemonLockPath, 'daemon', { waitMs: 2_000 });
+  let app: App | undefined;
+  try {
+    app = await openApp(opts.homeFlag);
+    await opts.beforeStart?.(app);
+    const engine = new Engine({
+      store: app.store,
+      clock: opts.clock ?? new SystemClock(),
+      executors: createExecutors(),
+      log: opts.log,
+    });
+    await engine.start();
+    const opened = app;
+    let stopping: Promise<void> | undefined;
+    return {
+      app: opened,
+      engine,
+      stop: () =>
+        (stopping ??= (async () => {
+          try {
+            await engine.stop();
+            await opened.close();
+          } finally {
+            lock.release();
+          }
+        })()),
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    lock.release();
+    throw err;
+  }
+}
+
+/**
+ * The sample job: every minute, append a UTC timestamp to <home>/sample/heartbeat.log, and count
+ * as `ok` only if that file was written. Returns it and whether it was created now.
+ */
+export async function ensureSampleJob(app: App, nowMs = Date.now()): Promise<{ job: Job; created: boolean }> {
+  const existing = await app.store.findJob(SAMPLE_JOB_NAME);
+  if (existing) return { job: existing, created: false };
+  const dir = join(app.home.dir, 'sample');
+  const logFile = join(dir, 'heartbeat.log');
+  const job = buildJob(
+    {
+      name: SAMPLE_JOB_NAME,
+      description: `sample job: appends a UTC timestamp to ${logFile} every minute; remove it with \`nightshift cron rm ${SAMPLE_JOB_NAME}\``,
+      schedule: { kind: 'every', everyMs: 60_000 },
+      payload: {
+        kind: 'command',
+        argv: [
+          '/bin/sh',
+          '-c',
+          'mkdir -p "$1" && date -u +%Y-%m-%dT%H:%M:%SZ >> "$1/heartbeat.log"',
+          'sh',
+          dir,
+        ],
+        timeoutSeconds: 30,
+      },
+      evidence: { expectFile: logFile },
+    },
+    nowMs,
+    newJobId,
+  );
+  try {
+    await app.store.insertJob(job);
+  } catch (err) {
+    // Another process added it meanwhile: use theirs.
+    if (err instanceof StoreConflictError) {
+      const theirs = await app.store.findJob(SAMPLE_JOB_NAME);
+      if (theirs) return { job: theirs, created: false };
+    }
+    throw err;
+  }
+  return { job, created: true };
+}

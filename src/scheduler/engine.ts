@@ -1,0 +1,888 @@
+/**
+ * The scheduler engine: fires each enabled job's slots on time, exactly once, and records what
+ * happened to every slot.
+ *
+ *   new Engine({ store, clock, executors, log?, random?, changePollMs? })
+ *   start()        recover runs a crash left `running` (→ `interrupted`), catch up slots missed while
+ *                  down, then fire on time until stop()
+ *   stop()         stop firing, abort running payloads (they are recorded `interrupted`), resolve
+ *                  once everything is recorded
+ *   requestRun(idOrName, { due? })  queue a manual run (with `due`: the job's due slot, if any)
+ *   runQueuedNow(runId)             execute one queued run in this process (the CLI without a daemon)
+ *   refresh()      re-read jobs and queued runs now (the change poll does it within changePollMs)
+ *   idle()         resolves when nothing is running or being dispatched (for tests)
+ *
+ * How it works, and the decisions behind it:
+ * - One timer (clock.at), armed at the earliest of: the next slot of any enabled job, the
+ *   `notBeforeMs` of any queued run. No polling for fires; Clock.at handles delays beyond 2^31 ms.
+ *   A cheap poll of store.changeToken() every changePollMs (0 disables it) notices CLI edits and
+ *   manual runs queued by another process.
+ * - A slot is claimed in the store (jobId, slotMs, attempt) before anything runs, so it runs at
+ *   most once across restarts and processes. Queued runs start via an atomic take.
+ * - Each job has a cursor: its last handled slot (the store's lastSlotMs after a restart). Slots
+ *   after the cursor that are due now fire; those more than LATE_GRACE_MS late (daemon down,
+ *   machine suspended) go through the catch-up policy (catchup.ts). A job never run starts at its
+ *   creation. Enabling a job or changing its schedule restarts it from the edit time, so enabling
+ *   never bursts old slots (at start, slots before the job's last edit are not caught up: the
+ *   store does not say what the edit was). An `at` job's single slot is never skipped: a past `at`, when
+ *   the job is saved, follows the catch-up policy (`skip` records it `missed` and disables the
+ *   job; `one`/`all` run it once).
+ * - Overlap (overlap.ts): a pending retry or queued run counts as the job being busy.
+ * - Retries (retry.ts): a failed (error/timeout) scheduled or catch-up run leaves a queued run with
+ *   trigger `retry`, the same slot, attempt+1 and notBeforeMs = finish + backoff, so it survives a
+ *   restart. The grid is untouched: the next slot comes from the schedule, not the retry time.
+ *   Manual runs are not retried (the user is watching them).
+ * - One-shot (`at`) jobs, after their final scheduled attempt: ok → deleted (deleteAfterRun) or
+ *   disabled; otherwise disabled, with the error in job.state. Manual runs of them change nothing.
+ * - After every finished run the job's history policy is applied (store.pruneRuns).
+ * - All jobs due at one instant are handled together and their store writes share one commit
+ *   (write-queue.ts), so 1,000 jobs firing in the same second cost one claim transaction.
+ * - Manual runs take a slot key that is not one of the job's slots (now, moved on by a
+ *   millisecond if needed), so they never block a scheduled fire.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock, TimerHandle } from '../domain/clock.ts';
+import { EXIT, UserError } from '../domain/errors.ts';
+import type { Job, JobState, Run, RunTrigger } from '../domain/job.ts';
+import type { ExecutionOutcome, Executor } from '../payloads/executor.ts';
+import type { Store } from '../store/store.ts';
+import { missedRecordCap, planCatchup, summaryReason } from './catchup.ts';
+import { DueQueue } from './due-queue.ts';
+import type { EngineEvent, EngineLog } from './events.ts';
+import { applyStatePatch, stateAfterRun, stateAfterSkip } from './job-state.ts';
+import { decideManual, decideSlot } from './overlap.ts';
+import type { Busy } from './overlap.ts';
+import { recoverInterrupted } from './recovery.ts';
+import { retryDelayMs } from './retry.ts';
+import { WriteQueue } from './write-queue.ts';
+import { isSlot, nextSlotAfter, slotsIn } from './slots.ts';
+import type { SlotRange } from './slots.ts';
+
+export type { EngineEvent } from './events.ts';
+
+export interface EngineOptions {
+  store: Store;
+  clock: Clock;
+  executors: Executor[];
+  /** Receives structured events (the daemon prints them as lines). */
+  log?: (event: EngineEvent) => void;
+  /** [0, 1), for retry jitter; tests inject a fixed value. */
+  random?: () => number;
+  /** How often to look for changes made by other processes (default 500 ms; 0 = never). */
+  changePollMs?: number;
+}
+
+export interface RunRequestResult {
+  ok: boolean;
+  enqueued: boolean;
+  runId?: string;
+  reason?: string;
+}
+
+const DEFAULT_CHANGE_POLL_MS = 500;
+/** A slot this late is still fired normally; later ones follow the catch-up policy. */
+export const LATE_GRACE_MS = 1_000;
+/** After an unexpected store error the engine tries again this much later. */
+const ERROR_RETRY_MS = 5_000;
+
+interface JobEntry {
+  job: Job;
+  /** Last handled slot: slots after it are still to come (or due). */
+  cursorMs: number;
+}
+
+interface InFlight {
+  job: Job;
+  run: Run;
+  controller: AbortController;
+  done: Promise<Run>;
+  /** The payload has returned; only bookkeeping is left. */
+  payloadDone: boolean;
+}
+
+export class Engine {
+  private readonly store: Store;
+  private readonly writes: WriteQueue;
+  private readonly clock: Clock;
+  private readonly executors: Map<string, Executor>;
+  private readonly log: EngineLog;
+  private readonly random: () => number;
+  private readonly changePollMs: number;
+
+  private started = false;
+  private stopping = false;
+  private startedAtMs = 0;
+  private readonly entries = new Map<string, JobEntry>();
+  private readonly due = new DueQueue();
+  /** Queued runs as last read or written by this engine. */
+  private queued = new Map<string, Run>();
+  /** Running runs owned by another process, per job (they count for overlap). */
+  private foreignRunning = new Map<string, number>();
+  private readonly inflight = new Map<string, InFlight>();
+  /** Per job: runs of this engine whose payload has not returned yet. */
+  private readonly payloadsRunning = new Map<string, number>();
+  private wake: { atMs: number; handle: TimerHandle } | undefined;
+  private poll: TimerHandle | undefined;
+  private lastToken: number | undefined;
+  private pumpRequested = false;
+  private reloadRequested = false;
+  private pumping: Promise<void> | undefined;
+
+  constructor(opts: EngineOptions) {
+    this.store = opts.store;
+    this.writes = new WriteQueue(opts.store);
+    this.clock = opts.clock;
+    this.executors = new Map(opts.executors.map((e) => [e.kind, e]));
+    const log = opts.log;
+    this.log = (event) => {
+      try {
+        log?.(event);
+      } catch {
+        // A failing log sink must not stop the scheduler.
+      }
+    };
+    this.random = opts.random ?? Math.random;
+    this.changePollMs = opts.changePollMs ?? DEFAULT_CHANGE_POLL_MS;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    this.startedAtMs = this.clock.now();
+    let interrupted: Run[];
+    try {
+      this.lastToken = await this.store.changeToken();
+      ({ interrupted } = await recoverInterrupted(this.store, this.clock, this.log));
+      await this.reload();
+    } catch (err) {
+      this.started = false;
+      throw err;
+    }
+    this.log({
+      event: 'engine.started',
+      jobs: this.entries.size,
+      recovered: interrupted.length,
+      queued: this.queued.size,
+    });
+    this.armPoll();
+    this.kick();
+    await this.pumping;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started || this.stopping) return;
+    this.stopping = true;
+    this.wake?.handle.cancel();
+    this.wake = undefined;
+    this.poll?.cancel();
+    this.poll = undefined;
+    this.log({ event: 'engine.stopping', running: this.inflight.size });
+    for (const f of this.inflight.values()) f.controller.abort();
+    await this.pumping;
+    while (this.inflight.size > 0) {
+      for (const f of this.inflight.values()) f.controller.abort();
+      await Promise.allSettled([...this.inflight.values()].map((f) => f.done));
+    }
+    this.started = false;
+    this.log({ event: 'engine.stopped' });
+  }
+
+  /** Re-reads jobs and queued runs now, then fires whatever is due. */
+  async refresh(): Promise<void> {
+    if (!this.started) return;
+    this.reloadRequested = true;
+    this.kick();
+    while (this.pumping) await this.pumping;
+  }
+
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.pumping) {
+        await this.pumping;
+        continue;
+      }
+      if (this.inflight.size > 0) {
+        await Promise.allSettled([...this.inflight.values()].map((f) => f.done));
+        continue;
+      }
+      return;
+    }
+  }
+
+  /**
+   * Queues a manual run (trigger `manual`, slot = now). Works with or without start(): a started
+   * engine runs it at once; otherwise a daemon picks it up, or the caller runs it with
+   * runQueuedNow. While the job runs, the overlap policy decides (`skip` refuses with reason
+   * `already running`). With `due`, only the job's due slot is queued (trigger `schedule`), and
+   * `{ ok: true, enqueued: false, reason: 'not-due' }` comes back when nothing is due.
+   */
+  async requestRun(jobIdOrName: string, opts: { due?: boolean } = {}): Promise<RunRequestResult> {
+    const job = await this.store.findJob(jobIdOrName);
+    if (!job) {
+      throw new UserError(`no job with id or name "${jobIdOrName}"`, {
+        hint: 'list jobs with `nightshift cron list --all`',
+        exitCode: EXIT.notFound,
+        code: 'not_found',
+      });
+    }
+    const now = this.clock.now();
+    const unfinished = (await this.store.unfinishedRuns()).filter((r) => r.jobId === job.id);
+    const busy: Busy = {
+      running: unfinished.filter((r) => r.status === 'running').length,
+      queued: unfinished.filter((r) => r.status === 'queued').length,
+    };
+
+    let trigger: RunTrigger = 'manual';
+    let slotMs = now;
+    if (opts.due) {
+      if (!job.enabled) return { ok: true, enqueued: false, reason: 'not-due' };
+      const cursor = this.entries.get(job.id)?.cursorMs ?? (await this.initialCursor(job));
+      const slot = slotsIn(job, cursor, now, 1).recent.at(-1);
+      if (slot === undefined) return { ok: true, enqueued: false, reason: 'not-due' };
+      trigger = 'schedule';
+      slotMs = slot;
+    }
+    const decision = decideManual(job.policy.overlap, busy);
+    if (!decision.enqueue) return { ok: false, enqueued: false, reason: decision.reason };
+
+    const run: Run = {
+      runId: newRunId(),
+      jobId: job.id,
+      slotMs,
+      attempt: 1,
+      trigger,
+      status: 'queued',
+      notBeforeMs: now,
+    };
+    let claimed = false;
+    if (trigger === 'schedule') {
+      claimed = await this.store.claimRun(run);
+      if (!claimed) return { ok: true, enqueued: false, reason: 'not-due' };
+      const entry = this.entries.get(job.id);
+      if (entry && slotMs > entry.cursorMs) entry.cursorMs = slotMs;
+    } else {
+      // A manual run takes a (jobId, slotMs) key that is not one of the job's slots, so it never
+      // blocks a scheduled fire; a clash with another manual run moves it on by a millisecond.
+      for (let i = 0; i < 1_000 && !claimed; i++) {
+        while (isSlot(job, run.slotMs)) run.slotMs++;
+        claimed = await this.store.claimRun(run);
+        if (!claimed) run.slotMs++;
+      }
+      if (!claimed) return { ok: false, enqueued: false, reason: 'could not queue the run; try again' };
+    }
+    this.log(queuedEvent(run));
+    if (this.started && !this.stopping) {
+      this.queued.set(run.runId, run);
+      this.kick();
+    }
+    return { ok: true, enqueued: true, runId: run.runId };
+  }
+
+  /**
+   * Executes one queued run in this process, now (ignoring its notBeforeMs), and resolves with
+   * the finished run. Throws a UserError if the run does not exist or is not queued.
+   */
+  async runQueuedNow(runId: string): Promise<Run> {
+    const run = await this.store.getRun(runId);
+    if (!run) {
+      throw new UserError(`no run with id ${runId}`, {
+        hint: 'list runs with `nightshift cron runs --id <job>`',
+        exitCode: EXIT.notFound,
+        code: 'not_found',
+      });
+    }
+    const job = await this.store.findJob(run.jobId);
+    if (!job) {
+      throw new UserError(`the job of run ${runId} no longer exists`, {
+        exitCode: EXIT.notFound,
+        code: 'not_found',
+      });
+    }
+    const now = this.clock.now();
+    if (run.status !== 'queued' || !(await this.take(runId, now))) {
+      throw new UserError(
+        `run ${runId} is not waiting to run (it is ${run.status === 'queued' ? 'taken by another process' : run.status})`,
+        {
+          hint: 'queue a new run with `nightshift cron run <job>`',
+          exitCode: EXIT.conflict,
+          code: 'conflict',
+        },
+      );
+    }
+    this.queued.delete(runId);
+    return this.launch(job, { ...run, status: 'running', startedAtMs: now });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the pump: one serialized loop does all scheduling work
+
+  private kick(): void {
+    if (!this.started || this.stopping) return;
+    this.pumpRequested = true;
+    this.pumping ??= this.pumpLoop();
+  }
+
+  private async pumpLoop(): Promise<void> {
+    try {
+      while (this.pumpRequested && !this.stopping) {
+        this.pumpRequested = false;
+        await this.pumpOnce();
+      }
+    } catch (err) {
+      this.log({ event: 'engine.error', error: errorText(err) });
+      if (!this.stopping) this.armAt(this.clock.now() + ERROR_RETRY_MS);
+    } finally {
+      this.pumping = undefined;
+    }
+  }
+
+  private async pumpOnce(): Promise<void> {
+    if (this.reloadRequested) {
+      this.reloadRequested = false;
+      await this.reload();
+    }
+    const now = this.clock.now();
+    // All due jobs at once: their writes share one commit (WriteQueue); jobs touch only their own state.
+    const due: JobEntry[] = [];
+    for (let item = this.due.popDue(now); item; item = this.due.popDue(now)) {
+      const entry = this.entries.get(item.key);
+      if (entry) due.push(entry);
+    }
+    await Promise.all(
+      due.map(async (entry) => {
+        try {
+          await this.processJob(entry, now);
+        } catch (err) {
+          // Move past the slot so one bad job cannot spin the loop.
+          entry.cursorMs = Math.max(entry.cursorMs, now);
+          this.log({ event: 'engine.error', error: errorText(err), jobId: entry.job.id });
+        }
+        // A one-shot job may have been deleted meanwhile.
+        if (this.entries.get(entry.job.id) === entry) await this.reschedule(entry, now);
+      }),
+    );
+    if (this.stopping) return;
+    await this.dispatchQueued(now);
+    this.arm(now);
+  }
+
+  /** Reads jobs and unfinished runs from the store and brings the engine's picture up to date. */
+  private async reload(): Promise<void> {
+    // Our own writes first, so the jobs read back carry the state this engine last wrote.
+    await this.writes.drain();
+    const jobs = await this.store.listJobs();
+    const unfinished = await this.store.unfinishedRuns();
+    const now = this.clock.now();
+    const seen = new Set<string>();
+    // State writes of all jobs go out together (one commit when batched).
+    const writes: Promise<void>[] = [];
+    for (const job of jobs) {
+      seen.add(job.id);
+      const entry = this.entries.get(job.id);
+      if (!entry) {
+        const fresh: JobEntry = { job, cursorMs: await this.initialCursor(job) };
+        this.entries.set(job.id, fresh);
+        writes.push(this.reschedule(fresh, now));
+      } else if (entry.job.updatedAtMs !== job.updatedAtMs || entry.job.enabled !== job.enabled) {
+        // Enabled, or given a new schedule: start afresh from the edit (no burst of old slots); an
+        // `at` job keeps its one slot. Other edits leave the cursor alone, so no due slot is lost.
+        const restart =
+          entry.job.enabled !== job.enabled ||
+          JSON.stringify(entry.job.schedule) !== JSON.stringify(job.schedule);
+        if (restart && job.schedule.kind !== 'at') entry.cursorMs = Math.max(entry.cursorMs, job.updatedAtMs);
+        entry.job = job;
+        writes.push(this.reschedule(entry, now));
+      } else {
+        entry.job = job;
+      }
+    }
+    await Promise.all(writes);
+    for (const id of [...this.entries.keys()]) {
+      if (!seen.has(id)) {
+        this.entries.delete(id);
+        this.due.delete(id);
+      }
+    }
+    // Runs this engine queued whose write may not have committed when the store was read stay
+    // known; one that is in fact gone is dropped when the atomic take finds it not queued.
+    const previous = this.queued;
+    this.queued = new Map();
+    this.foreignRunning = new Map();
+    for (const run of unfinished) {
+      if (this.inflight.has(run.runId)) continue;
+      if (run.status === 'queued') this.queued.set(run.runId, run);
+      else this.foreignRunning.set(run.jobId, (this.foreignRunning.get(run.jobId) ?? 0) + 1);
+    }
+    const listed = new Set(unfinished.map((r) => r.runId));
+    for (const [runId, run] of previous) {
+      if (!listed.has(runId) && this.entries.has(run.jobId)) this.queued.set(runId, run);
+    }
+  }
+
+  /** Where a job's slots start when the engine first sees it. */
+  private async initialCursor(job: Job): Promise<number> {
+    const last = await this.store.lastSlotMs(job.id);
+    if (job.schedule.kind === 'at') return last ?? Number.NEGATIVE_INFINITY;
+    return Math.max(last ?? job.createdAtMs, job.updatedAtMs);
+  }
+
+  /** Puts the job's next slot in the due queue and in job.state.nextRunAtMs. */
+  private async reschedule(entry: JobEntry, now: number): Promise<void> {
+    const job = entry.job;
+    let next: number | undefined;
+    try {
+      next = job.enabled ? nextSlotAfter(job, entry.cursorMs) : undefined;
+    } catch (err) {
+      // A schedule that cannot be computed (e.g. a database edited by hand) stops only this job.
+      this.log({ event: 'engine.error', error: `job ${job.name}: ${errorText(err)}`, jobId: job.id });
+    }
+    this.due.set(job.id, next);
+    // A past slot is about to be handled; its outcome sets nextRunAtMs then.
+    if (next !== undefined && next <= now) return;
+    if (job.state.nextRunAtMs !== next) await this.patchState(job.id, { nextRunAtMs: next });
+  }
+
+  /** Handles every slot of the job that is due at `now`. */
+  private async processJob(entry: JobEntry, now: number): Promise<void> {
+    const job = entry.job;
+    if (!job.enabled) return;
+    const slots = slotsIn(job, entry.cursorMs, now, missedRecordCap(job));
+    const latest = slots.recent.at(-1);
+    if (latest === undefined) return;
+    entry.cursorMs = latest;
+    let live: number | undefined;
+    if (latest >= now - LATE_GRACE_MS) live = slots.recent.pop();
+    if (slots.recent.length > 0 || slots.older) await this.catchUp(entry, slots, now);
+    if (live !== undefined) await this.fireSlot(entry, live, now);
+  }
+
+  private async fireSlot(entry: JobEntry, slotMs: number, now: number): Promise<void> {
+    const job = entry.job;
+    const base = { runId: newRunId(), jobId: job.id, slotMs, attempt: 1, trigger: 'schedule' as const };
+    const decision = decideSlot(job.policy.overlap, this.busy(job.id));
+    if (decision === 'run') {
+      const run: Run = { ...base, status: 'running', startedAtMs: now };
+      if (await this.writes.claim(run)) void this.launch(job, run);
+    } else if (decision === 'queue') {
+      const run: Run = { ...base, status: 'queued', notBeforeMs: slotMs };
+      if (await this.writes.claim(run)) {
+        this.queued.set(run.runId, run);
+        this.log(queuedEvent(run));
+      }
+    } else {
+      const run: Run = { ...base, status: 'skipped', error: 'overlap', finishedAtMs: now };
+      if (await this.writes.claim(run)) {
+        this.log({ event: 'run.skipped', jobId: job.id, runId: run.runId, slotMs, reason: 'overlap' });
+        await this.patchState(job.id, stateAfterSkip(entry.job.state));
+        await this.prune(job, now);
+      }
+    }
+  }
+
+  private async catchUp(entry: JobEntry, slots: SlotRange, now: number): Promise<void> {
+    const job = entry.job;
+    const plan = planCatchup(job.policy, slots, now);
+    const why = (slotMs: number): string =>
+      slotMs < job.updatedAtMs
+        ? 'its time had passed when the job was saved'
+        : slotMs < this.startedAtMs
+          ? 'the daemon was not running'
+          : 'the daemon was late (busy or suspended)';
+    let recorded = 0;
+    if (plan.summary) {
+      const s = plan.summary;
+      const run: Run = {
+        runId: newRunId(),
+        jobId: job.id,
+        slotMs: s.fromMs,
+        attempt: 1,
+        trigger: 'schedule',
+        status: 'missed',
+        error: summaryReason(s, why(s.toMs)),
+        finishedAtMs: now,
+      };
+      if (await this.writes.claim(run)) recorded += s.count;
+    }
+    const missed = plan.missed.map((slotMs) => {
+      const run: Run = {
+        runId: newRunId(),
+        jobId: job.id,
+        slotMs,
+        attempt: 1,
+        trigger: 'schedule',
+        status: 'missed',
+        error: `missed: ${why(slotMs)}`,
+        finishedAtMs: now,
+      };
+      return this.writes.claim(run);
+    });
+    for (const ok of await Promise.all(missed)) if (ok) recorded++;
+    const runs = plan.run.map(async (slotMs) => {
+      const run: Run = {
+        runId: newRunId(),
+        jobId: job.id,
+        slotMs,
+        attempt: 1,
+        trigger: 'catchup',
+        status: 'queued',
+        notBeforeMs: now,
+      };
+      if (await this.writes.claim(run)) {
+        this.queued.set(run.runId, run);
+        this.log(queuedEvent(run));
+      }
+    });
+    await Promise.all(runs);
+    const all = [...(plan.summary ? [plan.summary.fromMs] : []), ...plan.missed, ...plan.run];
+    if (all.length > 0) {
+      this.log({
+        event: 'run.missed',
+        jobId: job.id,
+        slots: recorded,
+        fromMs: Math.min(...all),
+        toMs: Math.max(...all),
+        catchupRuns: plan.run.length,
+      });
+    }
+    if (recorded > 0) await this.prune(job, now);
+    // A one-shot whose only slot was missed (and not caught up) is spent.
+    if (job.schedule.kind === 'at' && plan.run.length === 0 && recorded > 0) {
+      const last = plan.missed.at(-1) ?? plan.summary?.toMs ?? now;
+      await this.patchState(job.id, { lastError: `missed: ${why(last)}` });
+      await this.retireOneShot(job, false, now);
+    }
+  }
+
+  private busy(jobId: string): Busy {
+    let queued = 0;
+    for (const r of this.queued.values()) if (r.jobId === jobId) queued++;
+    return { running: this.runningCount(jobId), queued };
+  }
+
+  private runningCount(jobId: string): number {
+    // A run whose payload has returned is no longer running, even while its record is written.
+    return (this.foreignRunning.get(jobId) ?? 0) + (this.payloadsRunning.get(jobId) ?? 0);
+  }
+
+  /** Starts queued runs whose time has come and whose job may run now. */
+  private async dispatchQueued(now: number): Promise<void> {
+    const ready = [...this.queued.values()]
+      .filter((r) => (r.notBeforeMs ?? 0) <= now)
+      .sort(
+        (a, b) => (a.notBeforeMs ?? 0) - (b.notBeforeMs ?? 0) || a.slotMs - b.slotMs || a.attempt - b.attempt,
+      );
+    for (const run of ready) {
+      if (this.stopping) return;
+      const entry = this.entries.get(run.jobId);
+      if (!entry) {
+        // The job is gone (its runs went with it) or not read yet; the next reload decides.
+        continue;
+      }
+      const job = entry.job;
+      if (!job.enabled && run.trigger !== 'manual') {
+        this.queued.delete(run.runId);
+        await this.writes.finish(run.runId, {
+          status: 'skipped',
+          error: 'job disabled',
+          finishedAtMs: now,
+        });
+        this.log({
+          event: 'run.skipped',
+          jobId: job.id,
+          runId: run.runId,
+          slotMs: run.slotMs,
+          reason: 'job disabled',
+        });
+        continue;
+      }
+      const concurrent =
+        job.policy.overlap === 'allow' && (run.trigger === 'manual' || run.trigger === 'schedule');
+      if (this.runningCount(job.id) > 0 && !concurrent) continue;
+      this.queued.delete(run.runId);
+      if (!(await this.take(run.runId, now))) continue;
+      void this.launch(job, { ...run, status: 'running', startedAtMs: now });
+    }
+  }
+
+  /** Arms the one wake-up timer at the earliest slot or queued run still ahead. */
+  private arm(now: number): void {
+    let earliest = this.due.peek()?.atMs;
+    for (const r of this.queued.values()) {
+      const t = r.notBeforeMs ?? 0;
+      if (t > now && (earliest === undefined || t < earliest)) earliest = t;
+    }
+    if (earliest !== undefined && earliest <= now) {
+      this.pumpRequested = true;
+      return;
+    }
+    this.armAt(earliest);
+  }
+
+  private armAt(atMs: number | undefined): void {
+    if (this.wake?.atMs === atMs) return;
+    this.wake?.handle.cancel();
+    this.wake = undefined;
+    if (atMs === undefined || this.stopping) return;
+    // A clock may call back synchronously when atMs has passed meanwhile; then nothing stays armed.
+    const wake: { atMs: number; handle?: TimerHandle; fired?: boolean } = { atMs };
+    wake.handle = this.clock.at(atMs, () => {
+      wake.fired = true;
+      if (this.wake === wake) this.wake = undefined;
+      this.kick();
+    });
+    if (!wake.fired) this.wake = wake as { atMs: number; handle: TimerHandle };
+  }
+
+  private armPoll(): void {
+    if (this.changePollMs <= 0 || this.stopping || !this.started) return;
+    this.poll = this.clock.at(this.clock.now() + this.changePollMs, () => void this.onPoll());
+  }
+
+  private async onPoll(): Promise<void> {
+    try {
+      const token = await this.store.changeToken();
+      if (token !== this.lastToken) {
+        this.lastToken = token;
+        this.reloadRequested = true;
+        this.kick();
+      }
+    } catch (err) {
+      this.log({ event: 'engine.error', error: errorText(err) });
+    } finally {
+      this.armPoll();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // executing a run
+
+  private async take(runId: string, now: number): Promise<boolean> {
+    if (this.store.takeRun) return this.store.takeRun(runId, now);
+    const current = await this.store.getRun(runId);
+    if (current?.status !== 'queued') return false;
+    await this.store.startRun(runId, now);
+    return true;
+  }
+
+  /** Executes a run that is already `running` in the store; resolves with the finished run. */
+  private launch(job: Job, run: Run): Promise<Run> {
+    const controller = new AbortController();
+    const flight: InFlight = { job, run, controller, done: Promise.resolve(run), payloadDone: false };
+    this.inflight.set(run.runId, flight);
+    this.payloadsRunning.set(job.id, (this.payloadsRunning.get(job.id) ?? 0) + 1);
+    if (this.stopping) controller.abort();
+    flight.done = this.execute(job, run, controller.signal)
+      .catch((err: unknown) => {
+        // The run stays `running` in the store; the next start records it `interrupted`.
+        this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+        return run;
+      })
+      .finally(() => {
+        this.markPayloadDone(flight);
+        this.inflight.delete(run.runId);
+        this.kick();
+      });
+    return flight.done;
+  }
+
+  private async execute(job: Job, run: Run, signal: AbortSignal): Promise<Run> {
+    const startedAtMs = run.startedAtMs ?? this.clock.now();
+    // Bookkeeping goes out beside the payload's start, not before it.
+    const startPatch = this.patchState(job.id, { runningAtMs: startedAtMs });
+    this.log({
+      event: 'run.started',
+      jobId: job.id,
+      jobName: job.name,
+      runId: run.runId,
+      slotMs: run.slotMs,
+      attempt: run.attempt,
+      trigger: run.trigger,
+    });
+
+    let pidWrite: Promise<void> = Promise.resolve();
+    let outcome: ExecutionOutcome;
+    const executor = this.executors.get(job.payload.kind);
+    if (!executor) {
+      outcome = { status: 'error', error: `no executor for payload kind "${job.payload.kind}"` };
+    } else if (signal.aborted) {
+      outcome = { status: 'interrupted', error: 'daemon stopped before the run started' };
+    } else {
+      try {
+        outcome = await executor.execute(job.payload, {
+          job,
+          runId: run.runId,
+          slotMs: run.slotMs,
+          attempt: run.attempt,
+          signal,
+          startedAtMs,
+          now: () => this.clock.now(),
+          onSpawn: (pid) => {
+            pidWrite = this.store.startRun(run.runId, startedAtMs, pid).catch((err: unknown) => {
+              this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+            });
+          },
+        });
+      } catch (err) {
+        outcome = signal.aborted
+          ? { status: 'interrupted', error: 'daemon stopped while running' }
+          : { status: 'error', error: `the payload failed to run: ${errorText(err)}` };
+      }
+    }
+    const flight = this.inflight.get(run.runId);
+    if (flight) this.markPayloadDone(flight);
+    await Promise.all([pidWrite, startPatch]);
+    const finishedAtMs = Math.max(this.clock.now(), startedAtMs);
+    const finishWrite = this.writes.finish(run.runId, { ...outcome, finishedAtMs });
+    const finished: Run = {
+      ...run,
+      ...outcome,
+      status: outcome.status,
+      startedAtMs,
+      finishedAtMs,
+      durationMs: finishedAtMs - startedAtMs,
+    };
+    this.log({
+      event: 'run.finished',
+      jobId: job.id,
+      jobName: job.name,
+      runId: run.runId,
+      slotMs: run.slotMs,
+      attempt: run.attempt,
+      trigger: run.trigger,
+      status: outcome.status,
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      durationMs: finishedAtMs - startedAtMs,
+      ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+    });
+    await this.afterRun(job, run, outcome, startedAtMs, finishedAtMs, finishWrite);
+    return finished;
+  }
+
+  private markPayloadDone(flight: InFlight): void {
+    if (flight.payloadDone) return;
+    flight.payloadDone = true;
+    const n = (this.payloadsRunning.get(flight.job.id) ?? 1) - 1;
+    if (n > 0) this.payloadsRunning.set(flight.job.id, n);
+    else this.payloadsRunning.delete(flight.job.id);
+  }
+
+  private async afterRun(
+    job: Job,
+    run: Run,
+    outcome: ExecutionOutcome,
+    startedAtMs: number,
+    finishedAtMs: number,
+    finishWrite: Promise<void>,
+  ): Promise<void> {
+    const othersRunning = (this.payloadsRunning.get(job.id) ?? 0) > 0;
+    const prev = this.entries.get(job.id)?.job.state ?? job.state;
+    const statePatch = this.patchState(
+      job.id,
+      stateAfterRun(
+        prev,
+        { status: outcome.status, error: outcome.error, startedAtMs, finishedAtMs },
+        othersRunning,
+      ),
+    );
+
+    let retry: Run | undefined;
+    let retryClaim: Promise<boolean> = Promise.resolve(false);
+    const failed = outcome.status === 'error' || outcome.status === 'timeout';
+    if (failed && run.trigger !== 'manual' && !this.stopping && run.attempt <= job.policy.retries) {
+      const delay = retryDelayMs(job.policy.retryBackoffMs, run.attempt, this.random);
+      retry = {
+        runId: newRunId(),
+        jobId: job.id,
+        slotMs: run.slotMs,
+        attempt: run.attempt + 1,
+        trigger: 'retry',
+        status: 'queued',
+        notBeforeMs: finishedAtMs + delay,
+      };
+      retryClaim = this.writes.claim(retry);
+    }
+    // Finish, state, retry and pruning go out together (one commit when batched).
+    const [, , retrying] = await Promise.all([
+      finishWrite,
+      statePatch,
+      retryClaim,
+      this.prune(job, finishedAtMs),
+    ]);
+    if (retry && retrying) {
+      if (this.started) this.queued.set(retry.runId, retry);
+      this.log(queuedEvent(retry));
+    }
+    if (job.schedule.kind === 'at' && run.trigger !== 'manual' && !retrying) {
+      await this.retireOneShot(job, outcome.status === 'ok', finishedAtMs);
+    }
+  }
+
+  /** A one-shot job after its final attempt: deleted or disabled. */
+  private async retireOneShot(job: Job, ok: boolean, now: number): Promise<void> {
+    const fresh = await this.store.findJob(job.id);
+    if (!fresh) return;
+    if (ok && fresh.deleteAfterRun) {
+      await this.store.deleteJob(job.id);
+      this.entries.delete(job.id);
+      this.due.delete(job.id);
+      this.log({
+        event: 'job.deleted',
+        jobId: job.id,
+        jobName: job.name,
+        reason: 'one-shot job finished ok',
+      });
+      return;
+    }
+    if (!fresh.enabled) return;
+    const disabled: Job = { ...fresh, enabled: false, updatedAtMs: now };
+    disabled.state = applyStatePatch(disabled.state, { nextRunAtMs: undefined });
+    await this.store.updateJob(disabled);
+    const entry = this.entries.get(job.id);
+    if (entry) {
+      entry.job = disabled;
+      this.due.delete(job.id);
+    }
+    this.log({
+      event: 'job.disabled',
+      jobId: job.id,
+      jobName: job.name,
+      reason: ok ? 'one-shot job finished ok (kept)' : 'one-shot job did not finish ok',
+    });
+  }
+
+  private async prune(job: Job, now: number): Promise<void> {
+    await this.writes.prune(job.id, {
+      maxRuns: job.history.maxRuns,
+      olderThanMs: now - job.history.maxAgeMs,
+    });
+  }
+
+  /** patchJobState, keeping the cached copy in step; a job deleted meanwhile is no error. */
+  private async patchState(jobId: string, patch: Partial<JobState>): Promise<void> {
+    // The cached copy changes at once, so decisions made before the commit already see it.
+    const entry = this.entries.get(jobId);
+    if (entry) entry.job.state = applyStatePatch(entry.job.state, patch);
+    await this.writes.patchState(jobId, patch);
+  }
+}
+
+function newRunId(): string {
+  return randomUUID();
+}
+
+function queuedEvent(run: Run): EngineEvent {
+  return {
+    event: 'run.queued',
+    jobId: run.jobId,
+    runId: run.runId,
+    slotMs: run.slotMs,
+    attempt: run.attempt,
+    trigger: run.trigger,
+    notBeforeMs: run.notBeforeMs ?? run.slotMs,
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,92 @@
+/**
+ * Crash recovery at start: a run still `running` in the store was left by a daemon (or CLI) that
+ * died mid-run. It can never report, so it is finished as `interrupted`; if its processes outlived
+ * the daemon they are terminated first (SIGTERM, then SIGKILL), so a restarted daemon never runs a
+ * slot beside a leftover copy of itself. Queued runs are left alone: they run when due.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Clock } from '../domain/clock.ts';
+import type { Job, Run } from '../domain/job.ts';
+import type { Store } from '../store/store.ts';
+import { collectPayloadProcesses, terminateProcesses } from '../payloads/process-tree.ts';
+import type { EngineLog } from './events.ts';
+import { applyStatePatch } from './job-state.ts';
+
+/** How long leftover processes get between SIGTERM and SIGKILL. */
+const LEFTOVER_GRACE_MS = 3_000;
+
+export interface RecoveryResult {
+  interrupted: Run[];
+}
+
+export async function recoverInterrupted(
+  store: Store,
+  clock: Clock,
+  log: EngineLog,
+): Promise<RecoveryResult> {
+  const leftovers = (await store.unfinishedRuns()).filter((r) => r.status === 'running');
+  const jobs = new Map<string, Job | undefined>();
+  for (const run of leftovers) {
+    let killed = false;
+    if (run.pid !== undefined && run.pid > 0) killed = await endLeftoverProcesses(run.pid, run.runId);
+    const reason =
+      run.pid !== undefined
+        ? `daemon stopped while running (pid ${run.pid})`
+        : 'daemon stopped while running';
+    const finishedAtMs = clock.now();
+    await store.finishRun(run.runId, { status: 'interrupted', error: reason, finishedAtMs });
+    log({
+      event: 'run.interrupted',
+      jobId: run.jobId,
+      runId: run.runId,
+      ...(run.pid ? { pid: run.pid } : {}),
+      killed,
+    });
+
+    if (!jobs.has(run.jobId)) jobs.set(run.jobId, await store.findJob(run.jobId));
+    const job = jobs.get(run.jobId);
+    if (job) {
+      const patch = {
+        runningAtMs: undefined,
+        lastRunAtMs: run.startedAtMs ?? run.slotMs,
+        lastRunStatus: 'interrupted' as const,
+        lastError: reason,
+      };
+      await store.patchJobState(job.id, patch);
+      job.state = applyStatePatch(job.state, patch);
+    }
+  }
+  return { interrupted: leftovers };
+}
+
+/**
+ * Terminates what is left of a run's processes. With /proc, only processes that carry the run's
+ * marker (NIGHTSHIFT_RUN_ID) or belong to a group such a process leads are touched: after a reboot
+ * the pid may belong to someone else. Returns true if anything was signalled.
+ */
+async function endLeftoverProcesses(pid: number, runId: string): Promise<boolean> {
+  const marker = `NIGHTSHIFT_RUN_ID=${runId}`;
+  const collect = (): Set<number> => collectPayloadProcesses(pid, marker);
+  const found = collect();
+  if (found.size === 0 && !groupExists(pid)) return false;
+  if (existsSync('/proc/self/stat') && ![...found].some((p) => hasMarker(p, marker))) return false;
+  await terminateProcesses({ pgid: pid, collect, graceMs: LEFTOVER_GRACE_MS });
+  return true;
+}
+
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hasMarker(pid: number, marker: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,62 @@
+import { test, describe, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { WriteQueue } from '../../src/scheduler/write-queue.ts';
+import { harness, makeJob, T0 } from './harness.ts';
+import type { Harness } from './harness.ts';
+import type { Run } from '../../src/domain/job.ts';
+
+function run(jobId: string, slotMs: number, extra: Partial<Run> = {}): Run {
+  return {
+    runId: `${jobId}-${slotMs}`,
+    jobId,
+    slotMs,
+    attempt: 1,
+    trigger: 'schedule',
+    status: 'running',
+    startedAtMs: slotMs,
+    ...extra,
+  };
+}
+
+describe('write queue (batched store writes)', () => {
+  let h: Harness;
+  afterEach(async () => h.close());
+
+  test('writes issued together commit together, each with its own answer', async () => {
+    h = await harness();
+    await h.store.insertJob(makeJob('a'));
+    const q = new WriteQueue(h.store);
+    const results = await Promise.all([
+      q.claim(run('a', T0)),
+      q.claim(run('a', T0, { runId: 'dup' })), // same slot: not claimed
+      q.claim(run('gone', T0)), // no such job: skipped, not an error
+      q.patchState('a', { lastError: 'x', consecutiveErrors: 2 }),
+      q.patchState('gone', { consecutiveErrors: 1 }),
+    ]);
+    assert.deepEqual(results, [true, false, false, true, false]);
+    assert.equal((await h.store.getRun('a-' + T0))?.status, 'running');
+    assert.equal(await h.store.getRun('dup'), undefined);
+    assert.equal((await h.store.findJob('a'))?.state.consecutiveErrors, 2);
+
+    await Promise.all([
+      q.finish('a-' + T0, { status: 'error', error: 'boom', finishedAtMs: T0 + 1500, exitCode: 2 }),
+      q.patchState('a', { lastError: undefined }),
+      ...[1, 2, 3].map((k) =>
+        q.claim(
+          run('a', T0 + k * 1000, { status: 'skipped', error: 'overlap', finishedAtMs: T0 + k * 1000 }),
+        ),
+      ),
+    ]);
+    const finished = await h.store.getRun('a-' + T0);
+    assert.equal(finished?.status, 'error');
+    assert.equal(finished?.durationMs, 1500);
+    assert.equal(finished?.exitCode, 2);
+    assert.equal((await h.store.findJob('a'))?.state.lastError, undefined);
+
+    await q.prune('a', { maxRuns: 2, olderThanMs: 0 });
+    assert.deepEqual(
+      (await h.store.listRuns({ jobId: 'a' })).entries.map((r) => r.slotMs - T0),
+      [3000, 2000],
+    );
+  });
+});
