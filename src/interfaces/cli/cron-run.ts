@@ -1,0 +1,111 @@
+/**
+ * `cron run <job> [--due] [--wait] [--timeout DUR]`: OpenClaw's manual run. Prints
+ * `{ok, enqueued, runId}`; with --wait also the finished run, and exits 0 only if it ended `ok`.
+ */
+import type { Command } from '@commander-js/extra-typings';
+import { EXIT, UserError } from '../../domain/errors.ts';
+import type { ExitCode } from '../../domain/errors.ts';
+import type { Run } from '../../domain/job.ts';
+import { formatDuration } from '../../domain/duration.ts';
+import type { RunExecutor } from '../../app/run-now.ts';
+
+import { globalOptions, requireJob, withApp } from './context.ts';
+import { durationFlag } from './job-flags.ts';
+import { printJson, printLine } from './output.ts';
+import { runView } from './views.ts';
+
+function describeExecutor(executor: RunExecutor): string {
+  switch (executor.by) {
+    case 'daemon':
+      return `queued for the daemon${executor.holder ? ` (pid ${executor.holder.pid})` : ''}`;
+    case 'nobody-yet':
+      return `queued; another nightshift process${executor.holder ? ` (pid ${executor.holder.pid})` : ''} holds the home, so it runs once a daemon is started`;
+    case 'this-process':
+      return 'running here (no daemon is running on this home)';
+  }
+}
+
+function describeRun(run: Run): string {
+  const took = run.durationMs !== undefined ? ` in ${formatDuration(run.durationMs)}` : '';
+  const exit = run.exitCode !== undefined && run.exitCode !== null ? `, exit ${run.exitCode}` : '';
+  return `run ${run.runId}: ${run.status}${took}${exit}${run.error ? ` — ${run.error}` : ''}`;
+}
+
+export function registerRunCommand(cron: Command): void {
+  cron
+    .command('run')
+    .description('run a job now (queued for the daemon if one is running, else run in this process)')
+    .argument('<job>', 'job id or exact name')
+    .option('--due', 'only run if the job has a slot due now')
+    .option('--wait', 'wait for the run to finish; exit 0 only if it ended ok')
+    .option('--timeout <duration>', 'with --wait: give up waiting after this long (default: no limit)')
+    .action(async (idOrName, opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      const timeoutMs = opts.timeout === undefined ? undefined : durationFlag('--timeout', opts.timeout);
+      if (timeoutMs !== undefined && !opts.wait) {
+        throw new UserError('--timeout only applies with --wait', { hint: 'add --wait, or drop --timeout' });
+      }
+      // Loaded here: the engine and executors are only needed by this command.
+      const { requestManualRun, waitForRun } = await import('../../app/run-now.ts');
+      const code = await withApp(cmd, async (app): Promise<ExitCode> => {
+        await requireJob(app, idOrName);
+        const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+        const abort = new AbortController();
+        let executor: RunExecutor | undefined;
+        // In-process runs are stopped (whole process group) and recorded; waiting on a daemon just ends.
+        const onSignal = (): void => {
+          if (executor?.by === 'this-process') abort.abort();
+          else process.exit(130);
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        const timer =
+          deadline === undefined
+            ? undefined
+            : setTimeout(() => {
+                if (executor?.by === 'this-process') abort.abort();
+              }, timeoutMs);
+        try {
+          const outcome = await requestManualRun(app, idOrName, {
+            due: opts.due === true,
+            signal: abort.signal,
+            onRequested: (result, by) => {
+              executor = by;
+              if (json) return;
+              if (!result.enqueued) printLine(`not run: ${result.reason ?? 'nothing to do'}`);
+              else printLine(`run ${result.runId}: ${describeExecutor(by)}`);
+            },
+          });
+          const result = outcome.result;
+          let run = outcome.run;
+          if (!run && opts.wait && result.enqueued && result.runId) {
+            run = await waitForRun(app, result.runId, deadline);
+          }
+          if (json) {
+            printJson({
+              ok: result.ok,
+              enqueued: result.enqueued,
+              runId: result.runId ?? null,
+              ...(result.reason !== undefined ? { reason: result.reason } : {}),
+              ...(opts.wait && run ? { run: runView(run) } : {}),
+            });
+          } else if (run && (opts.wait || outcome.executor.by === 'this-process')) {
+            printLine(describeRun(run));
+            if (run.status === 'queued' || run.status === 'running') {
+              printLine(
+                `still ${run.status} after ${formatDuration(timeoutMs ?? 0)}; follow it with \`nightshift cron runs --id ${run.jobId}\``,
+              );
+            }
+          }
+          if (!result.ok) return EXIT.conflict;
+          if (opts.wait) return result.enqueued && run?.status === 'ok' ? EXIT.ok : EXIT.failed;
+          return EXIT.ok;
+        } finally {
+          if (timer) clearTimeout(timer);
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+        }
+      });
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,239 @@
+/**
+ * `nightshift cron …`: OpenClaw's verbs over nightshift's store. Each verb is a thin layer: read
+ * flags, call the domain/app, print text or JSON.
+ */
+import type { Command } from '@commander-js/extra-typings';
+import { UserError } from '../../domain/errors.ts';
+import type { Job, RunStatus } from '../../domain/job.ts';
+import { describeSchedule, nextFireTimes, scheduleTimeZone } from '../../domain/schedule.ts';
+import { describeContract } from '../../domain/contract.ts';
+import { formatDuration } from '../../domain/duration.ts';
+import type { App } from '../../app/app.ts';
+import { globalOptions, requireJob, withApp } from './context.ts';
+import { isoUtc, jobStatus, localTime, relative, renderTable } from './format.ts';
+import { printJson, printLine } from './output.ts';
+import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
+import { registerJobEditCommands } from './cron-edit.ts';
+import { registerRunCommand } from './cron-run.ts';
+import { jobNextFires, jobView, runView, statusReport } from './views.ts';
+
+const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'running',
+  'ok',
+  'error',
+  'timeout',
+  'skipped',
+  'interrupted',
+  'missed',
+];
+
+export function registerCronCommands(program: Command): void {
+  const cron = program
+    .command('cron')
+    .description('manage scheduled jobs: add, list, show, run, inspect runs');
+
+  registerJobEditCommands(cron);
+
+  cron
+    .command('list')
+    .description('list jobs: name, id, schedule, next run, last status (disabled jobs only with --all)')
+    .option('--all', 'include disabled jobs')
+    .action(async (opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      await withApp(cmd, async (app) => {
+        const now = Date.now();
+        const jobs = (await app.store.listJobs()).filter((j) => opts.all || j.enabled);
+        if (json) {
+          printJson({ jobs: jobs.map((j) => jobView(j, now)) });
+          return;
+        }
+        if (jobs.length === 0) {
+          printLine(
+            opts.all ? 'no jobs yet; add one with `nightshift cron add`' : 'no enabled jobs (see --all)',
+          );
+          return;
+        }
+        const rows = jobs.map((j) => {
+          const next = jobNextFires(j, now, 1)[0];
+          return [
+            j.name,
+            j.id,
+            describeSchedule(j.schedule),
+            next === undefined ? '-' : `${isoUtc(next)} (${relative(next, now)})`,
+            jobStatus(j),
+          ];
+        });
+        printLine(renderTable(['NAME', 'ID', 'SCHEDULE', 'NEXT RUN', 'STATUS'], rows));
+      });
+    });
+
+  cron
+    .command('get')
+    .description('print a job as raw JSON')
+    .argument('<job>', 'job id or exact name')
+    .action(async (idOrName, _opts, cmd) => {
+      await withApp(cmd, async (app) => printJson(await requireJob(app, idOrName)));
+    });
+
+  cron
+    .command('show')
+    .description('show a job in words: its execution contract, time zone and next 5 fire times')
+    .argument('<job>', 'job id or exact name')
+    .action(async (idOrName, _opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      await withApp(cmd, async (app) => {
+        const job = await requireJob(app, idOrName);
+        const now = Date.now();
+        const fires = jobNextFires(job, now, 5);
+        const tz = scheduleTimeZone(job.schedule);
+        const contract = describeContract(job, fires, tz);
+        if (json) {
+          printJson({ ...jobView(job, now), contract, nextRuns: fires.map(isoUtc) });
+          return;
+        }
+        printShow(job, contract, now);
+      });
+    });
+
+  cron
+    .command('runs')
+    .description("a job's run history, newest first")
+    .requiredOption('--id <job>', 'job id or exact name')
+    .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
+    .option('--limit <n>', 'at most n runs (default 20)')
+    .option('--offset <n>', 'skip the newest n runs (default 0)')
+    .action(async (opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      const status =
+        opts.status === undefined ? undefined : choiceFlag('--status', opts.status, RUN_STATUSES);
+      const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });
+      const offset = opts.offset === undefined ? 0 : intFlag('--offset', opts.offset);
+      await withApp(cmd, async (app) => {
+        const job = await requireJob(app, opts.id);
+        const page = await app.store.listRuns({ jobId: job.id, status, limit, offset });
+        if (json) {
+          printJson({ entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore });
+          return;
+        }
+        if (page.entries.length === 0) {
+          printLine(`no runs${status ? ` with status ${status}` : ''} for ${job.name} yet`);
+          return;
+        }
+        const rows = page.entries.map((r) => [
+          r.runId,
+          r.status,
+          r.trigger + (r.attempt > 1 ? ` #${r.attempt}` : ''),
+          isoUtc(r.slotMs),
+          r.durationMs === undefined ? '-' : formatDuration(r.durationMs),
+          r.exitCode === undefined || r.exitCode === null ? '-' : String(r.exitCode),
+          (r.error ?? '').replace(/\s+/g, ' ').slice(0, 80),
+        ]);
+        printLine(renderTable(['RUN', 'STATUS', 'TRIGGER', 'SLOT (UTC)', 'TOOK', 'EXIT', 'REASON'], rows));
+        const shown = offset + page.entries.length;
+        printLine(`${shown} of ${page.total}${page.hasMore ? ` (more with --offset ${shown})` : ''}`);
+      });
+    });
+
+  registerRunCommand(cron);
+
+  cron
+    .command('status')
+    .description('is the daemon running, how many jobs, what fires next, which jobs are failing')
+    .action(async (_opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      await withApp(cmd, async (app) => printStatus(app, json));
+    });
+
+  cron
+    .command('next')
+    .description('preview fire times of a schedule without creating a job')
+    .option('--cron <expr>', 'cron expression')
+    .option('--tz <iana>', 'time zone for --cron / an offset-less --at (default: host zone for cron)')
+    .option('--every <duration>', 'interval, anchored at --from')
+    .option('--at <when>', 'one-shot time')
+    .option('--from <iso>', 'preview from this instant (default: now)')
+    .option('--count <n>', 'how many fire times (default 5)')
+    .action((opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      let fromMs = Date.now();
+      if (opts.from !== undefined) {
+        const parsed = Date.parse(opts.from);
+        if (!Number.isFinite(parsed)) {
+          throw new UserError(`--from: cannot read "${opts.from}" as a time`, {
+            hint: 'use ISO 8601, e.g. 2027-03-14T00:00:00Z',
+          });
+        }
+        fromMs = parsed;
+      }
+      const count = opts.count === undefined ? 5 : intFlag('--count', opts.count, { min: 1 });
+      if (count > 1000) throw new UserError('--count is at most 1000', { hint: 'for example --count 10' });
+      const schedule = scheduleFromFlags(opts, fromMs);
+      if (!schedule) {
+        throw new UserError('give a schedule to preview: --cron EXPR, --every DURATION or --at TIME', {
+          hint: 'for example nightshift cron next --cron "0 7 * * *" --tz Europe/Berlin',
+        });
+      }
+      const fires = nextFireTimes(schedule, fromMs - 1, count, fromMs);
+      if (json) {
+        printJson(fires.map(isoUtc));
+        return;
+      }
+      const tz = scheduleTimeZone(schedule);
+      printLine(`${describeSchedule(schedule)}, from ${isoUtc(fromMs)}:`);
+      if (fires.length === 0) printLine('  never fires after that');
+      for (const f of fires) printLine(`  ${isoUtc(f)}  ${localTime(f, tz)} ${tz}`);
+    });
+}
+
+function printShow(job: Job, contract: string[], now: number): void {
+  printLine(`${job.name}  (id ${job.id}, ${job.enabled ? 'enabled' : 'disabled'}, status ${jobStatus(job)})`);
+  if (job.description) printLine(`  ${job.description}`);
+  printLine('');
+  printLine('execution contract:');
+  for (const line of contract) printLine(`  ${line}`);
+  const s = job.state;
+  printLine('');
+  if (s.lastRunAtMs === undefined) printLine('last run: never');
+  else {
+    printLine(
+      `last run: ${s.lastRunStatus ?? '?'} at ${isoUtc(s.lastRunAtMs)} (${relative(s.lastRunAtMs, now)})` +
+        (s.lastDurationMs !== undefined ? `, took ${formatDuration(s.lastDurationMs)}` : ''),
+    );
+    if (s.lastError) printLine(`  reason: ${s.lastError}`);
+    if (s.consecutiveErrors > 0) printLine(`  consecutive failures: ${s.consecutiveErrors}`);
+  }
+  printLine(`runs: nightshift cron runs --id ${job.id}`);
+}
+
+async function printStatus(app: App, json: boolean): Promise<void> {
+  const now = Date.now();
+  const report = await statusReport(app, now);
+  if (json) {
+    printJson(report);
+    return;
+  }
+  const { daemon, jobs, nextFire, failing } = report;
+  printLine(`home: ${report.home}`);
+  if (daemon.running) {
+    const since = daemon.startedAtMs ? `, up since ${isoUtc(daemon.startedAtMs)}` : '';
+    printLine(`daemon: running (pid ${daemon.pid ?? '?'}${since})`);
+  } else printLine('daemon: not running (start it with `nightshift daemon`)');
+  printLine(`jobs: ${jobs.total} (${jobs.enabled} enabled)`);
+  printLine(
+    nextFire
+      ? `next fire: ${nextFire.name} at ${isoUtc(nextFire.atMs)} (${relative(nextFire.atMs, now)})`
+      : 'next fire: none',
+  );
+  if (failing.length === 0) printLine('failing: none');
+  else {
+    printLine(`failing: ${failing.length}`);
+    for (const j of failing) {
+      printLine(
+        `  ${j.name} (${j.id}): ${j.lastRunStatus ?? 'error'}` +
+          (j.consecutiveErrors > 1 ? `, ${j.consecutiveErrors} times in a row` : '') +
+          (j.lastError ? ` — ${j.lastError}` : ''),
+      );
+    }
+  }
+}

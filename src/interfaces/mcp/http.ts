@@ -1,0 +1,173 @@
+/**
+ * The MCP tools over streamable HTTP at `/mcp`, for clients that connect rather than spawn.
+ * Every request carries `Authorization: Bearer TOKEN`; the token decides the scope. Stateless:
+ * each POST gets its own server bound to the caller's scope, so no session outlives a request
+ * and nothing from one client's session can reach another's. Bound to loopback unless the caller
+ * explicitly allows otherwise.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { App } from '../../app/app.ts';
+import { UserError } from '../../domain/errors.ts';
+import type { Scope } from './scopes.ts';
+import { parseScope } from './scopes.ts';
+import { createMcpServer, whenRunsSettled } from './server.ts';
+import type { McpLogEvent } from './server.ts';
+
+export type McpHttpLogEvent =
+  | McpLogEvent
+  | { event: 'mcp.http.unauthorized'; remote: string; reason: 'missing' | 'unknown' }
+  | { event: 'mcp.http.error'; message: string };
+
+export interface McpHttpOptions {
+  app: App;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Bearer token → scope. Tokens are secrets: resolve them from references before calling. */
+  tokens: Record<string, Scope>;
+  /** Required to bind anything other than a loopback address. */
+  allowRemote?: boolean;
+  log?: (event: McpHttpLogEvent) => void;
+}
+
+export interface McpHttpServer {
+  /** e.g. http://127.0.0.1:43117/mcp */
+  url: string;
+  port: number;
+  /** Stops accepting requests, waits for runs this server started, then closes. */
+  close(): Promise<void>;
+}
+
+export const MIN_TOKEN_LENGTH = 16;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Tokens compared by their hashes in constant time, so timing says nothing about a token. */
+function tokenScopes(tokens: Record<string, Scope>): Array<{ digest: Buffer; scope: Scope }> {
+  const entries = Object.entries(tokens);
+  if (entries.length === 0) {
+    throw new UserError('mcp http: no tokens configured', {
+      hint: 'give at least one bearer token with its scope (read, operate or admin)',
+    });
+  }
+  return entries.map(([token, scope], i) => {
+    // The token itself is never part of a message.
+    if (token.length < MIN_TOKEN_LENGTH) {
+      throw new UserError(`mcp http: token #${i + 1} is shorter than ${MIN_TOKEN_LENGTH} characters`, {
+        hint: 'use a long random token, e.g. `openssl rand -hex 32`',
+      });
+    }
+    return { digest: sha256(token), scope: parseScope(scope, `mcp http: scope of token #${i + 1}`) };
+  });
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function scopeFor(
+  req: IncomingMessage,
+  table: Array<{ digest: Buffer; scope: Scope }>,
+): Scope | 'missing' | 'unknown' {
+  const header = req.headers.authorization;
+  const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) return 'missing';
+  const digest = sha256(m[1]!);
+  let found: Scope | undefined;
+  for (const entry of table) if (timingSafeEqual(entry.digest, digest)) found = entry.scope;
+  return found ?? 'unknown';
+}
+
+function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+}
+
+export async function startMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host) && opts.allowRemote !== true) {
+    throw new UserError(`mcp http: refusing to listen on ${host}, which is not a loopback address`, {
+      hint: 'bind 127.0.0.1 and reach it through an SSH tunnel or a TLS reverse proxy, or allow remote binding explicitly',
+    });
+  }
+  const table = tokenScopes(opts.tokens);
+  const log = opts.log ?? ((): void => {});
+  const pending = new Set<Promise<void>>();
+
+  const http = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      log({ event: 'mcp.http.error', message: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) jsonRpcError(res, 500, 'internal error');
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/mcp') {
+      jsonRpcError(res, 404, 'not found: the MCP endpoint is /mcp');
+      return;
+    }
+    const scope = scopeFor(req, table);
+    if (scope === 'missing' || scope === 'unknown') {
+      log({ event: 'mcp.http.unauthorized', remote: req.socket.remoteAddress ?? '?', reason: scope });
+      jsonRpcError(
+        res,
+        401,
+        scope === 'missing' ? 'missing bearer token (Authorization: Bearer TOKEN)' : 'unknown bearer token',
+        { 'www-authenticate': 'Bearer realm="nightshift-mcp"' },
+      );
+      return;
+    }
+    if (req.method !== 'POST') {
+      // Stateless: no server-initiated stream to resume (GET) and no session to end (DELETE).
+      jsonRpcError(res, 405, 'method not allowed: POST JSON-RPC messages to /mcp', { allow: 'POST' });
+      return;
+    }
+    const server = createMcpServer({ app: opts.app, scope, log });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      // A run started by this request may still be going; the server is closed once it is done.
+      const done = whenRunsSettled(server).then(() => server.close());
+      pending.add(done);
+      void done.finally(() => pending.delete(done));
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}/mcp`,
+    port,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      await closed;
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+  };
+}

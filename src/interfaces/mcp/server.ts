@@ -1,0 +1,655 @@
+/**
+ * The MCP server's scheduler tools: the same operations as `nightshift cron …`, over the same app
+ * (store, run path, validation), with the same result shapes as `--json` and the same error
+ * messages. Every tool is listed whatever the client's scope, so an agent can see what exists;
+ * a call outside the scope returns a structured denial (and is logged) instead of running.
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import * as z from 'zod/v4';
+import type { App } from '../../app/app.ts';
+import { newJobId } from '../../app/app.ts';
+import { requestManualRun, waitForRun } from '../../app/run-now.ts';
+import type { RunExecutor } from '../../app/run-now.ts';
+import type { RunRequestResult } from '../../scheduler/engine.ts';
+import { describeContract } from '../../domain/contract.ts';
+import { parseDuration } from '../../domain/duration.ts';
+import { EXIT, UserError } from '../../domain/errors.ts';
+import type { Job, Run, RunStatus } from '../../domain/job.ts';
+import { applyJobPatch, buildJob } from '../../domain/job-validation.ts';
+import type { JobInput } from '../../domain/job-validation.ts';
+import { scheduleTimeZone } from '../../domain/schedule.ts';
+import { StoreConflictError } from '../../store/store.ts';
+import { jobNextFires } from '../cli/views.ts';
+import type { Scope } from './scopes.ts';
+import { scopeAllows } from './scopes.ts';
+import { publicJob, runDetail } from './views.ts';
+import { statusReport } from '../cli/views.ts';
+import { runView } from '../cli/views.ts';
+
+/** What the server reports about itself; never argument values (they may hold secrets). */
+export type McpLogEvent =
+  | { event: 'mcp.denied'; tool: string; scope: Scope; required: Scope }
+  | { event: 'mcp.secret_refused'; tool: string; field: string }
+  | { event: 'mcp.tool_error'; tool: string; code: string; message: string }
+  | { event: 'mcp.run_failed'; runId: string | null; message: string };
+
+export interface McpServerDeps {
+  app: App;
+  scope: Scope;
+  log?: (event: McpLogEvent) => void;
+  /** Reported to clients as the server version. */
+  version?: string;
+}
+
+/** The longest a `job_run` call with `wait` holds the request open (MCP clients time out too). */
+export const MAX_WAIT_SECONDS = 600;
+export const DEFAULT_WAIT_SECONDS = 60;
+
+const RUN_STATUSES = [
+  'queued',
+  'running',
+  'ok',
+  'error',
+  'timeout',
+  'skipped',
+  'interrupted',
+  'missed',
+] as const;
+
+/**
+ * Argument names that can only carry a secret value. Job fields never hold secrets (only
+ * references, where a kind needs one), so any of these in job input is a mistake or an attempt to
+ * smuggle a secret into the store: refused, and logged without the value.
+ */
+const SECRET_FIELD =
+  /passphrase|password|secret|token|api[-_]?key|private[-_]?key|writer[-_]?key|identity|credential/i;
+
+// ---------------------------------------------------------------------------------------------
+// Schemas. Job input is kept loose where the domain validates: its messages name the field
+// (`schedule.expr: …`) and say how to fix it, which is more use to an agent than a type error.
+
+const jobRef = z.string().min(1).describe('job id or exact name (case-sensitive)');
+
+const scheduleIn = z
+  .looseObject({
+    kind: z.enum(['cron', 'every', 'at']),
+    expr: z.string().optional().describe('cron: 5 or 6 fields, or @daily etc.'),
+    tz: z.string().optional().describe('IANA time zone, e.g. Europe/Berlin'),
+    everyMs: z
+      .union([z.number(), z.string()])
+      .optional()
+      .describe('every: milliseconds, or a duration such as "30m"'),
+    anchorMs: z.number().optional(),
+    at: z.string().optional().describe('at: ISO 8601 time (offset-less = UTC unless tz), or "+20m"'),
+  })
+  .describe('when the job fires: {kind:"cron",expr,tz?}, {kind:"every",everyMs} or {kind:"at",at,tz?}');
+
+const payloadIn = z
+  .looseObject({
+    kind: z.literal('command').optional(),
+    command: z.string().optional().describe('a shell string, run by /bin/sh -c'),
+    argv: z.array(z.string()).optional().describe('program and arguments, no shell'),
+    cwd: z.string().optional().describe('absolute working directory'),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('extra environment; never put secret values here (values are stored in plain text)'),
+    input: z.string().optional().describe('written to stdin, then closed'),
+    timeoutSeconds: z.number().optional().describe('default 600; 0 = none'),
+  })
+  .describe('what the job runs: command or argv');
+
+const jobFields = {
+  description: z.string().optional(),
+  enabled: z.boolean().optional(),
+  deleteAfterRun: z.boolean().optional(),
+  policy: z
+    .looseObject({})
+    .optional()
+    .describe('overlap (skip|queue-one|allow), catchup (skip|one|all), retries, retryBackoffMs, …'),
+  evidence: z
+    .looseObject({})
+    .optional()
+    .describe('what proves success besides exit 0: expectFile, expectMinBytes, expectOutput'),
+  history: z.looseObject({}).optional().describe('maxRuns, maxAgeMs, outputTailBytes'),
+};
+
+const jobOut = z
+  .looseObject({
+    id: z.string(),
+    name: z.string(),
+    enabled: z.boolean(),
+    status: z.string(),
+    schedule: z.looseObject({ kind: z.string() }),
+    payload: z.looseObject({ kind: z.string(), envKeys: z.array(z.string()) }),
+    nextRunAtMs: z.number().nullable(),
+  })
+  .describe('the job; payload.env values and payload.input are never returned (envKeys, inputBytes)');
+
+const runOut = z.object({
+  runId: z.string(),
+  jobId: z.string(),
+  status: z.enum(RUN_STATUSES),
+  trigger: z.string(),
+  attempt: z.number(),
+  slotMs: z.number(),
+  startedAtMs: z.number().nullable(),
+  finishedAtMs: z.number().nullable(),
+  durationMs: z.number().nullable(),
+  exitCode: z.number().nullable(),
+  error: z.string().nullable().describe('why the run ended as it did'),
+  outputTail: z.string().nullable(),
+});
+
+const runDetailOut = runOut.extend({
+  signal: z.string().nullable(),
+  evidence: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
+  jobName: z.string().nullable(),
+});
+
+/**
+ * A tool's output schema: its result fields, plus the fields of a refusal. MCP clients check
+ * `structuredContent` against the output schema even on `isError` results, so the denial
+ * (`{denied, tool, scope, required}`) and error (`{error}`) shapes must fit it too; hence every
+ * field is optional in the schema. A successful result always has all of the tool's own fields.
+ */
+function outputShape<S extends Record<string, z.ZodType>>(
+  shape: S,
+): { [K in keyof S]: z.ZodOptional<S[K]> } & typeof refusalShape {
+  const out: Record<string, z.ZodType> = { ...refusalShape };
+  for (const [k, v] of Object.entries(shape)) {
+    // run_get's `error` (the run's reason) shares its name with a failed call's `error`.
+    const refusal = (refusalShape as Record<string, z.ZodType>)[k];
+    out[k] = refusal ? z.union([v, refusal]) : v.optional();
+  }
+  return out as { [K in keyof S]: z.ZodOptional<S[K]> } & typeof refusalShape;
+}
+
+const refusalShape = {
+  denied: z.literal(true).optional().describe('set when the call was refused for lack of scope'),
+  tool: z.string().optional().describe('with denied: the tool called'),
+  scope: z.enum(['read', 'operate', 'admin']).optional().describe("with denied: this client's scope"),
+  required: z.enum(['read', 'operate', 'admin']).optional().describe('with denied: the scope the tool needs'),
+  error: z
+    .object({ code: z.string(), message: z.string(), hint: z.string().nullable() })
+    .optional()
+    .describe('set when the call failed (isError): what is wrong and how to fix it'),
+};
+
+// ---------------------------------------------------------------------------------------------
+
+type Structured = Record<string, unknown>;
+
+function success(structured: Structured): CallToolResult {
+  return {
+    content: [{ type: 'text', text: JSON.stringify(structured, null, 2) }],
+    structuredContent: structured,
+  };
+}
+
+function notFoundJob(idOrName: string): UserError {
+  return new UserError(`no job with id or name "${idOrName}"`, {
+    hint: 'list the jobs with the jobs_list tool (names are exact and case-sensitive)',
+    exitCode: EXIT.notFound,
+    code: 'not_found',
+  });
+}
+
+function nameTaken(name: string): UserError {
+  return new UserError(`a job named "${name}" already exists`, {
+    hint: 'pick another name, or change the existing job with job_edit',
+    exitCode: EXIT.conflict,
+    code: 'name_taken',
+  });
+}
+
+async function requireJob(app: App, idOrName: string): Promise<Job> {
+  const job = await app.store.findJob(idOrName);
+  if (!job) throw notFoundJob(idOrName);
+  return job;
+}
+
+/** The first argument path whose name says it carries a secret (env variable names excepted). */
+function secretField(value: unknown, path: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const p = path === '' ? k : `${path}.${k}`;
+    if (p === 'payload.env') continue;
+    if (SECRET_FIELD.test(k)) return p;
+    const inner = secretField(v, p);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/** `everyMs: "30m"` is accepted for agents' convenience; the domain wants milliseconds. */
+function normalizeSchedule(schedule: unknown): unknown {
+  if (typeof schedule !== 'object' || schedule === null) return schedule;
+  const s = schedule as Record<string, unknown>;
+  if (typeof s.everyMs !== 'string') return s;
+  try {
+    return { ...s, everyMs: parseDuration(s.everyMs) };
+  } catch (err) {
+    if (err instanceof UserError)
+      throw new UserError(`schedule.everyMs: ${err.message}`, { hint: err.hint ?? 'e.g. "30m" or 1800000' });
+    throw err;
+  }
+}
+
+const settling = new WeakMap<McpServer, Set<Promise<unknown>>>();
+const stoppers = new WeakMap<McpServer, AbortController>();
+
+/**
+ * Ends the runs this server is executing itself (their whole process groups; each is recorded
+ * with how it ended). For shutdown on a signal; follow with whenRunsSettled.
+ */
+export function stopMcpRuns(server: McpServer): void {
+  stoppers.get(server)?.abort();
+}
+
+/**
+ * Resolves when every run this server started in its own process (no daemon was running) has
+ * finished. Call before closing the app.
+ */
+export async function whenRunsSettled(server: McpServer): Promise<void> {
+  const set = settling.get(server);
+  while (set && set.size > 0) await Promise.allSettled([...set]);
+}
+
+export function createMcpServer(deps: McpServerDeps): McpServer {
+  const { app, scope } = deps;
+  const log = deps.log ?? ((): void => {});
+  const server = new McpServer(
+    { name: 'nightshift', version: deps.version ?? '0.0.0' },
+    { capabilities: { tools: {} } },
+  );
+  const background = new Set<Promise<unknown>>();
+  settling.set(server, background);
+  const stopper = new AbortController();
+  stoppers.set(server, stopper);
+
+  /** Runs a tool body under the scope check, turning refusals and errors into tool errors. */
+  async function guarded(
+    tool: string,
+    required: Scope,
+    body: () => Promise<Structured>,
+  ): Promise<CallToolResult> {
+    if (!scopeAllows(scope, required)) {
+      log({ event: 'mcp.denied', tool, scope, required });
+      return {
+        isError: true,
+        content: [
+          {
+            type: 'text',
+            text: `denied: ${tool} needs scope "${required}"; this client has scope "${scope}"`,
+          },
+        ],
+        structuredContent: { denied: true, tool, scope, required },
+      };
+    }
+    try {
+      return success(await body());
+    } catch (err) {
+      if (err instanceof UserError) {
+        log({ event: 'mcp.tool_error', tool, code: err.code, message: err.message });
+        return {
+          isError: true,
+          content: [{ type: 'text', text: err.hint ? `${err.message}\nhint: ${err.hint}` : err.message }],
+          structuredContent: { error: { code: err.code, message: err.message, hint: err.hint ?? null } },
+        };
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      log({ event: 'mcp.tool_error', tool, code: 'internal', message });
+      return {
+        isError: true,
+        content: [{ type: 'text', text: `internal error: ${message}` }],
+        structuredContent: { error: { code: 'internal', message, hint: null } },
+      };
+    }
+  }
+
+  function refuseSecrets(tool: string, args: unknown): void {
+    const field = secretField(args, '');
+    if (field === undefined) return;
+    log({ event: 'mcp.secret_refused', tool, field });
+    throw new UserError(
+      `${field}: secret values are not accepted through MCP (the value given is not shown)`,
+      {
+        hint: 'jobs never hold secrets; where one is needed, give a reference such as env:NAME or file:/path (see docs/secrets.md)',
+        code: 'secret_refused',
+      },
+    );
+  }
+
+  const scopeNote = (required: Scope): string => ` Needs scope "${required}".`;
+
+  server.registerTool(
+    'jobs_list',
+    {
+      title: 'List jobs',
+      description:
+        'All jobs (disabled ones only with all=true), ordered by name, with schedule, status and next run.' +
+        scopeNote('read'),
+      inputSchema: { all: z.boolean().optional().describe('include disabled jobs') },
+      outputSchema: outputShape({ jobs: z.array(jobOut) }),
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded('jobs_list', 'read', async () => {
+        const now = Date.now();
+        const jobs = (await app.store.listJobs()).filter((j) => args.all === true || j.enabled);
+        return { jobs: jobs.map((j) => publicJob(j, now)) };
+      }),
+  );
+
+  server.registerTool(
+    'job_show',
+    {
+      title: 'Show a job',
+      description:
+        'One job with its execution contract in plain words (what runs, where, timeout, what counts as ' +
+        'success, retries, overlap, misses) and its next 5 fire times. Environment values are never shown.' +
+        scopeNote('read'),
+      inputSchema: { job: jobRef },
+      outputSchema: outputShape({
+        job: jobOut,
+        contract: z.array(z.string()),
+        nextRuns: z.array(z.string()).describe('ISO 8601, UTC'),
+        timeZone: z.string(),
+      }),
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded('job_show', 'read', async () => {
+        const job = await requireJob(app, args.job);
+        const now = Date.now();
+        const fires = jobNextFires(job, now, 5);
+        const tz = scheduleTimeZone(job.schedule);
+        return {
+          job: publicJob(job, now),
+          contract: describeContract(job, fires, tz),
+          nextRuns: fires.map((f) => new Date(f).toISOString()),
+          timeZone: tz,
+        };
+      }),
+  );
+
+  server.registerTool(
+    'job_add',
+    {
+      title: 'Add a job',
+      description:
+        'Create a job: a unique name, one schedule and a command. Secrets never go into a job: put ' +
+        'references (env:NAME, file:/path) where a secret is needed.' +
+        scopeNote('admin'),
+      inputSchema: z.looseObject({
+        name: z.string().describe('unique job name'),
+        schedule: scheduleIn,
+        payload: payloadIn,
+        ...jobFields,
+      }),
+      outputSchema: outputShape({ job: jobOut }),
+    },
+    (args) =>
+      guarded('job_add', 'admin', async () => {
+        refuseSecrets('job_add', args);
+        const now = Date.now();
+        const input = { ...args, schedule: normalizeSchedule(args.schedule) } as unknown as JobInput;
+        const job = buildJob(input, now, newJobId);
+        try {
+          await app.store.insertJob(job);
+        } catch (err) {
+          if (err instanceof StoreConflictError) throw nameTaken(job.name);
+          throw err;
+        }
+        return { job: publicJob(job, now) };
+      }),
+  );
+
+  server.registerTool(
+    'job_edit',
+    {
+      title: 'Edit a job',
+      description:
+        'Change a job: only the fields given change. payload, policy, evidence and history merge into ' +
+        'the current values (evidence keys set to null are removed); schedule is replaced whole.' +
+        scopeNote('admin'),
+      inputSchema: z.looseObject({
+        job: jobRef,
+        name: z.string().optional().describe('new name'),
+        schedule: scheduleIn.optional(),
+        payload: payloadIn.partial().optional(),
+        ...jobFields,
+      }),
+      outputSchema: outputShape({ job: jobOut }),
+    },
+    (args) =>
+      guarded('job_edit', 'admin', async () => {
+        const { job: ref, ...rest } = args;
+        refuseSecrets('job_edit', rest);
+        const job = await requireJob(app, ref);
+        const patch = { ...rest } as Record<string, unknown>;
+        if (patch.schedule !== undefined) patch.schedule = normalizeSchedule(patch.schedule);
+        if (Object.keys(patch).length === 0) {
+          throw new UserError('nothing to change: give at least one field besides job', {
+            hint: 'e.g. {"job":"nightly","enabled":false}; job_show gives the current values',
+          });
+        }
+        const now = Date.now();
+        const updated = applyJobPatch(job, patch as Partial<JobInput>, now);
+        try {
+          await app.store.updateJob(updated);
+        } catch (err) {
+          if (err instanceof StoreConflictError) throw nameTaken(updated.name);
+          throw err;
+        }
+        return { job: publicJob(updated, now) };
+      }),
+  );
+
+  server.registerTool(
+    'job_remove',
+    {
+      title: 'Remove a job',
+      description: 'Delete a job and its run history.' + scopeNote('admin'),
+      inputSchema: { job: jobRef },
+      outputSchema: outputShape({ ok: z.boolean(), removed: z.boolean(), id: z.string(), name: z.string() }),
+      annotations: { destructiveHint: true },
+    },
+    (args) =>
+      guarded('job_remove', 'admin', async () => {
+        const job = await requireJob(app, args.job);
+        const removed = await app.store.deleteJob(job.id);
+        return { ok: true, removed, id: job.id, name: job.name };
+      }),
+  );
+
+  server.registerTool(
+    'job_run',
+    {
+      title: 'Run a job now',
+      description:
+        'Run a job now: queued for the daemon when one is running, else run by this server. Returns ' +
+        `{ok, enqueued, runId}. With wait=true, waits up to timeoutSeconds (default ${DEFAULT_WAIT_SECONDS}, ` +
+        `at most ${MAX_WAIT_SECONDS}) and returns the run; a run still going then keeps going (follow it ` +
+        'with run_get).' +
+        scopeNote('operate'),
+      inputSchema: {
+        job: jobRef,
+        due: z.boolean().optional().describe('only run if the job has a slot due now'),
+        wait: z.boolean().optional().describe('wait for the run to finish'),
+        timeoutSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS).optional().describe('with wait'),
+      },
+      outputSchema: outputShape({
+        ok: z.boolean(),
+        enqueued: z.boolean(),
+        runId: z.string().nullable(),
+        reason: z.string().optional().describe('why nothing was queued'),
+        executedBy: z.enum(['daemon', 'nobody-yet', 'this-process']),
+        run: runOut.optional().describe('with wait: the run as it stands (terminal unless the wait ran out)'),
+      }),
+    },
+    (args) =>
+      guarded('job_run', 'operate', async () => {
+        if (args.timeoutSeconds !== undefined && args.wait !== true) {
+          throw new UserError('timeoutSeconds: only applies with wait=true', {
+            hint: 'add "wait": true, or drop timeoutSeconds',
+          });
+        }
+        await requireJob(app, args.job);
+        const deadline = Date.now() + (args.timeoutSeconds ?? DEFAULT_WAIT_SECONDS) * 1000;
+        let settle!: (v: { result: RunRequestResult; executor: RunExecutor }) => void;
+        const requested = new Promise<{ result: RunRequestResult; executor: RunExecutor }>(
+          (r) => (settle = r),
+        );
+        const outcome = requestManualRun(app, args.job, {
+          due: args.due === true,
+          signal: stopper.signal,
+          onRequested: (result, executor) => settle({ result, executor }),
+        });
+        // An in-process run keeps going after this call returns; it is tracked so shutdown waits for it.
+        const tracked = outcome.catch((err: unknown) => {
+          log({
+            event: 'mcp.run_failed',
+            runId: null,
+            message: err instanceof Error ? err.message : String(err),
+          });
+        });
+        background.add(tracked);
+        void tracked.finally(() => background.delete(tracked));
+        // A refusal (unknown job) rejects before onRequested; it reaches the caller from here.
+        const { result, executor } = await Promise.race([requested, outcome.then(() => requested)]);
+        const out: Structured = {
+          ok: result.ok,
+          enqueued: result.enqueued,
+          runId: result.runId ?? null,
+          ...(result.reason !== undefined ? { reason: result.reason } : {}),
+          executedBy: executor.by,
+        };
+        if (args.wait === true && result.enqueued && result.runId !== undefined) {
+          const run = await waitUntil(
+            app,
+            result.runId,
+            deadline,
+            executor.by === 'this-process' ? outcome : undefined,
+          );
+          if (run) out.run = runView(run);
+        }
+        return out;
+      }),
+  );
+
+  server.registerTool(
+    'runs_list',
+    {
+      title: 'List runs',
+      description:
+        'Run history, newest first, of one job or of all jobs; filter by status; page with limit/offset. ' +
+        'Entries have the `nightshift cron runs --json` shape.' +
+        scopeNote('read'),
+      inputSchema: {
+        job: jobRef.optional().describe('job id or exact name; all jobs when absent'),
+        status: z.enum(RUN_STATUSES).optional(),
+        limit: z.number().int().min(1).max(500).optional().describe('default 20'),
+        offset: z.number().int().min(0).optional().describe('default 0'),
+      },
+      outputSchema: outputShape({ entries: z.array(runOut), total: z.number(), hasMore: z.boolean() }),
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded('runs_list', 'read', async () => {
+        const job = args.job === undefined ? undefined : await requireJob(app, args.job);
+        const page = await app.store.listRuns({
+          ...(job ? { jobId: job.id } : {}),
+          ...(args.status ? { status: args.status as RunStatus } : {}),
+          limit: args.limit ?? 20,
+          offset: args.offset ?? 0,
+        });
+        return { entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore };
+      }),
+  );
+
+  server.registerTool(
+    'run_get',
+    {
+      title: 'Get a run',
+      description:
+        'One run: status, the reason it ended so (error), exit code, evidence checks and the output tail.' +
+        scopeNote('read'),
+      inputSchema: { runId: z.string().min(1) },
+      outputSchema: outputShape(runDetailOut.shape),
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded('run_get', 'read', async () => {
+        const run = await app.store.getRun(args.runId);
+        if (!run) {
+          throw new UserError(`no run with id "${args.runId}"`, {
+            hint: 'list runs with the runs_list tool; old runs are removed by the job history policy',
+            exitCode: EXIT.notFound,
+            code: 'not_found',
+          });
+        }
+        const job = await app.store.findJob(run.jobId);
+        return { ...runDetail(run), jobName: job?.name ?? null };
+      }),
+  );
+
+  server.registerTool(
+    'status',
+    {
+      title: 'Scheduler status',
+      description:
+        'Is the daemon running, how many jobs, what fires next, which jobs are failing.' + scopeNote('read'),
+      inputSchema: {},
+      outputSchema: outputShape({
+        home: z.string(),
+        daemon: z.object({
+          running: z.boolean(),
+          pid: z.number().nullable(),
+          host: z.string().nullable(),
+          startedAtMs: z.number().nullable(),
+        }),
+        jobs: z.object({ total: z.number(), enabled: z.number() }),
+        nextFire: z
+          .object({ jobId: z.string(), name: z.string(), atMs: z.number(), at: z.string() })
+          .nullable(),
+        failing: z.array(
+          z.object({
+            id: z.string(),
+            name: z.string(),
+            lastRunStatus: z.string().nullable(),
+            lastError: z.string().nullable(),
+            consecutiveErrors: z.number(),
+          }),
+        ),
+        scope: z.enum(['read', 'operate', 'admin']).describe("this client's scope"),
+      }),
+      annotations: { readOnlyHint: true },
+    },
+    () => guarded('status', 'read', async () => ({ ...(await statusReport(app, Date.now())), scope })),
+  );
+
+  return server;
+}
+
+/** The run once terminal, or as it stands at the deadline. */
+async function waitUntil(
+  app: App,
+  runId: string,
+  deadlineMs: number,
+  inProcess: Promise<{ run?: Run }> | undefined,
+): Promise<Run | undefined> {
+  if (!inProcess) return waitForRun(app, runId, deadlineMs);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>(
+    (r) => (timer = setTimeout(() => r(undefined), deadlineMs - Date.now())),
+  );
+  try {
+    const done = await Promise.race([inProcess.then((o) => o.run).catch(() => undefined), timeout]);
+    return done ?? (await app.store.getRun(runId));
+  } finally {
+    clearTimeout(timer);
+  }
+}
