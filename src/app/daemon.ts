@@ -46,10 +46,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   try {
     app = await openApp(opts.homeFlag);
     await opts.beforeStart?.(app);
+    const clock = opts.clock ?? new SystemClock();
     const engine = new Engine({
       store: app.store,
-      clock: opts.clock ?? new SystemClock(),
-      executors: createExecutors(),
+      clock,
+      executors: createExecutors({ app, clock }),
       log: opts.log,
     });
     await engine.start();

@@ -40,10 +40,11 @@ export async function requestManualRun(
   req: ManualRunRequest = {},
 ): Promise<ManualRunOutcome> {
   const lock = tryAcquireDaemonLock(app.home.daemonLockPath, 'run');
+  const clock = new SystemClock();
   const engine = new Engine({
     store: app.store,
-    clock: new SystemClock(),
-    executors: createExecutors(),
+    clock,
+    executors: createExecutors({ app, clock }),
     changePollMs: 0,
   });
   try {

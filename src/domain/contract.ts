@@ -3,8 +3,8 @@
  * environment keys, how long it may take, what counts as success, and what happens on failure,
  * overlap and misses. Environment values and stdin contents are never shown: they may be secrets.
  */
-import { DEFAULT_KILL_GRACE_MS } from './job.ts';
-import type { Job } from './job.ts';
+import { DEFAULT_KILL_GRACE_MS, DEFAULT_TIMEOUT_SECONDS } from './job.ts';
+import type { CommandPayload, Job } from './job.ts';
 import { formatDuration } from './duration.ts';
 import { describeSchedule, zoneOffsetMs } from './schedule.ts';
 import { RESERVED_ENV_KEYS } from './job-validation.ts';
@@ -51,53 +51,7 @@ export function describeContract(
   tzShown: string,
   opts: ContractOptions = {},
 ): string[] {
-  const lines: string[] = [];
-  const p = job.payload;
-
-  // What runs.
-  if (p.argv) {
-    lines.push(`Runs: ${p.argv.map(quoteArg).join(' ')}  (program and arguments, no shell)`);
-  } else {
-    lines.push(`Runs: /bin/sh -c ${quoteArg(p.command ?? '')}`);
-  }
-  lines.push(
-    'Process: its own process group' +
-      (p.input !== undefined
-        ? `; stdin gets ${bytes(Buffer.byteLength(p.input))} of input, then is closed`
-        : '; stdin is empty'),
-  );
-  lines.push(
-    p.cwd ? `Where: in ${p.cwd}` : 'Where: in the home directory of the user running the daemon (no cwd set)',
-  );
-  const keys = Object.keys(p.env ?? {});
-  lines.push(
-    "Environment: the daemon's environment" +
-      (keys.length > 0 ? `, plus ${keys.join(', ')} (values not shown)` : '') +
-      `, plus ${RESERVED_ENV_KEYS.join(', ')}`,
-  );
-
-  // Timeout.
-  const timeout = p.timeoutSeconds ?? 600;
-  const grace = `${formatDuration((opts.killGraceSeconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000)} later`;
-  lines.push(
-    timeout === 0
-      ? 'Timeout: none (the run may take as long as it needs)'
-      : `Timeout: ${formatDuration(timeout * 1000)}; then the whole process group gets SIGTERM, and SIGKILL ${grace}; the run ends \`timeout\``,
-  );
-
-  // Success.
-  const checks: string[] = ['the exit status is 0'];
-  const ev = job.evidence;
-  if (ev.expectFile) {
-    checks.push(
-      `a file matching ${ev.expectFile} exists and was modified during the run` +
-        (ev.expectMinBytes !== undefined ? `, with at least ${bytes(ev.expectMinBytes)}` : ''),
-    );
-  }
-  if (ev.expectOutput) checks.push(`the output (stdout and stderr) matches /${ev.expectOutput}/`);
-  lines.push(`Success (\`ok\`) only when: ${checks.join(', and ')}`);
-  if (checks.length === 1) lines.push('  (no evidence declared: exit status 0 is all that is checked)');
-  else lines.push('  otherwise the run ends `error`, naming the expectation that failed');
+  const lines: string[] = describePayload(job, opts);
 
   // Failure.
   const pol = job.policy;
@@ -143,6 +97,8 @@ export function describeContract(
     `History: keeps the last ${plural(h.maxRuns, 'run')}, none older than ${formatDuration(h.maxAgeMs)}, with the last ${bytes(h.outputTailBytes)} of output each`,
   );
 
+  lines.push(...describeNotify(job));
+
   // When.
   lines.push(`Schedule: ${describeSchedule(job.schedule)}`);
   if (!job.enabled) {
@@ -153,5 +109,167 @@ export function describeContract(
     lines.push(`Next fires (${tzShown} | UTC):`);
     for (const t of nextFires) lines.push(`  ${formatInZone(t, tzShown)}  |  ${new Date(t).toISOString()}`);
   }
+  return lines;
+}
+
+function timeoutLine(seconds: number | undefined, dflt: number, what: string): string {
+  const t = seconds ?? dflt;
+  return t === 0
+    ? 'Timeout: none (the run may take as long as it needs)'
+    : `Timeout: ${formatDuration(t * 1000)}; then ${what}; the run ends \`timeout\``;
+}
+
+/** What the payload does and what proves it worked, per payload kind. */
+function describePayload(job: Job, opts: ContractOptions): string[] {
+  const p = job.payload;
+  switch (p.kind) {
+    case 'command':
+      return describeCommand(job, p, opts);
+    case 'backup':
+      return [
+        `Runs: the backup of profile ${p.profile} (repository, sources, key reference and retention as \`nightshift backup profile show ${p.profile}\` shows them at run time)`,
+        'Steps: disk-space precheck (local repositories) -> backup -> forget per the retention policy -> prune when due -> verification when configured',
+        'Key: resolved at run time from the profile’s reference (passphrase) or the writer key kept in the home (recipients); never stored with the job',
+        timeoutLine(p.timeoutSeconds, 0, 'the backup is stopped and its lock released'),
+        'Success (`ok`) only when: every step ran, the new snapshot is listed in the repository and its index entries exist, and retention ran as configured (and verification passed, when configured)',
+        '  the run record keeps the snapshot id, files and bytes read and new, repository size, duration and what retention removed',
+      ];
+    case 'drill': {
+      const sample =
+        p.samplePercent !== undefined
+          ? `${p.samplePercent}% of the files`
+          : plural(p.sampleFiles ?? 20, 'file');
+      return [
+        `Runs: a restore drill of profile ${p.profile}: restores a random sample (${sample}) of the latest snapshot into a temporary directory, removed afterwards`,
+        timeoutLine(p.timeoutSeconds, 0, 'the drill is stopped'),
+        'Success (`ok`) only when: every sampled file’s content matches the hashes in the repository, and files unchanged since the snapshot match their live copy',
+        '  otherwise the run ends `error`, listing the files that failed',
+      ];
+    }
+    case 'systemEvent':
+      return [
+        `Executes nothing: puts the text (${plural(p.text.length, 'character')}) into the inbox of session ${p.session} of agent ${p.agent ?? 'default'}`,
+        p.wake === 'now'
+          ? 'Wake: now (the agent’s heartbeat runs at once and reads the inbox)'
+          : 'Wake: next-heartbeat (the item waits for the agent’s next heartbeat)',
+        'Status: the run is recorded `delivered`, never `ok`: no work ran, a reminder was left',
+      ];
+    case 'agentTurn': {
+      const lines = [
+        `Runs: one agent turn of agent ${p.agent ?? 'default'}${p.model ? ` with model ${p.model}` : ''} in session ${p.session}${p.lightContext ? ' (light context: no session history sent)' : ''}`,
+        p.fallbacks?.length
+          ? `Fallbacks: ${p.fallbacks.join(', ')} (when the model is down, answers 5xx/429 or times out)`
+          : 'Fallbacks: none',
+        p.tools?.length
+          ? `Tools the model may call: ${p.tools.join(', ')}`
+          : 'Tools: none (the model can only reply)',
+      ];
+      if (p.execAllowlist?.length)
+        lines.push(
+          `exec may run only: ${p.execAllowlist.map((a) => a.map(quoteArg).join(' ')).join('; ')} (argv prefixes)`,
+        );
+      lines.push(
+        timeoutLine(
+          p.timeoutSeconds,
+          DEFAULT_TIMEOUT_SECONDS,
+          'the turn and any command it runs are stopped',
+        ),
+        'Success (`ok`) only when: the model gave a final reply within the timeout',
+        '  a tool call outside the allowlist ends `error` (reason `denied`); every endpoint down ends `skipped`; a reply of exactly NO_REPLY is not delivered',
+      );
+      return lines;
+    }
+    case 'heartbeat':
+      return [
+        `Runs: the heartbeat of agent ${p.agent}: when its main session’s inbox holds items, one agent turn on the main session with them`,
+        'An empty inbox ends `skipped` (inbox empty) without any model call',
+        timeoutLine(p.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS, 'the turn is stopped'),
+      ];
+  }
+}
+
+function describeCommand(job: Job, p: CommandPayload, opts: ContractOptions): string[] {
+  const lines: string[] = [];
+  if (p.argv) {
+    lines.push(`Runs: ${p.argv.map(quoteArg).join(' ')}  (program and arguments, no shell)`);
+  } else {
+    lines.push(`Runs: /bin/sh -c ${quoteArg(p.command ?? '')}`);
+  }
+  lines.push(
+    'Process: its own process group' +
+      (p.input !== undefined
+        ? `; stdin gets ${bytes(Buffer.byteLength(p.input))} of input, then is closed`
+        : '; stdin is empty'),
+  );
+  lines.push(
+    p.cwd ? `Where: in ${p.cwd}` : 'Where: in the home directory of the user running the daemon (no cwd set)',
+  );
+  const keys = Object.keys(p.env ?? {});
+  lines.push(
+    "Environment: the daemon's environment" +
+      (keys.length > 0 ? `, plus ${keys.join(', ')} (values not shown)` : '') +
+      `, plus ${RESERVED_ENV_KEYS.join(', ')}`,
+  );
+  const grace = `${formatDuration((opts.killGraceSeconds ?? DEFAULT_KILL_GRACE_MS / 1000) * 1000)} later`;
+  lines.push(
+    timeoutLine(
+      p.timeoutSeconds,
+      DEFAULT_TIMEOUT_SECONDS,
+      `the whole process group gets SIGTERM, and SIGKILL ${grace}`,
+    ),
+  );
+  const checks: string[] = ['the exit status is 0'];
+  const ev = job.evidence;
+  if (ev.expectFile) {
+    checks.push(
+      `a file matching ${ev.expectFile} exists and was modified during the run` +
+        (ev.expectMinBytes !== undefined ? `, with at least ${bytes(ev.expectMinBytes)}` : ''),
+    );
+  }
+  if (ev.expectOutput) checks.push(`the output (stdout and stderr) matches /${ev.expectOutput}/`);
+  lines.push(`Success (\`ok\`) only when: ${checks.join(', and ')}`);
+  if (checks.length === 1) lines.push('  (no evidence declared: exit status 0 is all that is checked)');
+  else lines.push('  otherwise the run ends `error`, naming the expectation that failed');
+  return lines;
+}
+
+/** Alerts, delivery and pings, in words. */
+function describeNotify(job: Job): string[] {
+  const lines: string[] = [];
+  const a = job.alerts;
+  const kind = job.payload.kind;
+  const to = a?.channels?.length ? `to ${a.channels.join(', ')}` : 'to the default alert channels';
+  if (!a) {
+    lines.push(
+      kind === 'backup' || kind === 'drill'
+        ? 'Alerts: after every failed run (the default for backups), to the default alert channels; a recovery notice follows the next success'
+        : 'Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)',
+    );
+  } else {
+    lines.push(
+      a.afterFailures === 0
+        ? 'Alerts on failure: off'
+        : `Alerts: after ${a.afterFailures === 1 ? 'every failed run' : `${a.afterFailures} consecutive failed runs`} ${to}, at most once per ${formatDuration(a.cooldownMs)}` +
+            (a.recovery ? '; a recovery notice follows the next success' : ''),
+    );
+    if (a.ifNoSuccessWithinMs !== undefined)
+      lines.push(
+        `Dead-man's switch: alerts ${to} when no run succeeded within ${formatDuration(a.ifNoSuccessWithinMs)}, even if the job never ran (daemon down, job disabled)`,
+      );
+    if (a.anomalyFactor !== undefined)
+      lines.push(`Anomaly alerts: new data or duration above ${a.anomalyFactor}x the median of recent runs`);
+    if (a.maxRepoBytes !== undefined) lines.push(`Repository size alert: above ${bytes(a.maxRepoBytes)}`);
+  }
+  const d = job.delivery;
+  if (d?.mode === 'announce')
+    lines.push(`Delivery: the result is announced on channel ${d.channel}${d.to ? ` to ${d.to}` : ''}`);
+  else if (d?.mode === 'webhook') lines.push(`Delivery: the result is POSTed as JSON to ${d.url}`);
+  else if (d?.mode === 'none') lines.push('Delivery: none (--no-deliver)');
+  if (d && d.mode !== 'none' && d.failureDestination)
+    lines.push(
+      `Failure notices: to ${d.failureDestination.channel}${d.failureDestination.to ? ` (${d.failureDestination.to})` : ''}`,
+    );
+  if (job.healthcheck)
+    lines.push(`Healthcheck pings: ${job.healthcheck.url} (/start, success, /fail, with the run id)`);
   return lines;
 }

@@ -4,7 +4,9 @@
  * (`payload.command: …`) and whose hint says how to fix it.
  */
 import type {
+  AlertPolicy,
   CommandPayload,
+  DeliveryPolicy,
   Evidence,
   HistoryPolicy,
   Job,
@@ -15,8 +17,9 @@ import type {
   TerminalRunStatus,
 } from './job.ts';
 import { DEFAULT_HISTORY, DEFAULT_POLICY, DEFAULT_TIMEOUT_SECONDS } from './job.ts';
-import { UserError } from './errors.ts';
-import { parseDuration } from './duration.ts';
+import { boolField, fail, intField, isObject, msField, show, textField } from './fields.ts';
+import { validateAlertPolicy, validateDelivery, validateHealthcheck } from './notify-validation.ts';
+import { validateOtherPayload } from './payload-validation.ts';
 import { nextFireTime, parseAt, validateSchedule } from './schedule.ts';
 
 /** The loose shape a job is created or edited from. Durations in ms fields may also be strings like "30s". */
@@ -31,6 +34,12 @@ export interface JobInput {
   policy?: Partial<JobPolicy>;
   evidence?: Evidence;
   history?: Partial<HistoryPolicy>;
+  /** Merged into the job's alert policy on edit; null removes it. */
+  alerts?: Partial<AlertPolicy> | null;
+  /** Replaces the job's delivery on edit; null removes it. */
+  delivery?: DeliveryPolicy | null;
+  /** Replaces the healthcheck on edit; null removes it. */
+  healthcheck?: { url: string } | null;
 }
 
 export const MAX_NAME_LENGTH = 200;
@@ -45,55 +54,18 @@ export const RESERVED_ENV_KEYS = [
 
 const OVERLAP = ['skip', 'queue-one', 'allow'] as const;
 const CATCHUP = ['skip', 'one', 'all'] as const;
-const TERMINAL: TerminalRunStatus[] = ['ok', 'error', 'timeout', 'skipped', 'interrupted', 'missed'];
+const TERMINAL: TerminalRunStatus[] = [
+  'ok',
+  'error',
+  'timeout',
+  'skipped',
+  'interrupted',
+  'missed',
+  'delivered',
+];
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-function fail(message: string, hint?: string): never {
-  throw new UserError(message, hint === undefined ? {} : { hint });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 80 ? s.slice(0, 77) + '...' : s;
-}
-
-/** A whole number in [min, max]. */
-function intField(v: unknown, field: string, min: number, max: number, hint?: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    fail(`${field}: must be a whole number from ${min} to ${max}, got ${show(v)}`, hint);
-  }
-  return v;
-}
-
-/** Milliseconds, given as a number or as a duration string ("30s", "1h30m"). */
-function msField(v: unknown, field: string, min: number, max: number): number {
-  let ms = v;
-  if (typeof v === 'string') {
-    try {
-      ms = parseDuration(v);
-    } catch (err) {
-      fail(`${field}: ${(err as UserError).message}`, (err as UserError).hint);
-    }
-  }
-  return intField(ms, field, min, max, 'give milliseconds or a duration such as "30s", "5m", "1h"');
-}
-
-function boolField(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') fail(`${field}: must be true or false, got ${show(v)}`);
-  return v;
-}
-
-function textField(v: unknown, field: string): string {
-  if (typeof v !== 'string') fail(`${field}: must be a string, got ${show(v)}`);
-  if (v.includes('\u0000')) fail(`${field}: contains a NUL byte`, 'remove the NUL character');
-  return v;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -154,12 +126,7 @@ export function validatePayload(v: unknown): Payload {
       'give what the job runs, e.g. --command "backup.sh" or --command-argv \'["backup.sh","--all"]\'',
     );
   const kind = v.kind ?? (v.command !== undefined || v.argv !== undefined ? 'command' : undefined);
-  if (kind !== 'command') {
-    fail(
-      `payload.kind: must be "command", got ${show(kind)}`,
-      'this version runs command payloads: give command (a shell string) or argv (a list)',
-    );
-  }
+  if (kind !== 'command') return validateOtherPayload(v);
   const hasCommand = v.command !== undefined && v.command !== null;
   const hasArgv = v.argv !== undefined && v.argv !== null;
   if (hasCommand && hasArgv)
@@ -390,8 +357,11 @@ export function applyJobPatch(job: Job, patch: Partial<JobInput>, nowMs: number)
 
   let payload: Payload = job.payload;
   if (patch.payload !== undefined) {
-    const merged: Record<string, unknown> = { ...job.payload, ...patch.payload };
     const p = patch.payload as unknown as Record<string, unknown>;
+    // A patch of another kind replaces the payload: fields of the old kind mean nothing to it.
+    const base = p.kind !== undefined && p.kind !== job.payload.kind ? {} : job.payload;
+    const merged: Record<string, unknown> = { ...base, ...patch.payload };
+    for (const [k, val] of Object.entries(merged)) if (val === null) delete merged[k];
     if (p.argv !== undefined && p.command === undefined) delete merged.command;
     if (p.command !== undefined && p.argv === undefined) delete merged.argv;
     payload = validatePayload(merged);
@@ -427,6 +397,19 @@ export function applyJobPatch(job: Job, patch: Partial<JobInput>, nowMs: number)
     updatedAtMs: nowMs,
     state: { ...job.state },
   };
+  if (patch.alerts !== undefined || patch.delivery !== undefined || patch.healthcheck !== undefined) {
+    const alerts =
+      patch.alerts === undefined
+        ? job.alerts
+        : patch.alerts === null
+          ? undefined
+          : { ...job.alerts, ...patch.alerts };
+    const delivery = patch.delivery === undefined ? job.delivery : patch.delivery;
+    const healthcheck = patch.healthcheck === undefined ? job.healthcheck : patch.healthcheck;
+    setNotify(edited, alerts, delivery, healthcheck);
+  } else if (patch.payload !== undefined || patch.evidence !== undefined) {
+    setNotify(edited, job.alerts, job.delivery, job.healthcheck);
+  }
   if (patch.description !== undefined) {
     const d = validateDescription(patch.description);
     if (d === undefined) delete edited.description;
@@ -466,6 +449,9 @@ export function validateJob(job: Job): Job {
 
 type JobDefinition = Pick<
   Job,
+  | 'alerts'
+  | 'delivery'
+  | 'healthcheck'
   | 'name'
   | 'description'
   | 'enabled'
@@ -494,5 +480,37 @@ function definitionFields(raw: Record<string, unknown>, schedule: Schedule): Job
   };
   const description = validateDescription(raw.description);
   if (description !== undefined) def.description = description;
+  setNotify(def, raw.alerts, raw.delivery, raw.healthcheck);
   return def;
+}
+
+/** Sets (or removes, when absent) alerts, delivery and healthcheck, and checks how they fit the payload. */
+function setNotify(def: JobDefinition, alerts: unknown, delivery: unknown, healthcheck: unknown): void {
+  const a = validateAlertPolicy(alerts);
+  const d = validateDelivery(delivery);
+  const h = validateHealthcheck(healthcheck);
+  if (a) def.alerts = a;
+  else delete def.alerts;
+  if (d) def.delivery = d;
+  else delete def.delivery;
+  if (h) def.healthcheck = h;
+  else delete def.healthcheck;
+  const kind = def.payload.kind;
+  if (a && (a.anomalyFactor !== undefined || a.maxRepoBytes !== undefined) && kind !== 'backup')
+    fail(
+      'alerts.anomalyFactor: anomaly and repository-size alerts apply to backup jobs only',
+      'drop --alert-anomaly-factor / --alert-max-repo-bytes, or make it a --backup job',
+    );
+  if (kind !== 'command' && Object.keys(def.evidence).length > 0)
+    fail(
+      `evidence.${Object.keys(def.evidence)[0]}: declared evidence applies to command jobs`,
+      kind === 'backup' || kind === 'drill'
+        ? 'a backup or drill proves itself against the repository; drop the --expect-* flags'
+        : 'drop the --expect-* flags',
+    );
+  if (d && d.mode !== 'none' && kind === 'systemEvent')
+    fail(
+      'delivery: a system event is delivered into its session, not announced',
+      'drop --announce/--webhook; use --message for an agent turn whose reply is announced',
+    );
 }

@@ -28,8 +28,73 @@ export interface CommandPayload {
   timeoutSeconds?: number;
 }
 
-/** Every payload kind. Later kinds (backup, webhook, agentTurn, systemEvent) join this union. */
-export type Payload = CommandPayload;
+/** Runs the backup a stored backup profile describes (precheck, backup, forget, prune, verify). */
+export interface BackupPayload {
+  kind: 'backup';
+  /** Name of a backup profile (`nightshift backup profile add`). */
+  profile: string;
+  /** Default 0 (none): a first backup may take hours. */
+  timeoutSeconds?: number;
+}
+
+/** Restores a random sample of the latest snapshot of a profile and verifies it. */
+export interface DrillPayload {
+  kind: 'drill';
+  profile: string;
+  /** How many files to restore (default 20). Exclusive with samplePercent. */
+  sampleFiles?: number;
+  /** Or a percentage of the snapshot's files, 0 < p <= 100. */
+  samplePercent?: number;
+  timeoutSeconds?: number;
+}
+
+/** OpenClaw's session targets: the agent's main session, a fresh one per run, the session that created the job, or a named one. */
+export type SessionTarget = 'main' | 'isolated' | 'current' | `session:${string}`;
+
+/** Puts text into a session's inbox; executes nothing. Runs end `delivered`, never `ok`. */
+export interface SystemEventPayload {
+  kind: 'systemEvent';
+  text: string;
+  /** Default `main`. */
+  session: SessionTarget;
+  /** `now` runs the agent's heartbeat at once; `next-heartbeat` (default) leaves the item for it. */
+  wake: 'now' | 'next-heartbeat';
+  /** The agent whose session it is (default `default`). */
+  agent?: string;
+}
+
+/** Runs one agent turn against an OpenAI-compatible endpoint. */
+export interface AgentTurnPayload {
+  kind: 'agentTurn';
+  message: string;
+  /** Default `isolated`. */
+  session: SessionTarget;
+  /** The agent (model endpoint settings in the configuration's `agents` section); default `default`. */
+  agent?: string;
+  /** Overrides the agent's model. */
+  model?: string;
+  /** Models tried in order when the primary fails ("model" on the same endpoint, or "agent/model"). */
+  fallbacks?: string[];
+  /** Tools the model may call (`exec`, `message`, `backup_run`, ...). Default none. */
+  tools?: string[];
+  /** Argv prefixes `exec` may run. */
+  execAllowlist?: string[][];
+  /** Leave the session history out of the request. */
+  lightContext?: boolean;
+  /** Default 600. */
+  timeoutSeconds?: number;
+}
+
+/** The visible heartbeat job of an agent: one agent turn on its main session with the pending inbox. */
+export interface HeartbeatPayload {
+  kind: 'heartbeat';
+  /** Default `default`. */
+  agent: string;
+  timeoutSeconds?: number;
+}
+
+export type Payload =
+  CommandPayload | BackupPayload | DrillPayload | SystemEventPayload | AgentTurnPayload | HeartbeatPayload;
 export type PayloadKind = Payload['kind'];
 
 export type OverlapPolicy = 'skip' | 'queue-one' | 'allow';
@@ -71,7 +136,16 @@ export interface HistoryPolicy {
 }
 
 export type RunStatus =
-  'queued' | 'running' | 'ok' | 'error' | 'timeout' | 'skipped' | 'interrupted' | 'missed';
+  | 'queued'
+  | 'running'
+  | 'ok'
+  | 'error'
+  | 'timeout'
+  | 'skipped'
+  | 'interrupted'
+  | 'missed'
+  /** A system event was put into a session's inbox: nothing was executed, so never `ok`. */
+  | 'delivered';
 export type TerminalRunStatus = Exclude<RunStatus, 'queued' | 'running'>;
 export type RunTrigger = 'schedule' | 'manual' | 'catchup' | 'retry';
 
@@ -99,9 +173,43 @@ export interface Job {
   policy: JobPolicy;
   evidence: Evidence;
   history: HistoryPolicy;
+  /** Failure, recovery and dead-man's-switch alerts (absent: the defaults of the payload kind). */
+  alerts?: AlertPolicy;
+  /** Where a job's result goes (OpenClaw's --announce / --webhook / --no-deliver). */
+  delivery?: DeliveryPolicy;
+  /** healthchecks.io-style pings: `<url>/start`, `<url>` on success, `<url>/fail`, with `?rid=<runId>`. */
+  healthcheck?: { url: string };
   createdAtMs: number;
   updatedAtMs: number;
   state: JobState;
+}
+
+export interface AlertPolicy {
+  /** Alert after this many consecutive failed runs (error, timeout, missed); 0 = never. Default 1 for backup and drill jobs, else 0. */
+  afterFailures: number;
+  /** No repeat of a failure alert for the same job within this span (default 1 h). */
+  cooldownMs: number;
+  /** Send a recovery notice on the first success after an alert (default true). */
+  recovery: boolean;
+  /** Dead-man's switch: alert when no `ok` run finished within this span, whether or not the job ran. */
+  ifNoSuccessWithinMs?: number;
+  /** Channel names; default the configuration's `alerts.channels`. */
+  channels?: string[];
+  /** Backup jobs: alert when new data or duration exceeds factor x the median of the last runs. */
+  anomalyFactor?: number;
+  /** Backup jobs: alert when the repository's stored size exceeds this many bytes. */
+  maxRepoBytes?: number;
+}
+
+/** Where a job's result is delivered. */
+export type DeliveryPolicy =
+  | { mode: 'none' }
+  | { mode: 'announce'; channel: string; to?: string; failureDestination?: DeliveryTarget }
+  | { mode: 'webhook'; url: string; failureDestination?: DeliveryTarget };
+
+export interface DeliveryTarget {
+  channel: string;
+  to?: string;
 }
 
 export const DEFAULT_RETRY_BACKOFF_MS = [30_000, 60_000, 300_000, 900_000, 3_600_000];
@@ -145,6 +253,8 @@ export interface Run {
   evidence?: EvidenceResult[];
   /** Pid of the payload's process group leader while running (for crash recovery). */
   pid?: number;
+  /** What the payload kind records beside status and output (backup stats, model usage, delivery). */
+  details?: RunDetails;
   /**
    * For `queued` runs: not to start before this instant. Manual runs, retries (backoff) and a
    * queue-one overlap slot wait as queued runs, so they survive a restart.
@@ -156,4 +266,73 @@ export interface EvidenceResult {
   check: string;
   ok: boolean;
   detail: string;
+}
+
+/** Payload-specific facts a run keeps; each part is written by the executor of its kind. */
+export interface RunDetails {
+  backup?: BackupRunDetails;
+  drill?: DrillRunDetails;
+  agent?: AgentRunDetails;
+  /** What was intended, what it resolved to, and whether it arrived. */
+  delivery?: DeliveryRecord[];
+  /** Alerts this run caused (failure, recovery, anomaly). */
+  alerts?: DeliveryRecord[];
+}
+
+export interface BackupRunDetails {
+  profile: string;
+  repository: string;
+  snapshotId?: string;
+  filesNew?: number;
+  filesChanged?: number;
+  filesUnmodified?: number;
+  bytesRead?: number;
+  /** Bytes added to the repository (after dedup and compression). */
+  bytesAdded?: number;
+  /** Total stored size of the repository after the run. */
+  repoBytes?: number;
+  /** Snapshot ids removed by the retention policy. */
+  forgotten?: string[];
+  pruned?: boolean;
+  /** Bytes freed by prune. */
+  prunedBytes?: number;
+  verified?: { ok: boolean; readDataSubset?: string; errors: number };
+  /** Free bytes on the repository's filesystem before the run (local repositories). */
+  freeBytesBefore?: number;
+  durationMs?: number;
+}
+
+export interface DrillRunDetails {
+  profile: string;
+  snapshotId: string;
+  sampled: number;
+  verified: number;
+  /** Files that still match the live copy (unchanged since the snapshot). */
+  matchedLive: number;
+  /** Files whose live copy changed since the snapshot (not compared). */
+  skippedChanged: number;
+  failures: { path: string; problem: string }[];
+}
+
+export interface AgentRunDetails {
+  agent: string;
+  model: string;
+  endpoint: string;
+  sessionId: string;
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number };
+  toolCalls: { name: string; allowed: boolean; denial?: string }[];
+  reply?: string;
+  suppressed?: boolean;
+}
+
+export interface DeliveryRecord {
+  /** failure-alert, recovery, dead-man, anomaly, announce, webhook, failure-notice, healthcheck */
+  purpose: string;
+  /** What was configured (`announce slack:ops`), in words. */
+  intended: string;
+  /** The channel it resolved to, or `none` with why. */
+  resolved: string;
+  delivered: boolean;
+  error?: string;
+  atMs: number;
 }

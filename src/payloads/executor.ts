@@ -2,7 +2,7 @@
  * The executor port: one implementation per payload kind. The engine hands over a claimed run and
  * gets back a terminal outcome; it never knows how a kind does its work.
  */
-import type { EvidenceResult, Job, Payload, TerminalRunStatus } from '../domain/job.ts';
+import type { EvidenceResult, Job, Payload, RunDetails, TerminalRunStatus } from '../domain/job.ts';
 
 export interface ExecutionContext {
   job: Job;
@@ -26,6 +26,7 @@ export interface ExecutionOutcome {
   signal?: string | null;
   outputTail?: string;
   evidence?: EvidenceResult[];
+  details?: RunDetails;
 }
 
 export interface Executor<P extends Payload = Payload> {

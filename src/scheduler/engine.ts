@@ -70,6 +70,13 @@ export interface EngineOptions {
   random?: () => number;
   /** How often to look for changes made by other processes (default 500 ms; 0 = never). */
   changePollMs?: number;
+  /**
+   * Called with every finished run (after its record is written), e.g. for alerts and delivery.
+   * Its failures are logged as engine errors, never change the run.
+   */
+  onRunFinished?: (job: Job, run: Run) => Promise<void> | void;
+  /** Called as a run starts (e.g. for a healthcheck `start` ping); not awaited by the payload. */
+  onRunStarted?: (job: Job, run: Run) => Promise<void> | void;
 }
 
 export interface RunRequestResult {
@@ -107,6 +114,8 @@ export class Engine {
   private readonly executors: Map<string, Executor>;
   private readonly log: EngineLog;
   private readonly random: () => number;
+  private readonly onRunFinished: EngineOptions['onRunFinished'];
+  private readonly onRunStarted: EngineOptions['onRunStarted'];
   private readonly changePollMs: number;
 
   private started = false;
@@ -142,6 +151,8 @@ export class Engine {
       }
     };
     this.random = opts.random ?? Math.random;
+    this.onRunFinished = opts.onRunFinished;
+    this.onRunStarted = opts.onRunStarted;
     this.changePollMs = opts.changePollMs ?? DEFAULT_CHANGE_POLL_MS;
   }
 
@@ -700,6 +711,14 @@ export class Engine {
       trigger: run.trigger,
     });
 
+    if (this.onRunStarted) {
+      const started: Run = { ...run, status: 'running', startedAtMs };
+      void Promise.resolve()
+        .then(() => this.onRunStarted?.(job, started))
+        .catch((err: unknown) => {
+          this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+        });
+    }
     let pidWrite: Promise<void> = Promise.resolve();
     let outcome: ExecutionOutcome;
     const executor = this.executors.get(job.payload.kind);
@@ -756,6 +775,13 @@ export class Engine {
       ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
     });
     await this.afterRun(job, run, outcome, startedAtMs, finishedAtMs, finishWrite);
+    if (this.onRunFinished) {
+      try {
+        await this.onRunFinished(job, finished);
+      } catch (err) {
+        this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+      }
+    }
     return finished;
   }
 

@@ -4,6 +4,7 @@
  * than guessed at.
  */
 import type Database from 'better-sqlite3';
+import type { Generated } from 'kysely';
 import { UserError } from '../domain/errors.ts';
 
 export interface JobsTable {
@@ -35,13 +36,64 @@ export interface RunsTable {
   output_tail: string | null;
   /** EvidenceResult[] as JSON. */
   evidence: string | null;
+  /** RunDetails as JSON. */
+  details: string | null;
   pid: number | null;
   not_before_ms: number | null;
+}
+
+export interface BackupProfilesTable {
+  name: string;
+  /** BackupProfile as JSON (references only, never a secret value). */
+  data: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  agent: string;
+  /** main, isolated or named. */
+  kind: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface SessionMessagesTable {
+  seq: Generated<number>;
+  session_id: string;
+  /** ChatMessage as JSON. */
+  message: string;
+  run_id: string | null;
+  at_ms: number;
+}
+
+export interface InboxTable {
+  seq: Generated<number>;
+  session_id: string;
+  text: string;
+  job_id: string | null;
+  run_id: string | null;
+  created_at_ms: number;
+  /** Set when a heartbeat turn took the item. */
+  consumed_at_ms: number | null;
+  consumed_by_run: string | null;
+}
+
+export interface AlertStateTable {
+  job_id: string;
+  /** AlertState as JSON. */
+  data: string;
 }
 
 export interface Schema {
   jobs: JobsTable;
   runs: RunsTable;
+  backup_profiles: BackupProfilesTable;
+  sessions: SessionsTable;
+  session_messages: SessionMessagesTable;
+  inbox: InboxTable;
+  alert_state: AlertStateTable;
 }
 
 /** Migration n (1-based) takes the schema from version n-1 to n. Append only; never edit a shipped one. */
@@ -79,6 +131,50 @@ const MIGRATIONS: readonly string[] = [
 
   CREATE INDEX runs_by_status ON runs (status) WHERE status IN ('queued', 'running');
   CREATE INDEX runs_by_slot ON runs (slot_ms DESC, attempt DESC);
+  `,
+  `
+  ALTER TABLE runs ADD COLUMN details TEXT;
+
+  CREATE TABLE backup_profiles (
+    name TEXT PRIMARY KEY NOT NULL,
+    data TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY NOT NULL,
+    agent TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE session_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    message TEXT NOT NULL,
+    run_id TEXT,
+    at_ms INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX session_messages_by_session ON session_messages (session_id, seq);
+
+  CREATE TABLE inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    job_id TEXT,
+    run_id TEXT,
+    created_at_ms INTEGER NOT NULL,
+    consumed_at_ms INTEGER,
+    consumed_by_run TEXT
+  ) STRICT;
+  CREATE INDEX inbox_pending ON inbox (session_id, seq) WHERE consumed_at_ms IS NULL;
+
+  CREATE TABLE alert_state (
+    job_id TEXT PRIMARY KEY NOT NULL,
+    data TEXT NOT NULL
+  ) STRICT;
   `,
 ];
 

@@ -19,10 +19,11 @@ import Database from 'better-sqlite3';
 import type * as KyselyModule from 'kysely';
 import type { Kysely as KyselyDb, Selectable } from 'kysely';
 import { EXIT, UserError } from '../domain/errors.ts';
-import type { Job, JobState, Run, RunStatus, RunTrigger } from '../domain/job.ts';
+import type { Job, JobState, Run, RunDetails, RunStatus, RunTrigger } from '../domain/job.ts';
 import { StoreConflictError } from './store.ts';
 import type { RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
 import { checkVersionReadonly, migrate } from './sqlite-schema.ts';
+import { SqliteAlertStateStore, SqliteProfileStore, SqliteSessionStore } from './sqlite-substores.ts';
 import type { JobsTable, RunsTable, Schema } from './sqlite-schema.ts';
 
 // kysely's ESM build is ~200 files; through the CLI's TypeScript loader that import alone cost
@@ -61,6 +62,7 @@ const RUN_COLUMNS = [
   'signal',
   'output_tail',
   'evidence',
+  'details',
   'pid',
   'not_before_ms',
 ] as const satisfies ReadonlyArray<keyof RunsTable>;
@@ -71,7 +73,7 @@ const CLAIM_SQL = `INSERT INTO runs (${RUN_COLUMNS.join(', ')})
   ON CONFLICT DO NOTHING`;
 const FINISH_SQL = `UPDATE runs SET status = ?, error = ?, finished_at_ms = ?,
   duration_ms = CASE WHEN started_at_ms IS NULL THEN NULL ELSE ? - started_at_ms END,
-  exit_code = ?, signal = ?, output_tail = ?, evidence = ?
+  exit_code = ?, signal = ?, output_tail = ?, evidence = ?, details = ?
   WHERE run_id = ? AND status IN ('queued', 'running')`;
 const PATCH_STATE_SQL = `UPDATE jobs SET state = json_patch(state, ?) WHERE id = ?`;
 const PRUNE_SQL = `DELETE FROM runs WHERE job_id = ? AND status NOT IN ('queued', 'running') AND (
@@ -167,6 +169,9 @@ function isConstraint(err: unknown, kind: string): boolean {
 
 class SqliteStore implements Store {
   private readonly k: KyselyDb<Schema>;
+  readonly profiles: SqliteProfileStore;
+  readonly sessions: SqliteSessionStore;
+  readonly alertState: SqliteAlertStateStore;
   /** Claims in flight; the connection is back to NORMAL only when none is (queries interleave at awaits). */
   private syncedClaims = 0;
 
@@ -176,6 +181,9 @@ class SqliteStore implements Store {
     private readonly syncClaims: boolean,
   ) {
     this.k = new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) });
+    this.profiles = new SqliteProfileStore(this.k);
+    this.sessions = new SqliteSessionStore(this.k);
+    this.alertState = new SqliteAlertStateStore(this.k);
   }
 
   async listJobs(): Promise<Job[]> {
@@ -302,9 +310,18 @@ class SqliteStore implements Store {
         signal: finish.signal ?? null,
         output_tail: finish.outputTail ?? null,
         evidence: finish.evidence ? JSON.stringify(finish.evidence) : null,
+        details: finish.details ? JSON.stringify(finish.details) : null,
       })
       .where('run_id', '=', runId)
       .where('status', 'in', UNFINISHED);
+  }
+
+  async addRunDetails(runId: string, details: Partial<RunDetails>): Promise<void> {
+    await this.k
+      .updateTable('runs')
+      .set({ details: sql<string>`json_patch(coalesce(details, '{}'), ${JSON.stringify(details)})` })
+      .where('run_id', '=', runId)
+      .execute();
   }
 
   async getRun(runId: string): Promise<Run | undefined> {
@@ -418,6 +435,7 @@ class SqliteStore implements Store {
               f.signal ?? null,
               f.outputTail ?? null,
               f.evidence ? JSON.stringify(f.evidence) : null,
+              f.details ? JSON.stringify(f.details) : null,
               w.runId,
             ],
           };
@@ -516,6 +534,7 @@ function fromRun(run: Run): RunsTable {
     signal: run.signal ?? null,
     output_tail: run.outputTail ?? null,
     evidence: run.evidence ? JSON.stringify(run.evidence) : null,
+    details: run.details ? JSON.stringify(run.details) : null,
     pid: run.pid ?? null,
     not_before_ms: run.notBeforeMs ?? null,
   };
@@ -539,6 +558,7 @@ function toRun(row: Selectable<RunsTable>): Run {
   if (row.signal !== null) run.signal = row.signal;
   if (row.output_tail !== null) run.outputTail = row.output_tail;
   if (row.evidence !== null) run.evidence = JSON.parse(row.evidence) as Run['evidence'];
+  if (row.details !== null) run.details = JSON.parse(row.details) as Run['details'];
   if (row.pid !== null) run.pid = row.pid;
   if (row.not_before_ms !== null) run.notBeforeMs = row.not_before_ms;
   return run;

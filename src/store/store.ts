@@ -3,7 +3,11 @@
  * (sqlite-store.ts) is the embedded default; PostgreSQL joins later behind the same port, which
  * is why every method is async.
  */
-import type { Job, JobState, Run, RunStatus, TerminalRunStatus } from '../domain/job.ts';
+import type { Job, JobState, Run, RunDetails, RunStatus, TerminalRunStatus } from '../domain/job.ts';
+import type { BackupProfile } from '../domain/backup-profile.ts';
+import type { InboxItem, Session } from '../domain/session.ts';
+import type { AlertState } from '../domain/alert-state.ts';
+import type { ChatMessage } from '../agent/types.ts';
 
 export interface RunQuery {
   jobId?: string;
@@ -26,6 +30,7 @@ export interface RunFinish {
   signal?: string | null;
   outputTail?: string;
   evidence?: Run['evidence'];
+  details?: Run['details'];
 }
 
 /** One write of a batch (see Store.writeBatch). */
@@ -73,6 +78,11 @@ export interface Store {
   /** Only an unfinished run is finished; a final record is never overwritten. */
   finishRun(runId: string, finish: RunFinish): Promise<void>;
   getRun(runId: string): Promise<Run | undefined>;
+  /**
+   * Merges facts learnt after a run finished (alerts sent, delivery results) into its details;
+   * each given key replaces the one stored. No effect on a run that does not exist.
+   */
+  addRunDetails(runId: string, details: Partial<RunDetails>): Promise<void>;
   /** Newest first (by slot, then attempt). */
   listRuns(query: RunQuery): Promise<RunPage>;
   /** Runs in `queued` or `running` state, oldest first (a crashed daemon leaves `running` ones). */
@@ -94,12 +104,52 @@ export interface Store {
    */
   writeBatch?(writes: StoreWrite[]): Promise<boolean[]>;
 
+  /** Backup profiles, by name. */
+  readonly profiles: ProfileStore;
+  /** Agent sessions: transcripts and inboxes. */
+  readonly sessions: SessionStore;
+  /** Per-job alerting memory. */
+  readonly alertState: AlertStateStore;
+
   /**
    * A number that changes whenever another connection commits (SQLite `PRAGMA data_version`); the
    * daemon polls it to see CLI edits within a second.
    */
   changeToken(): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface ProfileStore {
+  list(): Promise<BackupProfile[]>;
+  get(name: string): Promise<BackupProfile | undefined>;
+  /** Throws StoreConflictError when the name is taken. */
+  insert(profile: BackupProfile): Promise<void>;
+  /** Replaces the profile of that name; false when there is none. */
+  update(profile: BackupProfile): Promise<boolean>;
+  /** False when there was no such profile. */
+  remove(name: string): Promise<boolean>;
+}
+
+export interface SessionStore {
+  /** Creates the session if it does not exist; returns it either way. */
+  ensure(session: Omit<Session, 'createdAtMs' | 'updatedAtMs'>, nowMs: number): Promise<Session>;
+  get(id: string): Promise<Session | undefined>;
+  list(agent?: string): Promise<Session[]>;
+  /** Appends to the transcript, in order. */
+  append(sessionId: string, messages: ChatMessage[], runId: string | undefined, atMs: number): Promise<void>;
+  /** The last `limit` messages (default all), oldest first. */
+  transcript(sessionId: string, limit?: number): Promise<ChatMessage[]>;
+  /** Adds an inbox item; returns its sequence number. */
+  pushInbox(item: Omit<InboxItem, 'seq' | 'consumedAtMs' | 'consumedByRun'>): Promise<number>;
+  /** Items not yet taken by a heartbeat, oldest first. */
+  pendingInbox(sessionId: string): Promise<InboxItem[]>;
+  /** Marks items as taken by a run (only those still pending); returns how many were marked. */
+  consumeInbox(seqs: number[], runId: string, atMs: number): Promise<number>;
+}
+
+export interface AlertStateStore {
+  get(jobId: string): Promise<AlertState | undefined>;
+  put(jobId: string, state: AlertState): Promise<void>;
 }
 
 export class StoreConflictError extends Error {

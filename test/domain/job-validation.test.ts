@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { applyJobPatch, buildJob, validateJob } from '../../src/domain/job-validation.ts';
 import type { JobInput } from '../../src/domain/job-validation.ts';
 import { DEFAULT_HISTORY, DEFAULT_POLICY } from '../../src/domain/job.ts';
-import type { Job } from '../../src/domain/job.ts';
+import type { CommandPayload, Job } from '../../src/domain/job.ts';
 import { UserError } from '../../src/domain/errors.ts';
 
 const NOW = Date.parse('2026-05-01T10:00:00Z');
@@ -38,7 +38,7 @@ describe('buildJob', () => {
     assert.equal(job.id, 'abc');
     assert.equal(job.enabled, true);
     assert.equal(job.deleteAfterRun, false);
-    assert.equal(job.payload.timeoutSeconds, 600);
+    assert.equal((job.payload as CommandPayload).timeoutSeconds, 600);
     assert.deepEqual(job.policy, DEFAULT_POLICY);
     assert.deepEqual(job.history, DEFAULT_HISTORY);
     assert.deepEqual(job.evidence, {});
@@ -102,7 +102,7 @@ describe('buildJob', () => {
       () => build({ payload: { kind: 'command', argv: ['ls', 3 as unknown as string] } }),
       /^payload\.argv\[1\]: must be a string/,
     );
-    refuses(() => build({ payload: { kind: 'webhook', url: 'x' } }), /^payload\.kind: must be "command"/);
+    refuses(() => build({ payload: { kind: 'webhook', url: 'x' } }), /^payload\.kind: must be one of command, backup, drill, systemEvent, agentTurn, heartbeat/);
     refuses(() => build({ payload: undefined }), /^payload: missing/);
     assert.deepEqual(build({ payload: { argv: ['ls', '-l'] } }).payload, {
       kind: 'command',
@@ -133,7 +133,8 @@ describe('buildJob', () => {
       /^payload\.timeoutSeconds/,
     );
     assert.equal(
-      build({ payload: { kind: 'command', command: 'ls', timeoutSeconds: 0 } }).payload.timeoutSeconds,
+      (build({ payload: { kind: 'command', command: 'ls', timeoutSeconds: 0 } }).payload as CommandPayload)
+        .timeoutSeconds,
       0,
     );
   });

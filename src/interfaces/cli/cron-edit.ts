@@ -49,6 +49,10 @@ function printSaved(verb: string, job: Job, json: boolean): void {
         ? 'it has no future fire time'
         : `next run: ${isoUtc(next)} (${relative(next, now)})`,
   );
+  if (job.payload.kind === 'systemEvent')
+    printLine(
+      `note: this job executes nothing; each run puts its text into session ${job.payload.session}'s inbox and is recorded \`delivered\``,
+    );
   printLine(`details: nightshift cron show ${job.id}`);
 }
 
@@ -56,7 +60,9 @@ export function registerJobEditCommands(cron: Command): void {
   const add = cron
     .command('add')
     .alias('create')
-    .description('add a job: a name, one schedule (--cron, --every or --at) and a command');
+    .description(
+      'add a job: a name, one schedule (--cron, --every or --at) and what it does (--command, --backup, --drill, --message or --system-event)',
+    );
   addJobFlags(add);
   add.action(async (_opts, cmd) => {
     // commander's typed options do not include the shared flags added by addJobFlags.

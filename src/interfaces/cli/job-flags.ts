@@ -7,12 +7,28 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { parseDuration } from '../../domain/duration.ts';
 import { UserError } from '../../domain/errors.ts';
 import { resolve } from 'node:path';
-import type { CommandPayload, Evidence, HistoryPolicy, Job, JobPolicy, Schedule } from '../../domain/job.ts';
+import type {
+  CommandPayload,
+  Evidence,
+  HistoryPolicy,
+  Job,
+  JobPolicy,
+  Payload,
+  Schedule,
+} from '../../domain/job.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
 import { validateSchedule } from '../../domain/schedule.ts';
+import {
+  PAYLOAD_FIELD_TO_FLAG,
+  addPayloadFlags,
+  applyNotifyFlags,
+  kindFromFlags,
+  payloadFieldsFromFlags,
+} from './job-payload-flags.ts';
+import type { PayloadFlags } from './job-payload-flags.ts';
 
 /** Raw flag values as commander collects them. */
-export interface JobFlags {
+export interface JobFlags extends PayloadFlags {
   name?: string;
   description?: string;
   cron?: string;
@@ -74,6 +90,7 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--history-max-runs <n>', 'keep at most n finished runs (default 200)')
     .option('--history-max-age <duration>', 'drop finished runs older than this (default 30d)')
     .option('--output-tail-bytes <n>', 'bytes of output kept with each run (default 16384)');
+  addPayloadFlags(cmd);
 }
 
 /** A non-negative integer flag, or a usage error naming it. */
@@ -186,6 +203,7 @@ const FIELD_TO_FLAG: Array<[string, string]> = [
   ['history.maxRuns', '--history-max-runs'],
   ['history.maxAgeMs', '--history-max-age'],
   ['history.outputTailBytes', '--output-tail-bytes'],
+  ...PAYLOAD_FIELD_TO_FLAG,
 ];
 
 /** Rethrows a domain UserError with its message phrased in flag names. */
@@ -241,8 +259,8 @@ export function scheduleFromFlags(
   }
 }
 
-/** The payload fields the flags give (merged into the old payload by edit). */
-function payloadFromFlags(flags: JobFlags, oldEnv?: Record<string, string>): Partial<CommandPayload> {
+/** The command payload fields the flags give (merged into the old payload by edit). */
+function commandFieldsFromFlags(flags: JobFlags, oldEnv?: Record<string, string>): Partial<CommandPayload> {
   if (flags.command !== undefined && flags.commandArgv !== undefined) {
     throw new UserError('give either --command or --command-argv, not both', {
       hint: 'use --command for a shell string (run by /bin/sh -c), --command-argv for a program and its arguments',
@@ -255,6 +273,29 @@ function payloadFromFlags(flags: JobFlags, oldEnv?: Record<string, string>): Par
   if (flags.commandCwd !== undefined) p.cwd = resolve(flags.commandCwd);
   if (flags.commandEnv !== undefined) p.env = { ...oldEnv, ...envFlag(flags.commandEnv) };
   if (flags.commandInput !== undefined) p.input = flags.commandInput;
+  return p;
+}
+
+const COMMAND_ONLY: Array<[keyof JobFlags, string]> = [
+  ['commandCwd', '--command-cwd'],
+  ['commandEnv', '--command-env'],
+  ['commandInput', '--command-input'],
+];
+
+/** The payload fields for `kind` from every payload flag; flags of another kind are refused by name. */
+function payloadFromFlags(flags: JobFlags, kind: Payload['kind'], old?: Payload): Record<string, unknown> {
+  let p: Record<string, unknown>;
+  if (kind === 'command') {
+    p = { ...commandFieldsFromFlags(flags, old?.kind === 'command' ? old.env : undefined) };
+  } else {
+    for (const [key, flag] of COMMAND_ONLY)
+      if (flags[key] !== undefined)
+        throw new UserError(`${flag} applies to command jobs only`, {
+          hint: `drop ${flag}; this job runs a ${kind} payload`,
+        });
+    p = {};
+  }
+  Object.assign(p, payloadFieldsFromFlags(flags as PayloadFlags, kind));
   if (flags.timeoutSeconds !== undefined)
     p.timeoutSeconds = intFlag('--timeout-seconds', flags.timeoutSeconds);
   return p;
@@ -307,20 +348,21 @@ export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
       hint: 'for example --cron "0 3 * * *" --tz Europe/Berlin, --every 15m, or --at +20m',
     });
   }
-  const payload = payloadFromFlags(flags);
-  if (payload.command === undefined && payload.argv === undefined) {
-    throw new UserError('a command is required: give --command "SHELL" or --command-argv JSON', {
-      hint: `for example --command 'date >> /tmp/heartbeat.log'`,
+  const kind = kindFromFlags(flags);
+  if (kind === undefined) {
+    throw new UserError('say what the job does: --command, --backup, --drill, --message or --system-event', {
+      hint: `for example --command 'date >> /tmp/heartbeat.log', --backup nightly or --message "summarise the logs"`,
     });
   }
   const input: JobInput = {
     name: flags.name,
     schedule,
-    payload: { kind: 'command', ...payload },
+    payload: { kind, ...payloadFromFlags(flags, kind) } as Payload,
     policy: policyFromFlags(flags),
     evidence: evidenceFromFlags(flags),
     history: historyFromFlags(flags),
   };
+  applyNotifyFlags(input, flags, undefined, intFlag, durationFlag);
   if (flags.description !== undefined) input.description = flags.description;
   if (flags.disabled) input.enabled = false;
   if (flags.keepAfterRun) input.deleteAfterRun = false;
@@ -353,8 +395,12 @@ export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Par
         : scheduleFromFlags({ at: old.at, tz: flags.tz }, nowMs);
   }
 
-  const payload = payloadFromFlags(flags, job.payload.env);
-  if (Object.keys(payload).length > 0) patch.payload = payload as CommandPayload;
+  const kind = kindFromFlags(flags) ?? job.payload.kind;
+  const payload = payloadFromFlags(flags, kind, job.payload);
+  // A new kind replaces the payload; the same kind merges into it.
+  if (kind !== job.payload.kind) patch.payload = { kind, ...payload } as Payload;
+  else if (Object.keys(payload).length > 0) patch.payload = payload as unknown as Payload;
+  applyNotifyFlags(patch, flags, job, intFlag, durationFlag);
   const evidence = evidenceFromFlags(flags);
   if (Object.keys(evidence).length > 0) patch.evidence = evidence;
   const policy = policyFromFlags(flags);

@@ -10,6 +10,7 @@ import { jobView, runView } from '../cli/views.ts';
 /** A job as `cron list --json` shows it, with `payload.env` and `payload.input` replaced by their shape. */
 export function publicJob(job: Job, nowMs: number): Record<string, unknown> {
   const view = jobView(job, nowMs);
+  if (job.payload.kind !== 'command') return { ...view, payload: job.payload };
   const { env, input, ...payload } = job.payload;
   return {
     ...view,

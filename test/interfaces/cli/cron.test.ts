@@ -222,7 +222,7 @@ describe('bad input: a clear error, exit 2, nothing written', () => {
         args: ['cron', 'add', '--name', 'j', '--every', '1m', '--command-argv', '[oops'],
         stderr: /--command-argv is not valid JSON/,
       },
-      { args: ['cron', 'add', '--name', 'j', '--every', '1m'], stderr: /a command is required/ },
+      { args: ['cron', 'add', '--name', 'j', '--every', '1m'], stderr: /say what the job does/ },
       { args: ['cron', 'add', '--every', '1m', '--command', 'true'], stderr: /--name is required/ },
       {
         args: [...base, '--every', '1m', '--bogus'],

@@ -1,0 +1,183 @@
+/**
+ * A backup profile: everything a scheduled backup needs, stored in the state under a name so a
+ * job says only `--backup NAME`. It holds references, never key material: a passphrase is a
+ * secret reference resolved at run time, and a recipients repository is written with the writer
+ * key kept in the home (which cannot read any backup).
+ */
+import { UserError } from './errors.ts';
+import { validatePolicy, type RetentionPolicy } from './retention.ts';
+
+export type ProfileKey =
+  /** A passphrase repository; `ref` is a secret reference (env:, file:, cmd:, vault:, mcp:). */
+  | { kind: 'passphrase'; ref: string }
+  /** A recipients (public-key) repository, written with its writer key (default: the one kept in the home). */
+  | {
+      kind: 'recipients';
+      writerKeyFile?: string;
+      /**
+       * A secret reference to the age identity, for drills and `--verify-subset` reads only; absent,
+       * this host cannot read the backups (the point of the mode) and verification stays structural.
+       */
+      identityRef?: string;
+    };
+
+export interface BackupProfile {
+  name: string;
+  /** Repository location: a local directory (later also s3:/sftp: URLs). */
+  repository: string;
+  key: ProfileKey;
+  /** Absolute paths to back up. */
+  paths: string[];
+  /** Exclude patterns (gitignore-like, as `backup --exclude`). */
+  excludes: string[];
+  tags: string[];
+  /** Applied after every successful backup; empty means keep everything. */
+  retention: RetentionPolicy;
+  /** Prune (free the space of forgotten snapshots) after a forget, at most this often; absent = never. */
+  pruneEveryMs?: number;
+  /** `check --read-data-subset` after the backup, e.g. "5%" or "1/10"; absent = no verification. */
+  verifySubset?: string;
+  /** Refuse to start when the repository's filesystem has less free space than this (default: estimated from recent runs). */
+  minFreeBytes?: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** Schemes a secret reference may use (mirrors secrets/secret-ref.ts; domain code does not import it). */
+const REF_SCHEMES = ['env', 'file', 'cmd', 'vault', 'mcp'];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/** The loose shape a profile is created or edited from (CLI flags, MCP arguments). */
+export interface ProfileInput {
+  name: string;
+  repository: string;
+  key: ProfileKey;
+  paths: string[];
+  excludes?: string[];
+  tags?: string[];
+  retention?: RetentionPolicy;
+  pruneEveryMs?: number;
+  verifySubset?: string;
+  minFreeBytes?: number;
+}
+
+function bad(field: string, problem: string, hint?: string): never {
+  throw new UserError(`${field}: ${problem}`, hint === undefined ? {} : { hint });
+}
+
+/**
+ * Whether `text` has the shape of a secret reference. Anything else is treated as a literal
+ * secret and refused without echoing it.
+ */
+export function looksLikeSecretRef(text: string): boolean {
+  const m = /^([a-z]+):(.+)$/s.exec(text);
+  return m !== null && REF_SCHEMES.includes(m[1]!);
+}
+
+function checkRef(ref: unknown, field: string): string {
+  if (typeof ref !== 'string' || ref.trim() === '')
+    bad(field, 'missing', 'give a secret reference such as env:BACKUP_PASSWORD or file:/root/.backup-pw');
+  // The value is never shown: a literal here is most likely the passphrase itself.
+  if (!looksLikeSecretRef(ref))
+    bad(
+      field,
+      'is not a secret reference (a literal passphrase is never stored; the value is not shown)',
+      'give where the secret lives: env:NAME, file:/path (mode 0600), cmd:..., vault:mount/path#field or mcp:server/tool',
+    );
+  return ref;
+}
+
+/**
+ * `5%`, `5` or `1/10` as a percentage in (0, 100]; throws a UserError naming `field`.
+ */
+export function parseSubset(text: string, field = '--verify-subset'): number {
+  const s = text.trim();
+  let pct = NaN;
+  const frac = /^(\d+)\/(\d+)$/.exec(s);
+  if (frac) pct = (Number(frac[1]) / Number(frac[2])) * 100;
+  else {
+    const m = /^(\d+(?:\.\d+)?)%?$/.exec(s);
+    if (m) pct = Number(m[1]);
+  }
+  if (!(pct > 0 && pct <= 100))
+    bad(field, `invalid subset ${JSON.stringify(text)}`, 'a percentage above 0 and at most 100, e.g. 5% or 1/10');
+  return pct;
+}
+
+/**
+ * Checks a whole profile; every refusal is a UserError whose message starts with the flag that
+ * sets the field (`--path`, `--repo`, ...), so CLI and MCP users both know what to change.
+ */
+export function validateProfile(p: BackupProfile): BackupProfile {
+  if (typeof p.name !== 'string' || !NAME.test(p.name))
+    bad(
+      'NAME',
+      `${JSON.stringify(p.name)} is not a valid profile name`,
+      'profile names use letters, digits, _ . - (up to 100 characters), e.g. nightly',
+    );
+  if (typeof p.repository !== 'string' || p.repository.trim() === '')
+    bad('--repo', 'missing', 'give the repository directory, e.g. --repo /mnt/backup/agent');
+  if (!p.repository.startsWith('/'))
+    bad(
+      '--repo',
+      `must be an absolute path, got ${JSON.stringify(p.repository)}`,
+      'the daemon does not run in your shell directory; give a full path',
+    );
+  if (p.key.kind === 'passphrase') checkRef(p.key.ref, '--password-ref');
+  else if (p.key.kind === 'recipients') {
+    if (p.key.writerKeyFile !== undefined && !p.key.writerKeyFile.startsWith('/'))
+      bad('--writer-key', `must be an absolute path, got ${JSON.stringify(p.key.writerKeyFile)}`);
+    if (p.key.identityRef !== undefined) checkRef(p.key.identityRef, '--identity-ref');
+  } else bad('key', 'give --password-ref REF or --recipients-repo');
+  if (!Array.isArray(p.paths) || p.paths.length === 0)
+    bad('--path', 'at least one path is required', 'e.g. --path /home/agent/.openclaw (repeatable)');
+  for (const path of p.paths)
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      bad('--path', `must be an absolute path, got ${JSON.stringify(path)}`, 'give full paths, e.g. /srv/agent');
+  for (const e of p.excludes)
+    if (typeof e !== 'string' || e.trim() === '') bad('--exclude', 'patterns must not be empty');
+  for (const t of p.tags)
+    if (typeof t !== 'string' || t.trim() === '' || t.includes(','))
+      bad('--tag', `invalid tag ${JSON.stringify(t)}`, 'tags are non-empty and have no commas');
+  for (const [k, v] of Object.entries(p.retention))
+    if (v === Infinity)
+      bad(
+        `--keep-${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`,
+        '"unlimited" is not supported in a profile',
+        'give a count, or a --keep-within span',
+      );
+  validatePolicy(p.retention);
+  if (p.pruneEveryMs !== undefined && !(Number.isInteger(p.pruneEveryMs) && p.pruneEveryMs > 0))
+    bad('--prune-every', `must be a positive duration, got ${JSON.stringify(p.pruneEveryMs)}`, 'e.g. 7d');
+  if (p.verifySubset !== undefined) parseSubset(p.verifySubset);
+  if (p.minFreeBytes !== undefined && !(Number.isInteger(p.minFreeBytes) && p.minFreeBytes >= 0))
+    bad('--min-free', `must be a whole number of bytes, got ${JSON.stringify(p.minFreeBytes)}`, 'e.g. 2G or 500M');
+  return p;
+}
+
+/** A new (or replaced) profile from input: defaults filled in, validated whole. */
+export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = nowMs): BackupProfile {
+  const p: BackupProfile = {
+    name: input.name,
+    repository: input.repository,
+    key: input.key,
+    paths: [...new Set(input.paths)],
+    excludes: input.excludes ?? [],
+    tags: input.tags ?? [],
+    retention: input.retention ?? {},
+    createdAtMs,
+    updatedAtMs: nowMs,
+  };
+  if (input.pruneEveryMs !== undefined) p.pruneEveryMs = input.pruneEveryMs;
+  if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;
+  if (input.minFreeBytes !== undefined) p.minFreeBytes = input.minFreeBytes;
+  return validateProfile(p);
+}
+
+/** `500M`, `2G`, `1.5GiB`, `1048576` as bytes (powers of 1024); throws a UserError naming `field`. */
+export function parseBytes(text: string, field = '--min-free'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!m) bad(field, `cannot read ${JSON.stringify(text)} as a size`, 'e.g. 500M, 2G or 1073741824');
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()] ?? 1;
+  return Math.round(Number(m[1]) * mult);
+}

@@ -1,0 +1,372 @@
+/**
+ * The flags that choose what a job does beside a command (OpenClaw's names: --message,
+ * --system-event, --session, --wake, --model, --announce, --channel, --to, --webhook, --no-deliver;
+ * nightshift's: --backup, --drill, alerts and pings), and their translation into payload, delivery
+ * and alert fields. job-flags.ts composes them with the schedule and command flags.
+ */
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import { UserError } from '../../domain/errors.ts';
+import type { AlertPolicy, DeliveryPolicy, Job, Payload } from '../../domain/job.ts';
+import type { JobInput } from '../../domain/job-validation.ts';
+
+export interface PayloadFlags {
+  backup?: string;
+  drill?: string;
+  drillSample?: string;
+  systemEvent?: string;
+  message?: string;
+  session?: string;
+  wake?: string;
+  agent?: string;
+  model?: string;
+  fallbacks?: string;
+  tools?: string;
+  execAllow?: string[];
+  lightContext?: boolean;
+  announce?: boolean;
+  channel?: string;
+  to?: string;
+  webhook?: string;
+  /** commander sets this to true unless --no-deliver is given. */
+  deliver?: boolean;
+  failureChannel?: string;
+  failureTo?: string;
+  alertAfter?: string;
+  alertCooldown?: string;
+  alertNoRecovery?: boolean;
+  alertIfNoSuccessWithin?: string;
+  alertChannel?: string[];
+  alertAnomalyFactor?: string;
+  alertMaxRepoBytes?: string;
+  /** false when --no-alerts is given (commander's negated flag). */
+  alerts?: boolean;
+  healthcheckUrl?: string;
+  /** false when --no-healthcheck is given. */
+  healthcheck?: boolean;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function addPayloadFlags(cmd: CommandUnknownOpts): void {
+  cmd
+    .option('--backup <profile>', 'run the backup of this backup profile (see `nightshift backup profile`)')
+    .option('--drill <profile>', 'run a restore drill of this backup profile')
+    .option(
+      '--drill-sample <n|p%>',
+      'with --drill: files to restore and verify, a count or a percentage (default 20)',
+    )
+    .option(
+      '--system-event <text>',
+      "put TEXT into a session's inbox; executes nothing (runs end `delivered`)",
+    )
+    .option('--message <text>', 'run an agent turn with this instruction')
+    .option(
+      '--session <target>',
+      'main, isolated, current or session:<id> (default: main for events, isolated for turns)',
+    )
+    .option(
+      '--wake <when>',
+      'with --system-event: now (run the heartbeat at once) or next-heartbeat (default)',
+    )
+    .option('--agent <name>', 'the agent (from the configuration’s "agents"; default: default)')
+    .option('--model <model>', 'with --message: the model, instead of the agent’s')
+    .option(
+      '--fallbacks <list>',
+      'with --message: models tried in order when the model fails, comma-separated',
+    )
+    .option(
+      '--tools <list>',
+      'with --message: tools the model may call, comma-separated (exec, message, ...)',
+    )
+    .option(
+      '--exec-allow <argv>',
+      "with --tools exec: a command prefix exec may run, e.g. 'git status' (repeatable)",
+      collect,
+    )
+    .option('--light-context', 'with --message: send no session history, only this message')
+    .option('--announce', 'announce the result on --channel (to --to)')
+    .option('--channel <name>', 'with --announce: the channel (from the configuration’s "channels")')
+    .option('--to <target>', 'with --announce: the destination on the channel (chat, user, address)')
+    .option('--webhook <url>', 'POST the result as JSON to this URL')
+    .option('--no-deliver', 'deliver nothing (the result stays in the run record)')
+    .option('--failure-channel <name>', 'where failure notices of a delivering job go first')
+    .option('--failure-to <target>', 'with --failure-channel: the destination on it')
+    .option('--alert-after <n>', 'alert after n consecutive failed runs (0 = never; default 1 for backups)')
+    .option('--alert-cooldown <duration>', 'no repeated failure alert within this span (default 1h)')
+    .option('--alert-no-recovery', 'send no recovery notice when the job succeeds again')
+    .option(
+      '--alert-if-no-success-within <duration>',
+      "dead-man's switch: alert when no run succeeded within this span",
+    )
+    .option(
+      '--alert-channel <name>',
+      'channel for this job’s alerts (repeatable; default: alerts.channels)',
+      collect,
+    )
+    .option(
+      '--alert-anomaly-factor <x>',
+      'backups: alert when new data or duration exceeds x times the median',
+    )
+    .option('--alert-max-repo-bytes <n>', 'backups: alert when the repository grows above n bytes')
+    .option('--no-alerts', 'edit: remove the job’s alert settings (back to the defaults)')
+    .option(
+      '--healthcheck-url <url>',
+      'ping URL/start, URL and URL/fail (healthchecks.io style) with the run id',
+    )
+    .option('--no-healthcheck', 'edit: stop the healthcheck pings');
+}
+
+/** Field paths of these flags, for errors phrased in flag names. */
+export const PAYLOAD_FIELD_TO_FLAG: Array<[string, string]> = [
+  ['payload.profile', '--backup/--drill'],
+  ['payload.sampleFiles', '--drill-sample'],
+  ['payload.samplePercent', '--drill-sample'],
+  ['payload.text', '--system-event'],
+  ['payload.message', '--message'],
+  ['payload.session', '--session'],
+  ['payload.wake', '--wake'],
+  ['payload.agent', '--agent'],
+  ['payload.model', '--model'],
+  ['payload.fallbacks', '--fallbacks'],
+  ['payload.tools', '--tools'],
+  ['payload.execAllowlist', '--exec-allow'],
+  ['payload.kind', 'payload'],
+  ['delivery.failureDestination', '--failure-channel'],
+  ['delivery.channel', '--channel'],
+  ['delivery.url', '--webhook'],
+  ['delivery.to', '--to'],
+  ['delivery', '--announce/--webhook'],
+  ['alerts.afterFailures', '--alert-after'],
+  ['alerts.cooldownMs', '--alert-cooldown'],
+  ['alerts.ifNoSuccessWithinMs', '--alert-if-no-success-within'],
+  ['alerts.channels', '--alert-channel'],
+  ['alerts.anomalyFactor', '--alert-anomaly-factor'],
+  ['alerts.maxRepoBytes', '--alert-max-repo-bytes'],
+  ['healthcheck.url', '--healthcheck-url'],
+];
+
+type Kind = Payload['kind'];
+
+/** Which payload kind the flags choose, if any; refuses two at once. */
+export function kindFromFlags(
+  flags: PayloadFlags & { command?: string; commandArgv?: string },
+): Kind | undefined {
+  const chosen: Array<[string, Kind]> = [];
+  if (flags.command !== undefined || flags.commandArgv !== undefined) chosen.push(['--command', 'command']);
+  if (flags.backup !== undefined) chosen.push(['--backup', 'backup']);
+  if (flags.drill !== undefined) chosen.push(['--drill', 'drill']);
+  if (flags.systemEvent !== undefined) chosen.push(['--system-event', 'systemEvent']);
+  if (flags.message !== undefined) chosen.push(['--message', 'agentTurn']);
+  if (chosen.length > 1)
+    throw new UserError(`give only one of ${chosen.map((c) => c[0]).join(' and ')}`, {
+      hint: 'a job does one thing: a command, a backup, a drill, an agent turn (--message) or a system event',
+    });
+  return chosen[0]?.[1];
+}
+
+const FOR_KIND: Array<[keyof PayloadFlags, string, Kind[]]> = [
+  ['drillSample', '--drill-sample', ['drill']],
+  ['session', '--session', ['agentTurn', 'systemEvent']],
+  ['wake', '--wake', ['systemEvent']],
+  ['agent', '--agent', ['agentTurn', 'systemEvent', 'heartbeat']],
+  ['model', '--model', ['agentTurn']],
+  ['fallbacks', '--fallbacks', ['agentTurn']],
+  ['tools', '--tools', ['agentTurn']],
+  ['execAllow', '--exec-allow', ['agentTurn']],
+  ['lightContext', '--light-context', ['agentTurn']],
+];
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** `'git status'` or `'["git","log","-1"]'` as an argv prefix. */
+function argvPrefix(value: string): string[] {
+  const t = value.trim();
+  if (t.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(t);
+    } catch {
+      throw new UserError(`--exec-allow: ${value} is not a JSON array`, {
+        hint: `e.g. --exec-allow '["git","status"]'`,
+      });
+    }
+    if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
+      throw new UserError('--exec-allow: the JSON form must be an array of strings', {
+        hint: `e.g. --exec-allow '["git","status"]'`,
+      });
+    return parsed as string[];
+  }
+  return t.split(/\s+/).filter((a) => a !== '');
+}
+
+function sample(value: string): { sampleFiles?: number; samplePercent?: number } {
+  const m = /^(\d+(?:\.\d+)?)%$/.exec(value.trim());
+  if (m) return { samplePercent: Number(m[1]) };
+  if (/^\d+$/.test(value.trim())) return { sampleFiles: Number(value.trim()) };
+  throw new UserError(`--drill-sample: must be a count or a percentage, got "${value}"`, {
+    hint: 'e.g. --drill-sample 20 or --drill-sample 5%',
+  });
+}
+
+/**
+ * The payload fields these flags give for `kind` (merged into the old payload on edit). Flags of
+ * another kind are refused by name, so `--model` on a backup job is not silently ignored.
+ */
+export function payloadFieldsFromFlags(flags: PayloadFlags, kind: Kind): Record<string, unknown> {
+  for (const [key, flag, kinds] of FOR_KIND)
+    if (flags[key] !== undefined && !kinds.includes(kind))
+      throw new UserError(`${flag} does not apply to a ${kind} job`, {
+        hint: `${flag} goes with ${kinds.map((k) => KIND_FLAG[k]).join(' or ')}`,
+      });
+  const p: Record<string, unknown> = {};
+  if (flags.backup !== undefined) p.profile = flags.backup;
+  if (flags.drill !== undefined) p.profile = flags.drill;
+  if (flags.drillSample !== undefined) {
+    const s = sample(flags.drillSample);
+    // One replaces the other on edit.
+    p.sampleFiles = s.sampleFiles ?? null;
+    p.samplePercent = s.samplePercent ?? null;
+  }
+  if (flags.systemEvent !== undefined) p.text = flags.systemEvent;
+  if (flags.message !== undefined) p.message = flags.message;
+  if (flags.session !== undefined) p.session = flags.session;
+  if (flags.wake !== undefined) p.wake = flags.wake;
+  if (flags.agent !== undefined) p.agent = flags.agent;
+  if (flags.model !== undefined) p.model = flags.model;
+  if (flags.fallbacks !== undefined) p.fallbacks = list(flags.fallbacks);
+  if (flags.tools !== undefined) p.tools = list(flags.tools);
+  if (flags.execAllow !== undefined) p.execAllowlist = flags.execAllow.map(argvPrefix);
+  if (flags.lightContext) p.lightContext = true;
+  return p;
+}
+
+const KIND_FLAG: Record<Kind, string> = {
+  command: '--command',
+  backup: '--backup',
+  drill: '--drill',
+  systemEvent: '--system-event',
+  agentTurn: '--message',
+  heartbeat: 'the heartbeat job',
+};
+
+/** Delivery from --announce/--channel/--to, --webhook, --no-deliver (+ failure destination); undefined when none is given. */
+export function deliveryFromFlags(flags: PayloadFlags, old?: DeliveryPolicy): DeliveryPolicy | undefined {
+  const noDeliver = flags.deliver === false;
+  const modes = [
+    flags.announce ? '--announce' : '',
+    flags.webhook !== undefined ? '--webhook' : '',
+    noDeliver ? '--no-deliver' : '',
+  ].filter((m) => m !== '');
+  if (modes.length > 1)
+    throw new UserError(`give only one of ${modes.join(' and ')}`, {
+      hint: '--announce sends to a channel, --webhook POSTs to a URL, --no-deliver sends nothing',
+    });
+  const failure =
+    flags.failureChannel !== undefined
+      ? { channel: flags.failureChannel, ...(flags.failureTo !== undefined ? { to: flags.failureTo } : {}) }
+      : undefined;
+  if (flags.failureTo !== undefined && flags.failureChannel === undefined)
+    throw new UserError('--failure-to needs --failure-channel', {
+      hint: 'e.g. --failure-channel ops --failure-to @oncall',
+    });
+  if ((flags.channel !== undefined || flags.to !== undefined) && !flags.announce && old?.mode !== 'announce')
+    throw new UserError(`${flags.channel !== undefined ? '--channel' : '--to'} needs --announce`, {
+      hint: 'e.g. --announce --channel ops --to "#backups"',
+    });
+  if (flags.announce) {
+    const channel = flags.channel ?? (old?.mode === 'announce' ? old.channel : undefined);
+    if (channel === undefined)
+      throw new UserError('--announce needs --channel NAME', {
+        hint: 'e.g. --announce --channel ops --to "#backups"',
+      });
+    const d: DeliveryPolicy = { mode: 'announce', channel };
+    const to = flags.to ?? (old?.mode === 'announce' ? old.to : undefined);
+    if (to !== undefined) d.to = to;
+    const f = failure ?? (old && old.mode !== 'none' ? old.failureDestination : undefined);
+    if (f) d.failureDestination = f;
+    return d;
+  }
+  if (flags.webhook !== undefined) {
+    const d: DeliveryPolicy = { mode: 'webhook', url: flags.webhook };
+    const f = failure ?? (old && old.mode !== 'none' ? old.failureDestination : undefined);
+    if (f) d.failureDestination = f;
+    return d;
+  }
+  if (noDeliver) {
+    if (failure)
+      throw new UserError('--failure-channel does not go with --no-deliver', { hint: 'drop one of them' });
+    return { mode: 'none' };
+  }
+  // Only --channel/--to/--failure-* on an announcing job: change those fields.
+  if (old && old.mode === 'announce' && (flags.channel !== undefined || flags.to !== undefined || failure)) {
+    const d: DeliveryPolicy = { ...old };
+    if (flags.channel !== undefined) d.channel = flags.channel;
+    if (flags.to !== undefined) d.to = flags.to;
+    if (failure) d.failureDestination = failure;
+    return d;
+  }
+  if (failure) {
+    if (old && old.mode === 'webhook') return { ...old, failureDestination: failure };
+    throw new UserError('--failure-channel needs --announce or --webhook', {
+      hint: 'failure notices belong to a job that delivers its result',
+    });
+  }
+  return undefined;
+}
+
+/** Alert fields the flags give; `null` when --no-alerts removes them. */
+export function alertsFromFlags(
+  flags: PayloadFlags,
+  intFlag: (flag: string, v: string, o?: { min?: number }) => number,
+  durationFlag: (flag: string, v: string) => number,
+): Partial<AlertPolicy> | null | undefined {
+  const a: Partial<AlertPolicy> = {};
+  if (flags.alertAfter !== undefined) a.afterFailures = intFlag('--alert-after', flags.alertAfter);
+  if (flags.alertCooldown !== undefined) a.cooldownMs = durationFlag('--alert-cooldown', flags.alertCooldown);
+  if (flags.alertNoRecovery) a.recovery = false;
+  if (flags.alertIfNoSuccessWithin !== undefined)
+    a.ifNoSuccessWithinMs = durationFlag('--alert-if-no-success-within', flags.alertIfNoSuccessWithin);
+  if (flags.alertChannel !== undefined) a.channels = flags.alertChannel;
+  if (flags.alertAnomalyFactor !== undefined) {
+    const x = Number(flags.alertAnomalyFactor);
+    if (!Number.isFinite(x))
+      throw new UserError(`--alert-anomaly-factor: must be a number, got "${flags.alertAnomalyFactor}"`, {
+        hint: 'e.g. --alert-anomaly-factor 5',
+      });
+    a.anomalyFactor = x;
+  }
+  if (flags.alertMaxRepoBytes !== undefined)
+    a.maxRepoBytes = intFlag('--alert-max-repo-bytes', flags.alertMaxRepoBytes, { min: 1 });
+  const given = Object.keys(a).length > 0;
+  if (flags.alerts === false) {
+    if (given)
+      throw new UserError('--no-alerts does not go with other --alert-* flags', { hint: 'drop one of them' });
+    return null;
+  }
+  return given ? a : undefined;
+}
+
+/** Adds the notification fields the flags give to a job input or patch. */
+export function applyNotifyFlags(
+  target: Partial<JobInput>,
+  flags: PayloadFlags,
+  job: Job | undefined,
+  intFlag: (flag: string, v: string, o?: { min?: number }) => number,
+  durationFlag: (flag: string, v: string) => number,
+): void {
+  const alerts = alertsFromFlags(flags, intFlag, durationFlag);
+  if (alerts !== undefined) target.alerts = alerts;
+  const delivery = deliveryFromFlags(flags, job?.delivery);
+  if (delivery !== undefined) target.delivery = delivery;
+  if (flags.healthcheckUrl !== undefined && flags.healthcheck === false)
+    throw new UserError('--no-healthcheck does not go with --healthcheck-url', { hint: 'drop one of them' });
+  if (flags.healthcheckUrl !== undefined) target.healthcheck = { url: flags.healthcheckUrl };
+  else if (flags.healthcheck === false) target.healthcheck = null;
+}
