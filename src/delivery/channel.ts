@@ -23,6 +23,8 @@ export interface Notification {
   fields?: Record<string, string>;
   /** A link for more detail (the dashboard page of the run). */
   url?: string;
+  /** Where on the channel (a chat id, an address, a topic), overriding the channel's own default (`--to`). */
+  to?: string;
 }
 
 export interface SendOptions {

@@ -111,7 +111,8 @@ export class EmailChannel implements Channel {
         try {
           const info = await transport.sendMail({
             from: c.from,
-            to: c.to,
+            // `--to` sends to that address instead of the channel's list.
+            to: n.to !== undefined ? [n.to] : c.to,
             subject: message.subject,
             text: message.text,
             headers: message.headers,

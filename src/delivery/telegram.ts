@@ -100,12 +100,14 @@ export class TelegramChannel implements Channel {
   send(n: Notification, opts?: SendOptions): Promise<DeliveryResult> {
     const c = this.config;
     const base = c.apiBase ?? TELEGRAM_API;
-    const display = `telegram ${base} (chat ${c.chatId})`;
+    // `--to` picks another chat of the same bot.
+    const target = n.to ?? c.chatId;
+    const display = `telegram ${base} (chat ${target})`;
     const mode = c.parseMode ?? 'HTML';
     return deliverHttp(`telegram channel ${c.name}`, this.deps, opts, async (secret) => {
       const token = await secret(c.botToken);
       const chatId =
-        /^-?\d+$/.test(c.chatId) && Number.isSafeInteger(Number(c.chatId)) ? Number(c.chatId) : c.chatId;
+        /^-?\d+$/.test(target) && Number.isSafeInteger(Number(target)) ? Number(target) : target;
       const payload: Record<string, unknown> = {
         chat_id: chatId,
         text: telegramText(n, mode),

@@ -61,6 +61,8 @@ export interface SystemEventPayload {
   wake: 'now' | 'next-heartbeat';
   /** The agent whose session it is (default `default`). */
   agent?: string;
+  /** The session that created the job (jobs made by an agent through MCP); what `current` means. */
+  createdBySession?: string;
 }
 
 /** Runs one agent turn against an OpenAI-compatible endpoint. */
@@ -83,6 +85,8 @@ export interface AgentTurnPayload {
   lightContext?: boolean;
   /** Default 600. */
   timeoutSeconds?: number;
+  /** The session that created the job (jobs made by an agent through MCP); what `current` means. */
+  createdBySession?: string;
 }
 
 /** The visible heartbeat job of an agent: one agent turn on its main session with the pending inbox. */
@@ -323,6 +327,10 @@ export interface AgentRunDetails {
   toolCalls: { name: string; allowed: boolean; denial?: string }[];
   reply?: string;
   suppressed?: boolean;
+  /** How the session was chosen when that is worth saying (`current` without a creating session). */
+  note?: string;
+  /** Heartbeats: inbox items the turn took. */
+  inboxTaken?: number;
 }
 
 export interface DeliveryRecord {

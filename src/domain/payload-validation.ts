@@ -60,6 +60,13 @@ function stringList(v: unknown, field: string): string[] {
   return v.map((x, i) => textField(x, `${field}[${i}]`));
 }
 
+function createdBy(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const s = textField(v, 'payload.createdBySession');
+  if (s.trim() === '' || s.length > 200) fail('payload.createdBySession: must be a session id');
+  return s;
+}
+
 /** Validates a payload whose kind is not `command`. */
 export function validateOtherPayload(v: Record<string, unknown>): Payload {
   switch (v.kind) {
@@ -118,6 +125,8 @@ export function validateOtherPayload(v: Record<string, unknown>): Payload {
           'an isolated session exists only for one run; target main or session:<id>, or use --message for an agent turn',
         );
       if (v.agent !== undefined && v.agent !== null) out.agent = nameField(v.agent, 'payload.agent', 'agent');
+      const by = createdBy(v.createdBySession);
+      if (by !== undefined) out.createdBySession = by;
       return out;
     }
     case 'agentTurn': {
@@ -188,6 +197,8 @@ export function validateOtherPayload(v: Record<string, unknown>): Payload {
         );
       if (v.lightContext !== undefined && v.lightContext !== null)
         out.lightContext = boolField(v.lightContext, 'payload.lightContext');
+      const by = createdBy(v.createdBySession);
+      if (by !== undefined) out.createdBySession = by;
       return out;
     }
     case 'heartbeat': {

@@ -11,6 +11,7 @@ import { reportError } from './output.ts';
 import { registerCronCommands } from './cron.ts';
 import { registerDaemonCommand } from './daemon.ts';
 import { registerMcpCommand } from './mcp.ts';
+import { registerSessionCommands } from './session.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -64,6 +65,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerCronCommands(program);
   registerDaemonCommand(program, version);
   registerMcpCommand(program);
+  registerSessionCommands(program);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {

@@ -1,0 +1,160 @@
+/**
+ * `nightshift session …`: look into agent sessions. `list` shows every session with its pending
+ * inbox; `show ID` prints the transcript (tool calls and results included); `inbox ID` the system
+ * events waiting for the next heartbeat.
+ */
+import type { Command } from '@commander-js/extra-typings';
+import type { App } from '../../app/app.ts';
+import type { ChatMessage } from '../../agent/types.ts';
+import { EXIT, UserError } from '../../domain/errors.ts';
+import { mainSessionId } from '../../domain/session.ts';
+import type { Session } from '../../domain/session.ts';
+import { globalOptions, withApp } from './context.ts';
+import { isoUtc, relative, renderTable } from './format.ts';
+import { intFlag } from './job-flags.ts';
+import { printJson, printLine } from './output.ts';
+
+/** A session by id; `main` alone means the default agent's main session. */
+async function requireSession(app: App, id: string): Promise<Session> {
+  const wanted = id === 'main' ? mainSessionId('default') : id;
+  const session = await app.store.sessions.get(wanted);
+  if (session) return session;
+  throw new UserError(`no session "${id}" in ${app.home.dir}`, {
+    hint: 'list the sessions with `nightshift session list` (ids look like main:default, session:ops, isolated:<runId>)',
+    exitCode: EXIT.notFound,
+    code: 'not_found',
+  });
+}
+
+function sessionView(s: Session, pending: number): Record<string, unknown> {
+  return {
+    id: s.id,
+    agent: s.agent,
+    kind: s.kind,
+    createdAt: isoUtc(s.createdAtMs),
+    updatedAt: isoUtc(s.updatedAtMs),
+    pendingInbox: pending,
+  };
+}
+
+/** One message as a line (or a few): role, then content; tool calls with their arguments. */
+export function formatMessage(m: ChatMessage): string {
+  switch (m.role) {
+    case 'system':
+      return `system: ${m.content}`;
+    case 'user':
+      return `user: ${m.content}`;
+    case 'tool':
+      return `tool result (${m.tool_call_id}): ${m.content}`;
+    case 'assistant': {
+      const lines: string[] = [];
+      if (m.content) lines.push(`assistant: ${m.content}`);
+      for (const c of m.tool_calls ?? [])
+        lines.push(`assistant calls ${c.function.name} (${c.id}): ${c.function.arguments}`);
+      return lines.length > 0 ? lines.join('\n') : 'assistant: (empty)';
+    }
+  }
+}
+
+export function registerSessionCommands(program: Command): void {
+  const session = program
+    .command('session')
+    .description('agent sessions: transcripts and the inbox that system events fill and heartbeats empty');
+
+  session
+    .command('list')
+    .description('list sessions: id, agent, kind, last activity, pending inbox items')
+    .option('--agent <name>', 'only the sessions of this agent')
+    .action(async (opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      await withApp(cmd, async (app) => {
+        const sessions = await app.store.sessions.list(opts.agent);
+        const pending = await Promise.all(
+          sessions.map(async (s) => (await app.store.sessions.pendingInbox(s.id)).length),
+        );
+        if (json) {
+          printJson({ sessions: sessions.map((s, i) => sessionView(s, pending[i] ?? 0)) });
+          return;
+        }
+        if (sessions.length === 0) {
+          printLine('no sessions yet: agent-turn, heartbeat and system-event jobs create them');
+          return;
+        }
+        const now = Date.now();
+        printLine(
+          renderTable(
+            ['ID', 'AGENT', 'KIND', 'LAST ACTIVITY', 'INBOX'],
+            sessions.map((s, i) => [
+              s.id,
+              s.agent,
+              s.kind,
+              relative(s.updatedAtMs, now),
+              String(pending[i] ?? 0),
+            ]),
+          ),
+        );
+      });
+    });
+
+  session
+    .command('show')
+    .description('print the transcript of a session, oldest first')
+    .argument('<id>', 'session id (main:default, session:ops, isolated:<runId>; `main` = main:default)')
+    .option('--limit <n>', 'only the last N messages')
+    .action(async (id, opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      const limit = opts.limit === undefined ? undefined : intFlag('--limit', opts.limit, { min: 1 });
+      await withApp(cmd, async (app) => {
+        const s = await requireSession(app, id);
+        const messages = await app.store.sessions.transcript(s.id, limit);
+        const pending = (await app.store.sessions.pendingInbox(s.id)).length;
+        if (json) {
+          printJson({ session: sessionView(s, pending), messages });
+          return;
+        }
+        printLine(`session ${s.id} (agent ${s.agent}, ${s.kind}), ${messages.length} message(s)`);
+        for (const m of messages) printLine(formatMessage(m));
+        if (pending > 0)
+          printLine(`${pending} inbox item(s) wait for the next heartbeat (\`session inbox ${s.id}\`)`);
+      });
+    });
+
+  session
+    .command('inbox')
+    .description('list the system events waiting in a session for the next heartbeat')
+    .argument('<id>', 'session id (`main` = main:default)')
+    .action(async (id, _opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      await withApp(cmd, async (app) => {
+        const s = await requireSession(app, id);
+        const items = await app.store.sessions.pendingInbox(s.id);
+        if (json) {
+          printJson({
+            session: s.id,
+            items: items.map((it) => ({
+              seq: it.seq,
+              text: it.text,
+              createdAt: isoUtc(it.createdAtMs),
+              jobId: it.jobId ?? null,
+              runId: it.runId ?? null,
+            })),
+          });
+          return;
+        }
+        if (items.length === 0) {
+          printLine(`the inbox of ${s.id} is empty`);
+          return;
+        }
+        printLine(
+          renderTable(
+            ['SEQ', 'ARRIVED', 'TEXT'],
+            items.map((it) => [
+              String(it.seq),
+              isoUtc(it.createdAtMs),
+              it.text.replace(/\s+/g, ' ').slice(0, 200),
+            ]),
+          ),
+        );
+      });
+    });
+}

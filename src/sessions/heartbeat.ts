@@ -1,0 +1,146 @@
+/**
+ * The heartbeat: each configured agent gets a visible job `heartbeat:<agent>` (every
+ * `heartbeatEvery`, default 30 min). A heartbeat run reads the pending inbox of the agent's main
+ * session; an empty inbox ends `skipped` ("inbox empty") without any model call, so an idle agent
+ * costs nothing. Otherwise one agent turn runs on the main session with the items as its message,
+ * and the items are marked as taken by that run.
+ */
+import type { App } from '../app/app.ts';
+import { newJobId } from '../app/app.ts';
+import { buildJob, applyJobPatch } from '../domain/job-validation.ts';
+import type { HeartbeatPayload, Job } from '../domain/job.ts';
+import { mainSessionId } from '../domain/session.ts';
+import type { InboxItem } from '../domain/session.ts';
+import type { ExecutionContext, ExecutionOutcome, Executor } from '../payloads/executor.ts';
+import { StoreConflictError } from '../store/store.ts';
+import { setupFailure, turnOutcome } from '../agent/runtime.ts';
+import type { AgentRuntime } from '../agent/runtime.ts';
+import type { WakeHeartbeat } from './system-event.ts';
+
+/** The name of an agent's heartbeat job. */
+export function heartbeatJobName(agent: string): string {
+  return `heartbeat:${agent}`;
+}
+
+/**
+ * Creates the agent's heartbeat job when the agent is configured and the job is missing, and keeps
+ * its interval in step with the configuration. Returns the job, or undefined for an unknown agent.
+ * Other edits (disabling it, a description) are the user's and are kept.
+ */
+export async function ensureHeartbeatJob(app: App, agent: string, nowMs: number): Promise<Job | undefined> {
+  const config = app.config().agents[agent];
+  if (!config) return undefined;
+  const name = heartbeatJobName(agent);
+  const existing = await app.store.findJob(name);
+  if (existing) {
+    const s = existing.schedule;
+    if (s.kind === 'every' && s.everyMs === config.heartbeatEveryMs) return existing;
+    const edited = applyJobPatch(
+      existing,
+      { schedule: { kind: 'every', everyMs: config.heartbeatEveryMs } },
+      nowMs,
+    );
+    await app.store.updateJob(edited);
+    return edited;
+  }
+  const job = buildJob(
+    {
+      name,
+      description: `heartbeat of agent ${agent}: one turn on its main session when system events are waiting in the inbox`,
+      schedule: { kind: 'every', everyMs: config.heartbeatEveryMs },
+      payload: { kind: 'heartbeat', agent },
+      // A wake while a heartbeat runs is queued, so items pushed meanwhile are not left waiting.
+      policy: { overlap: 'queue-one' },
+    },
+    nowMs,
+    newJobId,
+  );
+  try {
+    await app.store.insertJob(job);
+  } catch (err) {
+    if (err instanceof StoreConflictError) return app.store.findJob(name);
+    throw err;
+  }
+  return job;
+}
+
+/** ensureHeartbeatJob for every configured agent (the daemon calls it at start). */
+export async function ensureHeartbeatJobs(app: App, nowMs: number): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (const agent of Object.keys(app.config().agents)) {
+    const job = await ensureHeartbeatJob(app, agent, nowMs);
+    if (job) jobs.push(job);
+  }
+  return jobs;
+}
+
+/**
+ * The WakeHeartbeat a daemon hands to the system-event executor: it requests a manual run of the
+ * agent's heartbeat job (`requestRun` is the engine's). A heartbeat already queued takes the item
+ * as well, so that is not an error.
+ */
+export function heartbeatWaker(
+  requestRun: (jobIdOrName: string) => Promise<{ ok: boolean; enqueued: boolean; reason?: string }>,
+): WakeHeartbeat {
+  return async (agent) => {
+    const result = await requestRun(heartbeatJobName(agent));
+    if (!result.ok && result.reason !== undefined && !/already (queued|running)/.test(result.reason))
+      throw new Error(`heartbeat ${heartbeatJobName(agent)} not queued: ${result.reason}`);
+  };
+}
+
+/** The turn's message: the waiting items, oldest first, with when they arrived. */
+export function heartbeatMessage(items: InboxItem[]): string {
+  const lines = items.map((it, i) => `${i + 1}. [${new Date(it.createdAtMs).toISOString()}] ${it.text}`);
+  const count = items.length === 1 ? '1 system event arrived' : `${items.length} system events arrived`;
+  return [
+    `[nightshift heartbeat] ${count} since your last heartbeat:`,
+    ...lines,
+    '',
+    'Act on them as needed. If there is nothing to report, answer exactly NO_REPLY.',
+  ].join('\n');
+}
+
+export class HeartbeatExecutor implements Executor<HeartbeatPayload> {
+  readonly kind = 'heartbeat' as const;
+
+  constructor(private readonly runtime: AgentRuntime) {}
+
+  async execute(payload: HeartbeatPayload, ctx: ExecutionContext): Promise<ExecutionOutcome> {
+    if (ctx.signal.aborted)
+      return { status: 'interrupted', error: 'interrupted before it started: nightshift is shutting down' };
+    const agent = payload.agent ?? 'default';
+    const sessionId = mainSessionId(agent);
+    const sessions = this.runtime.app.store.sessions;
+    // Before anything else: an idle agent's heartbeat reads one index and stops.
+    const items = await sessions.pendingInbox(sessionId);
+    if (items.length === 0) return { status: 'skipped', error: 'inbox empty' };
+    try {
+      const message = heartbeatMessage(items);
+      const req = {
+        agent,
+        sessionId,
+        message,
+        ...(payload.timeoutSeconds !== undefined ? { timeoutSeconds: payload.timeoutSeconds } : {}),
+      };
+      this.runtime.buildInput(req, []);
+      await sessions.ensure({ id: sessionId, agent, kind: 'main' }, ctx.now());
+      const { result } = await this.runtime.runOnSession(req, ctx.runId, ctx.signal);
+      // The model saw the items unless the turn never reached it (skipped) or was cut off by shutdown.
+      let note: string | undefined;
+      if (result.status !== 'skipped' && result.status !== 'interrupted') {
+        const taken = await sessions.consumeInbox(
+          items.map((it) => it.seq),
+          ctx.runId,
+          this.runtime.clock.now(),
+        );
+        if (result.status !== 'ok') note = `${taken} inbox item(s) taken by this run`;
+      } else {
+        note = `${items.length} inbox item(s) left for the next heartbeat`;
+      }
+      return turnOutcome(result, agent, sessionId, ctx.job, note);
+    } catch (err) {
+      return setupFailure(err);
+    }
+  }
+}
