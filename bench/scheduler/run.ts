@@ -31,16 +31,53 @@ interface Row {
   error?: string;
 }
 
+/**
+ * Workers run bundled, as the installed daemon runs (dist/ via esbuild), not through the tsx loader:
+ * the loader's own thread and caches cost ~40 MB of RSS that no user's daemon carries. Every system
+ * runs from the same bundle, so the comparison stays like for like.
+ */
+async function bundleWorker(): Promise<string> {
+  const { build } = await import('esbuild');
+  const outdir = path.join(root, 'bench/out/scheduler/worker');
+  await build({
+    absWorkingDir: root,
+    entryPoints: [path.join(here, 'worker.ts')],
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  return path.join(outdir, 'worker.mjs');
+}
+
+let workerEntry: string | undefined;
+
+/** The Node flags bin/nightshift's shebang gives the daemon, so nightshift is measured as it runs. */
+function nightshiftNodeFlags(): string[] {
+  const first = fs.readFileSync(path.join(root, 'bin/nightshift'), 'utf8').split('\n')[0] ?? '';
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return m
+    ? (m[1] as string)
+        .trim()
+        .split(/\s+/)
+        .filter((f) => f !== '')
+    : [];
+}
+
 function runWorker(args: string[], timeoutMs: number): Promise<FireResult | IdleResult> {
+  const entry = workerEntry as string;
+  const system = args[args.indexOf('--system') + 1] ?? '';
+  const flags = system.startsWith('nightshift') ? nightshiftNodeFlags() : [];
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', path.join(here, 'worker.ts'), ...args],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['--expose-gc', ...flags, entry, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -151,7 +188,10 @@ function printTable(
   }
   const base = rows.find((r) => r.system === 'baseline');
   if (base?.idle)
-    lines.push(`  baseline = node + tsx loader alone, no scheduler: RSS ${f(base.idle.rssMB)} MB`);
+    lines.push(`  baseline = node alone (bundled harness), no scheduler: RSS ${f(base.idle.rssMB)} MB`);
+  lines.push(
+    `  nightshift rows run with bin/nightshift's node flags: ${nightshiftNodeFlags().join(' ') || '(none)'}`,
+  );
   lines.push(
     '  idle RSS is measured after a full GC; JS heap in use: ' +
       rows.map((r) => `${r.system} ${f(r.idle?.heapMB)} MB`).join(', '),
@@ -232,6 +272,7 @@ async function main(): Promise<void> {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k}: must be a positive number`);
   }
   const systems = (values.systems ?? 'nightshift,croner,bullmq,baseline').split(',').map((s) => s.trim());
+  workerEntry = await bundleWorker();
   const rows: Row[] = [];
   for (const system of systems) {
     const row: Row = { system };
