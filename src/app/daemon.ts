@@ -16,15 +16,32 @@ import { newJobId, openApp } from './app.ts';
 import { createExecutors } from './executors.ts';
 import type { App } from './app.ts';
 import { acquireDaemonLock } from './daemon-lock.ts';
+import type { AlertEvent } from '../alerts/service.ts';
+import { createRunHooks } from './run-hooks.ts';
+import { ensureHeartbeatJobs, heartbeatWaker } from '../sessions/heartbeat.ts';
+import { describeSchedule } from '../domain/schedule.ts';
 
 export const SAMPLE_JOB_NAME = 'sample-heartbeat';
 
+/** Everything the daemon reports: the engine's events and its services' (alerts, MCP endpoint). */
+export type DaemonLogEvent =
+  | EngineEvent
+  | AlertEvent
+  | { event: 'heartbeat.job'; jobId: string; name: string; every: string };
+
+/**
+ * An interface the daemon serves besides the scheduler (the MCP HTTP endpoint): started once the
+ * engine runs, closed first on stop. Null when its configuration says it is off.
+ */
+export type DaemonService = (ctx: { app: App; engine: Engine }) => Promise<{ close(): Promise<void> } | null>;
+
 export interface DaemonOptions {
   homeFlag?: string;
-  log: (event: EngineEvent) => void;
+  log: (event: DaemonLogEvent) => void;
   clock?: Clock;
   /** Called with the opened home before the engine starts (e.g. to add the sample job). */
   beforeStart?: (app: App) => Promise<void>;
+  services?: DaemonService[];
 }
 
 export interface RunningDaemon {
@@ -47,14 +64,47 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     app = await openApp(opts.homeFlag);
     await opts.beforeStart?.(app);
     const clock = opts.clock ?? new SystemClock();
-    const engine = new Engine({
-      store: app.store,
-      clock,
-      executors: createExecutors({ app, clock }),
-      log: opts.log,
-    });
-    await engine.start();
     const opened = app;
+    // Configuration errors stop the start here, before anything runs, with the file and field named.
+    opened.config();
+    const hooks = createRunHooks(opened, clock, opts.log);
+    const alerts = hooks.alerts;
+    // The executors need the engine (to wake a heartbeat) and the engine needs the executors.
+    let engineRef: Engine | undefined;
+    const engine = new Engine({
+      store: opened.store,
+      clock,
+      executors: createExecutors({
+        app: opened,
+        clock,
+        wakeHeartbeat: heartbeatWaker((name) => (engineRef as Engine).requestRun(name)),
+      }),
+      log: opts.log,
+      onRunStarted: hooks.onRunStarted,
+      onRunFinished: hooks.onRunFinished,
+    });
+    engineRef = engine;
+    for (const job of await ensureHeartbeatJobs(opened, clock.now()))
+      opts.log({
+        event: 'heartbeat.job',
+        jobId: job.id,
+        name: job.name,
+        every: describeSchedule(job.schedule),
+      });
+    await engine.start();
+    await alerts.start();
+    const services: Array<{ close(): Promise<void> }> = [];
+    try {
+      for (const start of opts.services ?? []) {
+        const svc = await start({ app: opened, engine });
+        if (svc) services.push(svc);
+      }
+    } catch (err) {
+      for (const svc of services) await svc.close();
+      await engine.stop();
+      await alerts.stop();
+      throw err;
+    }
     let stopping: Promise<void> | undefined;
     return {
       app: opened,
@@ -62,7 +112,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       stop: () =>
         (stopping ??= (async () => {
           try {
+            for (const svc of services) await svc.close();
             await engine.stop();
+            await alerts.stop();
             await opened.close();
           } finally {
             lock.release();

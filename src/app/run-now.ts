@@ -8,6 +8,8 @@ import type { Run, RunStatus } from '../domain/job.ts';
 import { Engine } from '../scheduler/engine.ts';
 import type { RunRequestResult } from '../scheduler/engine.ts';
 import { createExecutors } from './executors.ts';
+import { createRunHooks } from './run-hooks.ts';
+import { heartbeatWaker } from '../sessions/heartbeat.ts';
 import type { App } from './app.ts';
 import { readLockHolder, tryAcquireDaemonLock } from './daemon-lock.ts';
 import type { LockHolder } from './daemon-lock.ts';
@@ -41,12 +43,22 @@ export async function requestManualRun(
 ): Promise<ManualRunOutcome> {
   const lock = tryAcquireDaemonLock(app.home.daemonLockPath, 'run');
   const clock = new SystemClock();
+  const hooks = createRunHooks(app, clock);
+  let engineRef: Engine | undefined;
   const engine = new Engine({
     store: app.store,
     clock,
-    executors: createExecutors({ app, clock }),
+    executors: createExecutors({
+      app,
+      clock,
+      // A system event with --wake now queues the heartbeat; a daemon (or the next cron run) takes it.
+      wakeHeartbeat: heartbeatWaker((name) => (engineRef as Engine).requestRun(name)),
+    }),
+    onRunStarted: hooks.onRunStarted,
+    onRunFinished: hooks.onRunFinished,
     changePollMs: 0,
   });
+  engineRef = engine;
   try {
     const result = await engine.requestRun(idOrName, { due: req.due === true });
     if (!lock) {

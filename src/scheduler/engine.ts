@@ -506,6 +506,11 @@ export class Engine {
           ? 'the daemon was not running'
           : 'the daemon was late (busy or suspended)';
     let recorded = 0;
+    /** The newest `missed` record written: alerts and failure notices hear of a missed stretch once. */
+    let latestMissed: Run | undefined;
+    const newest = (run: Run): void => {
+      if (!latestMissed || run.slotMs > latestMissed.slotMs) latestMissed = run;
+    };
     if (plan.summary) {
       const s = plan.summary;
       const run: Run = {
@@ -518,7 +523,10 @@ export class Engine {
         error: summaryReason(s, why(s.toMs)),
         finishedAtMs: now,
       };
-      if (await this.writes.claim(run)) recorded += s.count;
+      if (await this.writes.claim(run)) {
+        recorded += s.count;
+        newest(run);
+      }
     }
     const missed = plan.missed.map((slotMs) => {
       const run: Run = {
@@ -531,7 +539,10 @@ export class Engine {
         error: `missed: ${why(slotMs)}`,
         finishedAtMs: now,
       };
-      return this.writes.claim(run);
+      return this.writes.claim(run).then((ok) => {
+        if (ok) newest(run);
+        return ok;
+      });
     });
     for (const ok of await Promise.all(missed)) if (ok) recorded++;
     const runs = plan.run.map(async (slotMs) => {
@@ -562,6 +573,13 @@ export class Engine {
       });
     }
     if (recorded > 0) await this.prune(job, now);
+    if (latestMissed && this.onRunFinished) {
+      try {
+        await this.onRunFinished(job, latestMissed);
+      } catch (err) {
+        this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: latestMissed.runId });
+      }
+    }
     // A one-shot whose only slot was missed (and not caught up) is spent.
     if (job.schedule.kind === 'at' && plan.run.length === 0 && recorded > 0) {
       const last = plan.missed.at(-1) ?? plan.summary?.toMs ?? now;

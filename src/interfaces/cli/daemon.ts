@@ -5,14 +5,16 @@
  */
 import type { Command } from '@commander-js/extra-typings';
 import type { App } from '../../app/app.ts';
-import type { EngineEvent } from '../../scheduler/engine.ts';
+import type { DaemonLogEvent } from '../../app/daemon.ts';
+import type { McpEndpointLogEvent } from '../mcp/daemon-endpoint.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
 import { globalOptions } from './context.ts';
 import { resolveHomeDir } from '../../config/home.ts';
 
 type DaemonEvent =
-  | EngineEvent
+  | DaemonLogEvent
+  | McpEndpointLogEvent
   | { event: 'daemon.started'; pid: number; home: string; version: string }
   | { event: 'daemon.stopping'; signal: string }
   | { event: 'daemon.stopped' }
@@ -115,6 +117,7 @@ export function registerDaemonCommand(program: Command, version: string): void {
       });
       // Loaded here: the engine and executors are only needed by this command.
       const { startDaemon } = await import('../../app/daemon.ts');
+      const { startMcpEndpoint } = await import('../mcp/daemon-endpoint.ts');
       let sampleCreated: string | undefined;
       const daemon = await startDaemon({
         homeFlag: g.home,
@@ -123,6 +126,8 @@ export function registerDaemonCommand(program: Command, version: string): void {
           log({ event: 'daemon.started', pid: process.pid, home: app.home.dir, version });
           if (opts.sampleJob) sampleCreated = await addSampleJob(app, log);
         },
+        // The MCP HTTP endpoint, when the configuration has `mcp.http`.
+        services: [({ app, engine }) => startMcpEndpoint(app, engine, log)],
       });
       // A first run right away, so a new user sees one without waiting for the first minute.
       if (sampleCreated) await daemon.engine.requestRun(sampleCreated);

@@ -12,6 +12,7 @@ import { registerCronCommands } from './cron.ts';
 import { registerDaemonCommand } from './daemon.ts';
 import { registerMcpCommand } from './mcp.ts';
 import { registerSessionCommands } from './session.ts';
+import { registerAlertCommands } from './alert.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -66,6 +67,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerDaemonCommand(program, version);
   registerMcpCommand(program);
   registerSessionCommands(program);
+  registerAlertCommands(program);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {
