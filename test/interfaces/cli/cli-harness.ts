@@ -96,9 +96,9 @@ export class DaemonProcess {
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
 
-  constructor(home: string, args: string[] = []) {
+  constructor(home: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, [BIN, '--home', home, 'daemon', ...args], {
-      env: cleanEnv(),
+      env: cleanEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buf = '';
