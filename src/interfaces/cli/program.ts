@@ -13,6 +13,7 @@ import { registerDaemonCommand } from './daemon.ts';
 import { registerMcpCommand } from './mcp.ts';
 import { registerSessionCommands } from './session.ts';
 import { registerAlertCommands } from './alert.ts';
+import { registerImportCommands } from './import.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -68,6 +69,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerMcpCommand(program);
   registerSessionCommands(program);
   registerAlertCommands(program);
+  registerImportCommands(program);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {

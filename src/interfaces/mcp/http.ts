@@ -15,7 +15,7 @@ import { UserError } from '../../domain/errors.ts';
 import type { Scope } from './scopes.ts';
 import { parseScope } from './scopes.ts';
 import { createMcpServer, whenRunsSettled } from './server.ts';
-import type { McpLogEvent } from './server.ts';
+import type { McpLogEvent, RunRequester } from './server.ts';
 
 export type McpHttpLogEvent =
   | McpLogEvent
@@ -33,6 +33,10 @@ export interface McpHttpOptions {
   /** Required to bind anything other than a loopback address. */
   allowRemote?: boolean;
   log?: (event: McpHttpLogEvent) => void;
+  /** Inside the daemon: its engine's requestRun (see McpServerDeps.requestRun). */
+  requestRun?: RunRequester;
+  /** Inside the daemon: its engine's refresh (see McpServerDeps.onJobsChanged). */
+  onJobsChanged?: () => Promise<void>;
 }
 
 export interface McpHttpServer {
@@ -136,7 +140,13 @@ export async function startMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer>
       jsonRpcError(res, 405, 'method not allowed: POST JSON-RPC messages to /mcp', { allow: 'POST' });
       return;
     }
-    const server = createMcpServer({ app: opts.app, scope, log });
+    const server = createMcpServer({
+      app: opts.app,
+      scope,
+      log,
+      ...(opts.requestRun ? { requestRun: opts.requestRun } : {}),
+      ...(opts.onJobsChanged ? { onJobsChanged: opts.onJobsChanged } : {}),
+    });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,

@@ -26,6 +26,8 @@ import { scopeAllows } from './scopes.ts';
 import { publicJob, runDetail } from './views.ts';
 import { statusReport } from '../cli/views.ts';
 import { runView } from '../cli/views.ts';
+import { defaultRedactor } from '../../secrets/redact.ts';
+import { registerBackupTools } from './backup-tools.ts';
 
 /** What the server reports about itself; never argument values (they may hold secrets). */
 export type McpLogEvent =
@@ -34,17 +36,37 @@ export type McpLogEvent =
   | { event: 'mcp.tool_error'; tool: string; code: string; message: string }
   | { event: 'mcp.run_failed'; runId: string | null; message: string };
 
+/** Queues a manual run (the daemon's engine, when the server runs inside the daemon). */
+export type RunRequester = (jobIdOrName: string, opts: { due?: boolean }) => Promise<RunRequestResult>;
+
 export interface McpServerDeps {
   app: App;
   scope: Scope;
   log?: (event: McpLogEvent) => void;
   /** Reported to clients as the server version. */
   version?: string;
+  /**
+   * Inside the daemon: its engine's requestRun, so a run asked for here starts at once. Absent,
+   * runs go the way of `cron run` (queued for a daemon, or run by this process when there is none).
+   */
+  requestRun?: RunRequester;
+  /**
+   * Called after a tool added, changed or removed a job. Inside the daemon: its engine's refresh,
+   * since the daemon does not see its own connection's writes as outside changes.
+   */
+  onJobsChanged?: () => Promise<void>;
 }
 
 /** The longest a `job_run` call with `wait` holds the request open (MCP clients time out too). */
 export const MAX_WAIT_SECONDS = 600;
 export const DEFAULT_WAIT_SECONDS = 60;
+
+/** How a tool asks for a manual run. */
+export interface RunArgs {
+  due?: boolean;
+  wait?: boolean;
+  timeoutSeconds?: number;
+}
 
 const RUN_STATUSES = [
   'queued',
@@ -55,6 +77,7 @@ const RUN_STATUSES = [
   'skipped',
   'interrupted',
   'missed',
+  'delivered',
 ] as const;
 
 /**
@@ -65,11 +88,15 @@ const RUN_STATUSES = [
 const SECRET_FIELD =
   /passphrase|password|secret|token|api[-_]?key|private[-_]?key|writer[-_]?key|identity|credential/i;
 
+/** Values that can only be key material: age identities, nightshift writer keys, PEM private keys. */
+const SECRET_VALUE =
+  /AGE-SECRET-KEY-1[0-9A-Z]{20,}|NIGHTSHIFT-WRITER-KEY-1 |-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/i;
+
 // ---------------------------------------------------------------------------------------------
 // Schemas. Job input is kept loose where the domain validates: its messages name the field
 // (`schedule.expr: …`) and say how to fix it, which is more use to an agent than a type error.
 
-const jobRef = z.string().min(1).describe('job id or exact name (case-sensitive)');
+export const jobRef = z.string().min(1).describe('job id or exact name (case-sensitive)');
 
 const scheduleIn = z
   .looseObject({
@@ -87,7 +114,10 @@ const scheduleIn = z
 
 const payloadIn = z
   .looseObject({
-    kind: z.literal('command').optional(),
+    kind: z
+      .enum(['command', 'backup', 'drill', 'systemEvent', 'agentTurn', 'heartbeat'])
+      .optional()
+      .describe('default command (when command or argv is given)'),
     command: z.string().optional().describe('a shell string, run by /bin/sh -c'),
     argv: z.array(z.string()).optional().describe('program and arguments, no shell'),
     cwd: z.string().optional().describe('absolute working directory'),
@@ -96,9 +126,40 @@ const payloadIn = z
       .optional()
       .describe('extra environment; never put secret values here (values are stored in plain text)'),
     input: z.string().optional().describe('written to stdin, then closed'),
-    timeoutSeconds: z.number().optional().describe('default 600; 0 = none'),
+    timeoutSeconds: z.number().optional().describe('default 600 (backup, drill: none); 0 = none'),
+    profile: z.string().optional().describe('backup, drill: the backup profile name'),
+    sampleFiles: z.number().optional().describe('drill: files to restore and verify (default 20)'),
+    samplePercent: z.number().optional().describe('drill: or a percentage of the files'),
+    text: z.string().optional().describe('systemEvent: the text put into the session inbox'),
+    message: z.string().optional().describe('agentTurn: the instruction for the agent'),
+    session: z
+      .string()
+      .optional()
+      .describe('systemEvent, agentTurn: main, isolated (agentTurn only), current or session:<id>'),
+    wake: z
+      .enum(['now', 'next-heartbeat'])
+      .optional()
+      .describe('systemEvent: run the heartbeat now or later'),
+    agent: z
+      .string()
+      .optional()
+      .describe('systemEvent, agentTurn, heartbeat: agent name (default "default")'),
+    model: z.string().optional().describe("agentTurn: overrides the agent's model"),
+    fallbacks: z.array(z.string()).optional().describe('agentTurn: models tried when the primary fails'),
+    tools: z
+      .array(z.string())
+      .optional()
+      .describe('agentTurn: tools the model may call (exec, backup_run, …)'),
+    execAllowlist: z
+      .array(z.array(z.string()))
+      .optional()
+      .describe('agentTurn: argv prefixes the exec tool may run'),
+    lightContext: z.boolean().optional().describe('agentTurn: leave the session history out'),
   })
-  .describe('what the job runs: command or argv');
+  .describe(
+    'what the job runs: {command}|{argv} (command), {kind:"backup",profile}, {kind:"drill",profile}, ' +
+      '{kind:"systemEvent",text}, {kind:"agentTurn",message} or {kind:"heartbeat",agent}',
+  );
 
 const jobFields = {
   description: z.string().optional(),
@@ -113,6 +174,19 @@ const jobFields = {
     .optional()
     .describe('what proves success besides exit 0: expectFile, expectMinBytes, expectOutput'),
   history: z.looseObject({}).optional().describe('maxRuns, maxAgeMs, outputTailBytes'),
+  alerts: z
+    .looseObject({})
+    .nullable()
+    .optional()
+    .describe(
+      'afterFailures, cooldownMs, recovery, ifNoSuccessWithinMs, channels, anomalyFactor, maxRepoBytes',
+    ),
+  delivery: z
+    .looseObject({ mode: z.enum(['none', 'announce', 'webhook']) })
+    .nullable()
+    .optional()
+    .describe('{mode:"announce",channel,to?} | {mode:"webhook",url} | {mode:"none"}; failureDestination?'),
+  healthcheck: z.looseObject({ url: z.string() }).nullable().optional().describe('ping URL'),
 };
 
 const jobOut = z
@@ -122,7 +196,7 @@ const jobOut = z
     enabled: z.boolean(),
     status: z.string(),
     schedule: z.looseObject({ kind: z.string() }),
-    payload: z.looseObject({ kind: z.string(), envKeys: z.array(z.string()) }),
+    payload: z.looseObject({ kind: z.string(), envKeys: z.array(z.string()).optional() }),
     nextRunAtMs: z.number().nullable(),
   })
   .describe('the job; payload.env values and payload.input are never returned (envKeys, inputBytes)');
@@ -142,6 +216,29 @@ const runOut = z.object({
   outputTail: z.string().nullable(),
 });
 
+/** The arguments of a tool that requests a run (job_run, backup_run, drill_run). */
+export const runArgs = {
+  due: z.boolean().optional().describe('only run if the job has a slot due now'),
+  wait: z.boolean().optional().describe('wait for the run to finish'),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_WAIT_SECONDS)
+    .optional()
+    .describe(`with wait: at most this long (default ${DEFAULT_WAIT_SECONDS})`),
+};
+
+/** What a tool that requests a run returns. */
+export const runResultShape = {
+  ok: z.boolean(),
+  enqueued: z.boolean(),
+  runId: z.string().nullable(),
+  reason: z.string().optional().describe('why nothing was queued'),
+  executedBy: z.enum(['daemon', 'nobody-yet', 'this-process']),
+  run: runOut.optional().describe('with wait: the run as it stands (terminal unless the wait ran out)'),
+};
+
 const runDetailOut = runOut.extend({
   signal: z.string().nullable(),
   evidence: z.array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() })),
@@ -154,7 +251,7 @@ const runDetailOut = runOut.extend({
  * (`{denied, tool, scope, required}`) and error (`{error}`) shapes must fit it too; hence every
  * field is optional in the schema. A successful result always has all of the tool's own fields.
  */
-function outputShape<S extends Record<string, z.ZodType>>(
+export function outputShape<S extends Record<string, z.ZodType>>(
   shape: S,
 ): { [K in keyof S]: z.ZodOptional<S[K]> } & typeof refusalShape {
   const out: Record<string, z.ZodType> = { ...refusalShape };
@@ -181,10 +278,23 @@ const refusalShape = {
 
 type Structured = Record<string, unknown>;
 
+/**
+ * Every result goes through the redactor: a value the secret resolver has produced in this process
+ * (a token, a passphrase) cannot leave through MCP even if some message were to carry it.
+ */
 function success(structured: Structured): CallToolResult {
+  const clean = defaultRedactor.redactValue(structured);
   return {
-    content: [{ type: 'text', text: JSON.stringify(structured, null, 2) }],
-    structuredContent: structured,
+    content: [{ type: 'text', text: JSON.stringify(clean, null, 2) }],
+    structuredContent: clean,
+  };
+}
+
+function failure(text: string, structured: Structured): CallToolResult {
+  return {
+    isError: true,
+    content: [{ type: 'text', text: defaultRedactor.redact(text) }],
+    structuredContent: defaultRedactor.redactValue(structured),
   };
 }
 
@@ -210,13 +320,16 @@ async function requireJob(app: App, idOrName: string): Promise<Job> {
   return job;
 }
 
-/** The first argument path whose name says it carries a secret (env variable names excepted). */
+/**
+ * The first argument path whose name says it carries a secret (env variable names excepted), or
+ * whose value is key material (anywhere, env values included).
+ */
 function secretField(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return SECRET_VALUE.test(value) ? path || '(argument)' : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {
-    const p = path === '' ? k : `${path}.${k}`;
-    if (p === 'payload.env') continue;
-    if (SECRET_FIELD.test(k)) return p;
+    const p = path === '' ? k : Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`;
+    if (path !== 'payload.env' && SECRET_FIELD.test(k)) return p;
     const inner = secretField(v, p);
     if (inner) return inner;
   }
@@ -260,6 +373,9 @@ export async function whenRunsSettled(server: McpServer): Promise<void> {
 export function createMcpServer(deps: McpServerDeps): McpServer {
   const { app, scope } = deps;
   const log = deps.log ?? ((): void => {});
+  const jobsChanged = async (): Promise<void> => {
+    await deps.onJobsChanged?.();
+  };
   const server = new McpServer(
     { name: 'nightshift', version: deps.version ?? '0.0.0' },
     { capabilities: { tools: {} } },
@@ -269,43 +385,39 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
   const stopper = new AbortController();
   stoppers.set(server, stopper);
 
-  /** Runs a tool body under the scope check, turning refusals and errors into tool errors. */
+  /**
+   * Runs a tool body under the scope check, after refusing arguments that carry a secret, turning
+   * refusals and errors into tool errors.
+   */
   async function guarded(
     tool: string,
     required: Scope,
+    args: unknown,
     body: () => Promise<Structured>,
   ): Promise<CallToolResult> {
     if (!scopeAllows(scope, required)) {
       log({ event: 'mcp.denied', tool, scope, required });
-      return {
-        isError: true,
-        content: [
-          {
-            type: 'text',
-            text: `denied: ${tool} needs scope "${required}"; this client has scope "${scope}"`,
-          },
-        ],
-        structuredContent: { denied: true, tool, scope, required },
-      };
+      return failure(`denied: ${tool} needs scope "${required}"; this client has scope "${scope}"`, {
+        denied: true,
+        tool,
+        scope,
+        required,
+      });
     }
     try {
+      refuseSecrets(tool, args);
       return success(await body());
     } catch (err) {
       if (err instanceof UserError) {
-        log({ event: 'mcp.tool_error', tool, code: err.code, message: err.message });
-        return {
-          isError: true,
-          content: [{ type: 'text', text: err.hint ? `${err.message}\nhint: ${err.hint}` : err.message }],
-          structuredContent: { error: { code: err.code, message: err.message, hint: err.hint ?? null } },
-        };
+        const message = defaultRedactor.redact(err.message);
+        if (err.code !== 'secret_refused') log({ event: 'mcp.tool_error', tool, code: err.code, message });
+        return failure(err.hint ? `${err.message}\nhint: ${err.hint}` : err.message, {
+          error: { code: err.code, message: err.message, hint: err.hint ?? null },
+        });
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const message = defaultRedactor.redact(err instanceof Error ? err.message : String(err));
       log({ event: 'mcp.tool_error', tool, code: 'internal', message });
-      return {
-        isError: true,
-        content: [{ type: 'text', text: `internal error: ${message}` }],
-        structuredContent: { error: { code: 'internal', message, hint: null } },
-      };
+      return failure(`internal error: ${message}`, { error: { code: 'internal', message, hint: null } });
     }
   }
 
@@ -316,10 +428,68 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     throw new UserError(
       `${field}: secret values are not accepted through MCP (the value given is not shown)`,
       {
-        hint: 'jobs never hold secrets; where one is needed, give a reference such as env:NAME or file:/path (see docs/secrets.md)',
+        hint: 'no tool takes a secret, passphrase, identity or key; where one is needed, a reference such as env:NAME or file:/path is configured outside MCP (see docs/secrets.md)',
         code: 'secret_refused',
       },
     );
+  }
+
+  /**
+   * Requests a manual run of a job (already checked to exist) the way `cron run` does, or through
+   * the daemon's engine when the server runs inside it; with `wait`, waits for the run's end.
+   */
+  async function startRun(jobId: string, args: RunArgs): Promise<Structured> {
+    if (args.timeoutSeconds !== undefined && args.wait !== true) {
+      throw new UserError('timeoutSeconds: only applies with wait=true', {
+        hint: 'add "wait": true, or drop timeoutSeconds',
+      });
+    }
+    const deadline = Date.now() + (args.timeoutSeconds ?? DEFAULT_WAIT_SECONDS) * 1000;
+    let result: RunRequestResult;
+    let executor: RunExecutor;
+    let outcome: Promise<{ run?: Run }> | undefined;
+    if (deps.requestRun) {
+      result = await deps.requestRun(jobId, { due: args.due === true });
+      executor = { by: 'daemon' };
+    } else {
+      let settle!: (v: { result: RunRequestResult; executor: RunExecutor }) => void;
+      const requested = new Promise<{ result: RunRequestResult; executor: RunExecutor }>((r) => (settle = r));
+      const started = requestManualRun(app, jobId, {
+        due: args.due === true,
+        signal: stopper.signal,
+        onRequested: (res, ex) => settle({ result: res, executor: ex }),
+      });
+      outcome = started;
+      // An in-process run keeps going after this call returns; it is tracked so shutdown waits for it.
+      const tracked = started.catch((err: unknown) => {
+        log({
+          event: 'mcp.run_failed',
+          runId: null,
+          message: defaultRedactor.redact(err instanceof Error ? err.message : String(err)),
+        });
+      });
+      background.add(tracked);
+      void tracked.finally(() => background.delete(tracked));
+      // A refusal (unknown job) rejects before onRequested; it reaches the caller from here.
+      ({ result, executor } = await Promise.race([requested, started.then(() => requested)]));
+    }
+    const out: Structured = {
+      ok: result.ok,
+      enqueued: result.enqueued,
+      runId: result.runId ?? null,
+      ...(result.reason !== undefined ? { reason: result.reason } : {}),
+      executedBy: executor.by,
+    };
+    if (args.wait === true && result.enqueued && result.runId !== undefined) {
+      const run = await waitUntil(
+        app,
+        result.runId,
+        deadline,
+        executor.by === 'this-process' ? outcome : undefined,
+      );
+      if (run) out.run = runView(run);
+    }
+    return out;
   }
 
   const scopeNote = (required: Scope): string => ` Needs scope "${required}".`;
@@ -331,12 +501,12 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       description:
         'All jobs (disabled ones only with all=true), ordered by name, with schedule, status and next run.' +
         scopeNote('read'),
-      inputSchema: { all: z.boolean().optional().describe('include disabled jobs') },
+      inputSchema: z.looseObject({ all: z.boolean().optional().describe('include disabled jobs') }),
       outputSchema: outputShape({ jobs: z.array(jobOut) }),
       annotations: { readOnlyHint: true },
     },
     (args) =>
-      guarded('jobs_list', 'read', async () => {
+      guarded('jobs_list', 'read', args, async () => {
         const now = Date.now();
         const jobs = (await app.store.listJobs()).filter((j) => args.all === true || j.enabled);
         return { jobs: jobs.map((j) => publicJob(j, now)) };
@@ -351,7 +521,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
         'One job with its execution contract in plain words (what runs, where, timeout, what counts as ' +
         'success, retries, overlap, misses) and its next 5 fire times. Environment values are never shown.' +
         scopeNote('read'),
-      inputSchema: { job: jobRef },
+      inputSchema: z.looseObject({ job: jobRef }),
       outputSchema: outputShape({
         job: jobOut,
         contract: z.array(z.string()),
@@ -361,7 +531,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       annotations: { readOnlyHint: true },
     },
     (args) =>
-      guarded('job_show', 'read', async () => {
+      guarded('job_show', 'read', args, async () => {
         const job = await requireJob(app, args.job);
         const now = Date.now();
         const fires = jobNextFires(job, now, 5);
@@ -392,8 +562,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       outputSchema: outputShape({ job: jobOut }),
     },
     (args) =>
-      guarded('job_add', 'admin', async () => {
-        refuseSecrets('job_add', args);
+      guarded('job_add', 'admin', args, async () => {
         const now = Date.now();
         const input = { ...args, schedule: normalizeSchedule(args.schedule) } as unknown as JobInput;
         const job = buildJob(input, now, newJobId);
@@ -403,6 +572,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
           if (err instanceof StoreConflictError) throw nameTaken(job.name);
           throw err;
         }
+        await jobsChanged();
         return { job: publicJob(job, now) };
       }),
   );
@@ -425,9 +595,8 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       outputSchema: outputShape({ job: jobOut }),
     },
     (args) =>
-      guarded('job_edit', 'admin', async () => {
+      guarded('job_edit', 'admin', args, async () => {
         const { job: ref, ...rest } = args;
-        refuseSecrets('job_edit', rest);
         const job = await requireJob(app, ref);
         const patch = { ...rest } as Record<string, unknown>;
         if (patch.schedule !== undefined) patch.schedule = normalizeSchedule(patch.schedule);
@@ -444,6 +613,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
           if (err instanceof StoreConflictError) throw nameTaken(updated.name);
           throw err;
         }
+        await jobsChanged();
         return { job: publicJob(updated, now) };
       }),
   );
@@ -453,14 +623,15 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     {
       title: 'Remove a job',
       description: 'Delete a job and its run history.' + scopeNote('admin'),
-      inputSchema: { job: jobRef },
+      inputSchema: z.looseObject({ job: jobRef }),
       outputSchema: outputShape({ ok: z.boolean(), removed: z.boolean(), id: z.string(), name: z.string() }),
       annotations: { destructiveHint: true },
     },
     (args) =>
-      guarded('job_remove', 'admin', async () => {
+      guarded('job_remove', 'admin', args, async () => {
         const job = await requireJob(app, args.job);
         const removed = await app.store.deleteJob(job.id);
+        await jobsChanged();
         return { ok: true, removed, id: job.id, name: job.name };
       }),
   );
@@ -475,69 +646,11 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
         `at most ${MAX_WAIT_SECONDS}) and returns the run; a run still going then keeps going (follow it ` +
         'with run_get).' +
         scopeNote('operate'),
-      inputSchema: {
-        job: jobRef,
-        due: z.boolean().optional().describe('only run if the job has a slot due now'),
-        wait: z.boolean().optional().describe('wait for the run to finish'),
-        timeoutSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS).optional().describe('with wait'),
-      },
-      outputSchema: outputShape({
-        ok: z.boolean(),
-        enqueued: z.boolean(),
-        runId: z.string().nullable(),
-        reason: z.string().optional().describe('why nothing was queued'),
-        executedBy: z.enum(['daemon', 'nobody-yet', 'this-process']),
-        run: runOut.optional().describe('with wait: the run as it stands (terminal unless the wait ran out)'),
-      }),
+      inputSchema: z.looseObject({ job: jobRef, ...runArgs }),
+      outputSchema: outputShape(runResultShape),
     },
     (args) =>
-      guarded('job_run', 'operate', async () => {
-        if (args.timeoutSeconds !== undefined && args.wait !== true) {
-          throw new UserError('timeoutSeconds: only applies with wait=true', {
-            hint: 'add "wait": true, or drop timeoutSeconds',
-          });
-        }
-        await requireJob(app, args.job);
-        const deadline = Date.now() + (args.timeoutSeconds ?? DEFAULT_WAIT_SECONDS) * 1000;
-        let settle!: (v: { result: RunRequestResult; executor: RunExecutor }) => void;
-        const requested = new Promise<{ result: RunRequestResult; executor: RunExecutor }>(
-          (r) => (settle = r),
-        );
-        const outcome = requestManualRun(app, args.job, {
-          due: args.due === true,
-          signal: stopper.signal,
-          onRequested: (result, executor) => settle({ result, executor }),
-        });
-        // An in-process run keeps going after this call returns; it is tracked so shutdown waits for it.
-        const tracked = outcome.catch((err: unknown) => {
-          log({
-            event: 'mcp.run_failed',
-            runId: null,
-            message: err instanceof Error ? err.message : String(err),
-          });
-        });
-        background.add(tracked);
-        void tracked.finally(() => background.delete(tracked));
-        // A refusal (unknown job) rejects before onRequested; it reaches the caller from here.
-        const { result, executor } = await Promise.race([requested, outcome.then(() => requested)]);
-        const out: Structured = {
-          ok: result.ok,
-          enqueued: result.enqueued,
-          runId: result.runId ?? null,
-          ...(result.reason !== undefined ? { reason: result.reason } : {}),
-          executedBy: executor.by,
-        };
-        if (args.wait === true && result.enqueued && result.runId !== undefined) {
-          const run = await waitUntil(
-            app,
-            result.runId,
-            deadline,
-            executor.by === 'this-process' ? outcome : undefined,
-          );
-          if (run) out.run = runView(run);
-        }
-        return out;
-      }),
+      guarded('job_run', 'operate', args, async () => startRun((await requireJob(app, args.job)).id, args)),
   );
 
   server.registerTool(
@@ -548,17 +661,17 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
         'Run history, newest first, of one job or of all jobs; filter by status; page with limit/offset. ' +
         'Entries have the `nightshift cron runs --json` shape.' +
         scopeNote('read'),
-      inputSchema: {
+      inputSchema: z.looseObject({
         job: jobRef.optional().describe('job id or exact name; all jobs when absent'),
         status: z.enum(RUN_STATUSES).optional(),
         limit: z.number().int().min(1).max(500).optional().describe('default 20'),
         offset: z.number().int().min(0).optional().describe('default 0'),
-      },
+      }),
       outputSchema: outputShape({ entries: z.array(runOut), total: z.number(), hasMore: z.boolean() }),
       annotations: { readOnlyHint: true },
     },
     (args) =>
-      guarded('runs_list', 'read', async () => {
+      guarded('runs_list', 'read', args, async () => {
         const job = args.job === undefined ? undefined : await requireJob(app, args.job);
         const page = await app.store.listRuns({
           ...(job ? { jobId: job.id } : {}),
@@ -577,12 +690,12 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       description:
         'One run: status, the reason it ended so (error), exit code, evidence checks and the output tail.' +
         scopeNote('read'),
-      inputSchema: { runId: z.string().min(1) },
+      inputSchema: z.looseObject({ runId: z.string().min(1) }),
       outputSchema: outputShape(runDetailOut.shape),
       annotations: { readOnlyHint: true },
     },
     (args) =>
-      guarded('run_get', 'read', async () => {
+      guarded('run_get', 'read', args, async () => {
         const run = await app.store.getRun(args.runId);
         if (!run) {
           throw new UserError(`no run with id "${args.runId}"`, {
@@ -602,7 +715,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       title: 'Scheduler status',
       description:
         'Is the daemon running, how many jobs, what fires next, which jobs are failing.' + scopeNote('read'),
-      inputSchema: {},
+      inputSchema: z.looseObject({}),
       outputSchema: outputShape({
         home: z.string(),
         daemon: z.object({
@@ -628,8 +741,17 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       }),
       annotations: { readOnlyHint: true },
     },
-    () => guarded('status', 'read', async () => ({ ...(await statusReport(app, Date.now())), scope })),
+    (args) =>
+      guarded('status', 'read', args, async () => ({ ...(await statusReport(app, Date.now())), scope })),
   );
+
+  registerBackupTools(server, {
+    app,
+    guarded,
+    startRun,
+    scopeNote,
+    schemas: { jobRef, runArgs, runResultShape, outputShape },
+  });
 
   return server;
 }

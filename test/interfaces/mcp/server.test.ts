@@ -80,6 +80,9 @@ describe('MCP scheduler tools', () => {
     const { tools } = await read.client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
+      'backup_check',
+      'backup_run',
+      'drill_run',
       'job_add',
       'job_edit',
       'job_remove',
@@ -88,6 +91,7 @@ describe('MCP scheduler tools', () => {
       'jobs_list',
       'run_get',
       'runs_list',
+      'snapshots_list',
       'status',
     ]);
     for (const t of tools) {
@@ -390,5 +394,58 @@ describe('MCP scheduler tools', () => {
     );
     const gone = await call(read, 'job_show', { job: 'background' });
     assert.equal(gone.isError, true);
+  });
+  test('job_add and job_show cover agent turns, system events, backups and drills', async () => {
+    const turn = data(
+      await call(admin, 'job_add', {
+        name: 'morning-brief',
+        schedule: { kind: 'cron', expr: '0 7 * * *', tz: 'UTC' },
+        payload: {
+          kind: 'agentTurn',
+          message: 'Summarise the night.',
+          model: 'llama3.1:8b',
+          lightContext: true,
+        },
+        delivery: { mode: 'webhook', url: 'https://hooks.example.com/brief' },
+      }),
+    ).job as { payload: Record<string, unknown>; delivery: unknown };
+    assert.equal(turn.payload.kind, 'agentTurn');
+    assert.equal(turn.payload.session, 'isolated');
+    assert.deepEqual(turn.delivery, { mode: 'webhook', url: 'https://hooks.example.com/brief' });
+    const event = data(
+      await call(admin, 'job_add', {
+        name: 'nudge',
+        schedule: { kind: 'every', everyMs: '2h' },
+        payload: { kind: 'systemEvent', text: 'Check the backups.', wake: 'now' },
+      }),
+    ).job as { payload: Record<string, unknown> };
+    assert.deepEqual(
+      { session: event.payload.session, wake: event.payload.wake },
+      { session: 'main', wake: 'now' },
+    );
+    for (const [name, payload] of [
+      ['nightly-backup', { kind: 'backup', profile: 'state' }],
+      ['weekly-drill', { kind: 'drill', profile: 'state', sampleFiles: 5 }],
+    ] as const) {
+      const r = await call(admin, 'job_add', {
+        name,
+        schedule: { kind: 'cron', expr: '0 3 * * *' },
+        payload,
+      });
+      assert.equal(r.isError, undefined, text(r));
+    }
+    for (const name of ['morning-brief', 'nudge', 'nightly-backup', 'weekly-drill']) {
+      const shown = data(await call(read, 'job_show', { job: name }));
+      assert.ok((shown.contract as string[]).length > 0, `${name} has a contract`);
+      assert.equal((shown.nextRuns as string[]).length, 5);
+    }
+    const wrong = await call(admin, 'job_add', {
+      name: 'isolated-event',
+      schedule: { kind: 'every', everyMs: '1h' },
+      payload: { kind: 'systemEvent', text: 'x', session: 'isolated' },
+    });
+    assert.match(text(wrong), /payload\.session: a system event cannot target an isolated session/);
+    for (const name of ['morning-brief', 'nudge', 'nightly-backup', 'weekly-drill'])
+      await call(admin, 'job_remove', { job: name });
   });
 });

@@ -1,0 +1,96 @@
+/**
+ * `nightshift import openclaw`: reads OpenClaw's jobs.json (and its jobs-state.json sidecar when
+ * present), plans the import against the store (openclaw.ts, pure) and writes it, all of it or,
+ * when anything is invalid, none of it.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { App } from '../app/app.ts';
+import { newJobId } from '../app/app.ts';
+import { EXIT, UserError } from '../domain/errors.ts';
+import { StoreConflictError } from '../store/store.ts';
+import { mapOpenClawJob, parseOpenClawStore, planImport } from './openclaw.ts';
+import type { ImportEntry } from './openclaw.ts';
+
+export interface OpenClawImportOptions {
+  dryRun?: boolean;
+  nowMs?: number;
+}
+
+export interface OpenClawImportReport {
+  file: string;
+  /** The sidecar read, or null when there was none. */
+  stateFile: string | null;
+  dryRun: boolean;
+  entries: ImportEntry[];
+  counts: Record<ImportEntry['action'], number>;
+}
+
+/** A jobs.json path, or a directory holding one (`~/.openclaw/cron` or `~/.openclaw`). */
+export function locateJobsFile(path: string): string {
+  const p = resolve(path);
+  if (!existsSync(p)) {
+    throw new UserError(`${p}: no such file or directory`, {
+      hint: "give the path of OpenClaw's jobs.json, usually ~/.openclaw/cron/jobs.json",
+      exitCode: EXIT.notFound,
+      code: 'not_found',
+    });
+  }
+  if (!statSync(p).isDirectory()) return p;
+  for (const candidate of [join(p, 'jobs.json'), join(p, 'cron', 'jobs.json')])
+    if (existsSync(candidate)) return candidate;
+  throw new UserError(`${p}: no jobs.json in this directory (nor in its cron/)`, {
+    hint: "give the path of OpenClaw's jobs.json, usually ~/.openclaw/cron/jobs.json",
+    exitCode: EXIT.notFound,
+    code: 'not_found',
+  });
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read ${file}: ${(err as Error).message}`, {
+      hint: 'check the path and its permissions',
+    });
+  }
+}
+
+export async function importOpenClaw(
+  app: App,
+  path: string,
+  opts: OpenClawImportOptions = {},
+): Promise<OpenClawImportReport> {
+  const file = locateJobsFile(path);
+  const sidecar = join(dirname(file), 'jobs-state.json');
+  const stateFile = existsSync(sidecar) ? sidecar : null;
+  const raw = parseOpenClawStore(
+    readText(file),
+    file,
+    stateFile === null ? undefined : readText(stateFile),
+    stateFile ?? undefined,
+  );
+  const nowMs = opts.nowMs ?? Date.now();
+  const channels = app.config().channels.map((c) => c.name);
+  const mapped = raw.map((j) => mapOpenClawJob(j, { nowMs, channels }));
+  const plan = planImport(mapped, await app.store.listJobs(), nowMs, newJobId);
+  const dryRun = opts.dryRun === true;
+  if (!dryRun) {
+    try {
+      for (const job of plan.updates) await app.store.updateJob(job);
+      for (const job of plan.inserts) await app.store.insertJob(job);
+    } catch (err) {
+      // Only a concurrent edit between planning and writing gets here.
+      if (err instanceof StoreConflictError)
+        throw new UserError(`import interrupted: ${err.message}`, {
+          hint: 'a job was added or renamed meanwhile; re-run the import (it picks up where it stopped)',
+          exitCode: EXIT.conflict,
+          code: 'conflict',
+        });
+      throw err;
+    }
+  }
+  const counts = { created: 0, updated: 0, unchanged: 0, skipped: 0 };
+  for (const e of plan.entries) counts[e.action]++;
+  return { file, stateFile, dryRun, entries: plan.entries, counts };
+}

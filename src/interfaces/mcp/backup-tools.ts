@@ -1,0 +1,290 @@
+/**
+ * The MCP backup tools: run a backup job, list a profile's snapshots, check its repository, run a
+ * restore drill. They work on backup profiles (which hold key *references*); no tool takes or
+ * returns a passphrase, identity or writer key. Keys are resolved inside the backup service, at
+ * the moment they are needed, and never reach a result.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import * as z from 'zod/v4';
+import type { App } from '../../app/app.ts';
+import { EXIT, UserError } from '../../domain/errors.ts';
+import type { Job } from '../../domain/job.ts';
+import type { Scope } from './scopes.ts';
+import type { RunArgs } from './server.ts';
+import type * as BackupServiceModule from '../../backup-jobs/service.ts';
+
+type BackupService = typeof BackupServiceModule;
+
+type Structured = Record<string, unknown>;
+type OutputShape = <S extends Record<string, z.ZodType>>(shape: S) => Record<string, z.ZodType>;
+
+/** What the server lends the backup tools: its scope guard, its run path and shared schemas. */
+export interface BackupToolContext {
+  app: App;
+  guarded(
+    tool: string,
+    required: Scope,
+    args: unknown,
+    body: () => Promise<Structured>,
+  ): Promise<CallToolResult>;
+  startRun(jobId: string, args: RunArgs): Promise<Structured>;
+  scopeNote(required: Scope): string;
+  schemas: {
+    jobRef: z.ZodString;
+    runArgs: Record<string, z.ZodType>;
+    runResultShape: Record<string, z.ZodType>;
+    outputShape: OutputShape;
+  };
+}
+
+const profileName = z.string().min(1).describe('backup profile name (`nightshift backup profile list`)');
+
+const snapshotOut = z.object({
+  id: z.string(),
+  shortId: z.string(),
+  time: z.string().describe('ISO 8601'),
+  hostname: z.string(),
+  paths: z.array(z.string()).describe('empty when pathsHidden'),
+  pathsHidden: z
+    .boolean()
+    .describe('recipients repository read with the writer key only: paths are encrypted'),
+  tags: z.array(z.string()),
+  summary: z
+    .record(z.string(), z.number())
+    .nullable()
+    .describe('files, dirs, bytesRead, bytesNew, durationMs, …'),
+});
+
+const issueOut = z.object({ file: z.string().nullable(), message: z.string() });
+
+const drillOut = z.object({
+  profile: z.string(),
+  snapshotId: z.string(),
+  sampled: z.number(),
+  verified: z.number(),
+  matchedLive: z.number().describe('restored files identical to the live file'),
+  skippedChanged: z.number().describe('files changed since the snapshot (not compared with the live copy)'),
+  failures: z.array(z.object({ path: z.string(), problem: z.string() })),
+});
+
+/** Exactly one of job and profile. */
+function oneOf(args: { job?: string | undefined; profile?: string | undefined }, tool: string): void {
+  if ((args.job === undefined) === (args.profile === undefined))
+    throw new UserError(`${tool}: give either job or profile`, {
+      hint: 'job = a job id or name; profile = a backup profile name',
+    });
+}
+
+async function requireKindJob(app: App, ref: string, kind: 'backup' | 'drill'): Promise<Job> {
+  const job = await app.store.findJob(ref);
+  if (!job)
+    throw new UserError(`no job with id or name "${ref}"`, {
+      hint: 'list the jobs with the jobs_list tool (names are exact and case-sensitive)',
+      exitCode: EXIT.notFound,
+      code: 'not_found',
+    });
+  if (job.payload.kind !== kind)
+    throw new UserError(`job "${job.name}" is a ${job.payload.kind} job, not a ${kind} job`, {
+      hint:
+        kind === 'backup'
+          ? 'run it with job_run, or give a backup job or a backup profile'
+          : 'run it with job_run, or give a drill job or a backup profile',
+    });
+  return job;
+}
+
+export function registerBackupTools(server: McpServer, ctx: BackupToolContext): void {
+  const { app, guarded, startRun, scopeNote } = ctx;
+  const { jobRef, runArgs, runResultShape, outputShape } = ctx.schemas;
+  // Loaded on first use: the backup engine is a large module tree the scheduler tools do not need.
+  const service = (): Promise<BackupService> => import('../../backup-jobs/service.ts');
+
+  server.registerTool(
+    'backup_run',
+    {
+      title: 'Run a backup now',
+      description:
+        'Run a backup job now, given the job (id or name) or its backup profile (the one job that backs ' +
+        'it up). Like job_run: returns {ok, enqueued, runId}; with wait=true also the run (its status says ' +
+        'whether the snapshot was written and verified). No key or passphrase is taken or returned.' +
+        scopeNote('operate'),
+      inputSchema: z.looseObject({
+        job: jobRef.optional().describe('a backup job: id or exact name'),
+        profile: profileName.optional(),
+        ...runArgs,
+      }),
+      outputSchema: outputShape({
+        ...runResultShape,
+        jobId: z.string(),
+        jobName: z.string(),
+        profile: z.string(),
+      }),
+    },
+    (args) =>
+      guarded('backup_run', 'operate', args, async () => {
+        oneOf(args, 'backup_run');
+        let job: Job;
+        if (args.job !== undefined) job = await requireKindJob(app, args.job, 'backup');
+        else {
+          const name = args.profile!;
+          await (await service()).getProfile(app, name);
+          const jobs = (await app.store.listJobs()).filter(
+            (j) => j.payload.kind === 'backup' && j.payload.profile === name,
+          );
+          if (jobs.length === 0)
+            throw new UserError(`no backup job runs profile "${name}"`, {
+              hint: `add one (admin): job_add with payload {"kind":"backup","profile":"${name}"}, or \`nightshift cron add --backup ${name}\``,
+              exitCode: EXIT.notFound,
+              code: 'not_found',
+            });
+          if (jobs.length > 1)
+            throw new UserError(
+              `several jobs back up profile "${name}": ${jobs.map((j) => j.name).join(', ')}`,
+              {
+                hint: 'give the job instead of the profile',
+              },
+            );
+          job = jobs[0]!;
+        }
+        const profile = job.payload.kind === 'backup' ? job.payload.profile : '';
+        const run = await startRun(job.id, args as RunArgs);
+        return { ...run, jobId: job.id, jobName: job.name, profile };
+      }),
+  );
+
+  server.registerTool(
+    'snapshots_list',
+    {
+      title: 'List snapshots',
+      description:
+        "A backup profile's snapshots, oldest first, with time, host, paths (hidden in a recipients " +
+        'repository this host can only write) and size summary.' +
+        scopeNote('read'),
+      inputSchema: z.looseObject({ profile: profileName }),
+      outputSchema: outputShape({ profile: z.string(), snapshots: z.array(snapshotOut), total: z.number() }),
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded('snapshots_list', 'read', args, async () => {
+        const snaps = await (await service()).listProfileSnapshots(app, args.profile);
+        return {
+          profile: args.profile,
+          snapshots: snaps.map((s) => ({
+            id: s.id,
+            shortId: s.id.slice(0, 8),
+            time: s.time,
+            hostname: s.hostname,
+            paths: s.paths,
+            pathsHidden: s.pathsHidden === true,
+            tags: s.tags,
+            summary: s.summary ? { ...s.summary } : null,
+          })),
+          total: snaps.length,
+        };
+      }),
+  );
+
+  server.registerTool(
+    'backup_check',
+    {
+      title: 'Check a backup repository',
+      description:
+        "Check a backup profile's repository: structure, index and snapshots; with readDataSubset " +
+        '("5%", "1/10") also reads that share of the stored data back and verifies it. ok=false lists ' +
+        'the errors.' +
+        scopeNote('operate'),
+      inputSchema: z.looseObject({
+        profile: profileName,
+        readDataSubset: z
+          .string()
+          .optional()
+          .describe('share of the packs to read back, e.g. "5%" or "1/10"'),
+      }),
+      outputSchema: outputShape({
+        profile: z.string(),
+        ok: z.boolean(),
+        readDataSubset: z.string().nullable(),
+        errors: z.array(issueOut),
+        warnings: z.array(issueOut),
+        counts: z.record(z.string(), z.number()),
+      }),
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded('backup_check', 'operate', args, async () => {
+        const report = await (
+          await service()
+        ).checkProfile(
+          app,
+          args.profile,
+          args.readDataSubset === undefined ? {} : { readDataSubset: args.readDataSubset },
+        );
+        const issue = (i: { file?: string; message: string }): Structured => ({
+          file: i.file ?? null,
+          message: i.message,
+        });
+        return {
+          profile: args.profile,
+          ok: report.ok,
+          readDataSubset: args.readDataSubset ?? null,
+          errors: report.errors.map(issue),
+          warnings: report.warnings.map(issue),
+          counts: { ...report.counts },
+        };
+      }),
+  );
+
+  server.registerTool(
+    'drill_run',
+    {
+      title: 'Run a restore drill',
+      description:
+        "Restore a random sample of a profile's latest snapshot into a temporary directory and verify " +
+        'every file (removed afterwards). Given a profile, runs now and returns the result (ok=false ' +
+        'when a file failed); given a drill job, requests its run like job_run.' +
+        scopeNote('operate'),
+      inputSchema: z.looseObject({
+        job: jobRef.optional().describe('a drill job: id or exact name'),
+        profile: profileName.optional(),
+        sampleFiles: z.number().int().min(1).max(100_000).optional().describe('with profile: default 20'),
+        samplePercent: z.number().gt(0).max(100).optional().describe('with profile: instead of sampleFiles'),
+        ...runArgs,
+      }),
+      outputSchema: outputShape({
+        ...runResultShape,
+        jobId: z.string(),
+        jobName: z.string(),
+        profile: z.string(),
+        drill: drillOut.describe('with profile: what was restored and verified'),
+      }),
+    },
+    (args) =>
+      guarded('drill_run', 'operate', args, async () => {
+        oneOf(args, 'drill_run');
+        if (args.job !== undefined) {
+          if (args.sampleFiles !== undefined || args.samplePercent !== undefined)
+            throw new UserError('sampleFiles: set on the drill job itself; it applies with profile only', {
+              hint: 'change the job with job_edit, or give profile instead of job',
+            });
+          const job = await requireKindJob(app, args.job, 'drill');
+          const run = await startRun(job.id, args as RunArgs);
+          const profile = job.payload.kind === 'drill' ? job.payload.profile : '';
+          return { ...run, jobId: job.id, jobName: job.name, profile };
+        }
+        if (args.wait !== undefined || args.timeoutSeconds !== undefined || args.due !== undefined)
+          throw new UserError('wait, timeoutSeconds and due apply to a drill job', {
+            hint: 'a drill of a profile always runs now and returns its result',
+          });
+        if (args.sampleFiles !== undefined && args.samplePercent !== undefined)
+          throw new UserError('sampleFiles: give a number of files or a percentage, not both');
+        const drill = await (
+          await service()
+        ).runDrill(app, args.profile!, {
+          ...(args.sampleFiles !== undefined ? { sampleFiles: args.sampleFiles } : {}),
+          ...(args.samplePercent !== undefined ? { samplePercent: args.samplePercent } : {}),
+        });
+        return { ok: drill.failures.length === 0, profile: drill.profile, drill: { ...drill } };
+      }),
+  );
+}

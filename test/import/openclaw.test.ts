@@ -1,0 +1,208 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { importedFrom, mapOpenClawJob, parseOpenClawStore, planImport } from '../../src/import/openclaw.ts';
+import type { MappedJob, MapResult, SkippedJob } from '../../src/import/openclaw.ts';
+import { UserError } from '../../src/domain/errors.ts';
+
+const NOW = Date.parse('2026-11-22T06:00:00Z');
+const fixture = (p: string): string =>
+  readFileSync(fileURLToPath(new URL(`../fixtures/openclaw/${p}`, import.meta.url)), 'utf8');
+
+function mapAll(text: string, channels: string[] = [], stateText?: string): MapResult[] {
+  return parseOpenClawStore(text, 'jobs.json', stateText).map((j) =>
+    mapOpenClawJob(j, { nowMs: NOW, channels }),
+  );
+}
+
+function mapped(results: MapResult[], id: string): MappedJob {
+  const r = results.find((x) => x.openclawId === id);
+  assert.ok(r && r.ok, `${id} should map`);
+  return r;
+}
+
+function skipped(results: MapResult[], id: string): SkippedJob {
+  const r = results.find((x) => x.openclawId === id);
+  assert.ok(r && !r.ok, `${id} should be skipped`);
+  return r;
+}
+
+let seq = 0;
+const ids = (): string => `id${++seq}`;
+
+describe('OpenClaw jobs.json mapping', () => {
+  test('the classic file maps schedules, sessions, agent, model and delivery', () => {
+    const r = mapAll(fixture('classic/jobs.json'), ['telegram']);
+    const brief = mapped(r, 'morning-brief');
+    assert.deepEqual(brief.input.schedule, { kind: 'cron', expr: '0 7 * * *', tz: 'America/Los_Angeles' });
+    assert.deepEqual(brief.input.payload, {
+      kind: 'agentTurn',
+      message: 'Summarize overnight updates.',
+      session: 'isolated',
+      agent: 'ops',
+      model: 'llama3.1:8b',
+      timeoutSeconds: 180,
+      lightContext: true,
+    });
+    assert.deepEqual(brief.input.delivery, { mode: 'announce', channel: 'telegram', to: '123456789' });
+    assert.equal(brief.input.description, 'Summary of the night\n[openclaw:morning-brief]');
+    assert.deepEqual(brief.state, { lastRunStatus: 'ok', lastRunAtMs: 1767193200000, lastDurationMs: 4200 });
+    assert.deepEqual(brief.unmapped, []);
+
+    const reminder = mapped(r, '7f0c1e2a-reminder');
+    assert.deepEqual(reminder.input.schedule, { kind: 'at', at: '2099-02-01T16:00:00Z' });
+    // OpenClaw's wakeMode default is "now"; it is kept explicitly.
+    assert.deepEqual(reminder.input.payload, {
+      kind: 'systemEvent',
+      text: 'Reminder: check the cron docs draft',
+      session: 'main',
+      wake: 'now',
+    });
+    assert.equal(reminder.input.deleteAfterRun, true);
+
+    const sweep = mapped(r, 'hourly-sweep');
+    assert.deepEqual(sweep.input.schedule, { kind: 'every', everyMs: 3600000, anchorMs: 1767225600000 });
+    assert.equal(sweep.input.enabled, false);
+    assert.deepEqual(sweep.input.delivery, { mode: 'webhook', url: 'https://hooks.example.com/openclaw' });
+    // wakeMode on an isolated job only times OpenClaw's main-session summary.
+    assert.deepEqual(
+      sweep.unmapped.map((u) => u.field),
+      ['wakeMode'],
+    );
+  });
+
+  test('an announce channel nightshift does not have is reported, not invented', () => {
+    const r = mapAll(fixture('classic/jobs.json'), []);
+    const brief = mapped(r, 'morning-brief');
+    assert.equal(brief.input.delivery, undefined);
+    const u = brief.unmapped.find((x) => x.field === 'delivery.channel');
+    assert.ok(u);
+    assert.match(u.reason, /no nightshift channel named "telegram" \(none configured\)/);
+  });
+
+  test('the jobs-state.json sidecar supplies the last-run state', () => {
+    const r = mapAll(fixture('sidecar/jobs.json'), [], fixture('sidecar/jobs-state.json'));
+    const digest = mapped(r, 'nightly-digest');
+    assert.deepEqual(digest.state, {
+      lastRunStatus: 'error',
+      lastRunAtMs: 1767306600000,
+      lastDurationMs: 900,
+      lastError: 'model not allowed: gpt-5',
+    });
+    assert.deepEqual(digest.input.delivery, { mode: 'none' });
+    const check = mapped(r, 'check-backups');
+    assert.deepEqual(check.state, { lastRunStatus: 'ok', lastRunAtMs: 1767300000000 });
+    // Without an anchor, OpenClaw anchors at creation; so does the import.
+    assert.deepEqual(check.input.schedule, { kind: 'every', everyMs: 7200000, anchorMs: 1767225600000 });
+    assert.deepEqual(check.input.payload, {
+      kind: 'systemEvent',
+      text: "Check that last night's backup verified.",
+      session: 'main',
+      wake: 'next-heartbeat',
+    });
+  });
+
+  test('a bare array of jobs is accepted', () => {
+    const r = mapAll(fixture('bare/jobs.json'));
+    const job = mapped(r, 'bare-1');
+    assert.equal(job.name, 'Stand-up nudge');
+    assert.deepEqual(job.input.schedule, { kind: 'cron', expr: '0 9 * * 1-5' });
+  });
+
+  test('unmappable fields are listed with reasons; unimportable jobs are skipped with a reason', () => {
+    const r = mapAll(fixture('unmappable/jobs.json'), ['ops']);
+    const deep = mapped(r, 'deep-think');
+    const fields = Object.fromEntries(deep.unmapped.map((u) => [u.field, u.reason]));
+    assert.deepEqual(Object.keys(fields).sort(), [
+      'delivery.bestEffort',
+      'delivery.channel',
+      'payload.allowUnsafeExternalContent',
+      'payload.thinking',
+      'priority',
+      'schedule.staggerMs',
+    ]);
+    assert.match(fields['payload.thinking']!, /thinking level "high"/);
+    assert.match(fields['delivery.channel']!, /"last": nightshift has no last chat route/);
+    assert.match(fields['schedule.staggerMs']!, /exact time/);
+
+    const wa = mapped(r, 'to-whatsapp');
+    assert.match(
+      wa.unmapped.find((u) => u.field === 'delivery.channel')!.reason,
+      /no nightshift channel named "whatsapp" \(configured: ops\)/,
+    );
+    assert.match(skipped(r, 'gone-reminder').reason, /one-shot time 2020-01-01T09:00:00.000Z has passed/);
+    assert.match(skipped(r, 'mystery').reason, /payload.kind: "browserTask" cannot be imported/);
+  });
+
+  test('files that are not an OpenClaw store are refused, naming the problem', () => {
+    const refuse = (text: string, re: RegExp): void =>
+      assert.throws(
+        () => parseOpenClawStore(text, '/x/jobs.json'),
+        (e: unknown) =>
+          e instanceof UserError && re.test(e.message) && e.message.startsWith('/x/jobs.json: '),
+      );
+    refuse('{not json', /not valid JSON/);
+    refuse('{"version":1}', /expected \{"version": 1, "jobs": \[\.\.\.\]\}/);
+    refuse('{"version":2,"jobs":[]}', /version 2 is not supported/);
+    refuse('[{"name":"no id"}]', /jobs\[0\]\.id: missing/);
+    refuse('[{"id":"a"},{"id":"a"}]', /jobs\[1\]\.id: "a" appears twice/);
+  });
+});
+
+describe('planning an import', () => {
+  test('creates first, then finds its jobs again by the marker: unchanged, or updated in place', () => {
+    const first = planImport(mapAll(fixture('classic/jobs.json'), ['telegram']), [], NOW, ids);
+    assert.deepEqual(
+      first.entries.map((e) => e.action),
+      ['created', 'created', 'created'],
+    );
+    const stored = first.inserts;
+    assert.equal(importedFrom(stored[0]!), 'morning-brief');
+    assert.equal(stored[0]!.state.lastRunStatus, 'ok');
+
+    const again = planImport(mapAll(fixture('classic/jobs.json'), ['telegram']), stored, NOW + 60_000, ids);
+    assert.deepEqual(
+      again.entries.map((e) => e.action),
+      ['unchanged', 'unchanged', 'unchanged'],
+    );
+    assert.equal(again.inserts.length + again.updates.length, 0);
+
+    const edited = fixture('classic/jobs.json')
+      .replace('0 7 * * *', '15 7 * * *')
+      .replace('Morning brief', 'Daybreak');
+    const third = planImport(mapAll(edited, ['telegram']), stored, NOW + 120_000, ids);
+    assert.deepEqual(
+      third.entries.map((e) => e.action),
+      ['updated', 'unchanged', 'unchanged'],
+    );
+    const upd = third.updates[0]!;
+    assert.equal(upd.id, stored[0]!.id);
+    assert.equal(upd.name, 'Daybreak');
+    assert.deepEqual(upd.schedule, { kind: 'cron', expr: '15 7 * * *', tz: 'America/Los_Angeles' });
+    assert.equal(upd.createdAtMs, stored[0]!.createdAtMs);
+  });
+
+  test('a name held by a job the import does not own is skipped, not overwritten', () => {
+    const mine = planImport(mapAll(fixture('bare/jobs.json')), [], NOW, ids).inserts[0]!;
+    const own = { ...mine, id: 'users-own', description: 'hand-made' };
+    const plan = planImport(mapAll(fixture('bare/jobs.json')), [own], NOW, ids);
+    assert.equal(plan.entries[0]!.action, 'skipped');
+    assert.match(
+      plan.entries[0]!.reason!,
+      /a job named "Stand-up nudge" already exists and was not imported/,
+    );
+    assert.equal(plan.inserts.length, 0);
+  });
+
+  test('an invalid job refuses the whole import and names every problem', () => {
+    assert.throws(
+      () => planImport(mapAll(fixture('invalid/jobs.json')), [], NOW, ids),
+      (e: unknown) =>
+        e instanceof UserError &&
+        /nothing was written/.test(e.message) &&
+        /job "broken" \(Broken cron\): schedule/.test(e.message) &&
+        !/job "fine"/.test(e.message),
+    );
+  });
+});
