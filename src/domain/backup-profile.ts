@@ -100,7 +100,11 @@ export function parseSubset(text: string, field = '--verify-subset'): number {
     if (m) pct = Number(m[1]);
   }
   if (!(pct > 0 && pct <= 100))
-    bad(field, `invalid subset ${JSON.stringify(text)}`, 'a percentage above 0 and at most 100, e.g. 5% or 1/10');
+    bad(
+      field,
+      `invalid subset ${JSON.stringify(text)}`,
+      'a percentage above 0 and at most 100, e.g. 5% or 1/10',
+    );
   return pct;
 }
 
@@ -133,7 +137,11 @@ export function validateProfile(p: BackupProfile): BackupProfile {
     bad('--path', 'at least one path is required', 'e.g. --path /home/agent/.openclaw (repeatable)');
   for (const path of p.paths)
     if (typeof path !== 'string' || !path.startsWith('/'))
-      bad('--path', `must be an absolute path, got ${JSON.stringify(path)}`, 'give full paths, e.g. /srv/agent');
+      bad(
+        '--path',
+        `must be an absolute path, got ${JSON.stringify(path)}`,
+        'give full paths, e.g. /srv/agent',
+      );
   for (const e of p.excludes)
     if (typeof e !== 'string' || e.trim() === '') bad('--exclude', 'patterns must not be empty');
   for (const t of p.tags)
@@ -151,7 +159,11 @@ export function validateProfile(p: BackupProfile): BackupProfile {
     bad('--prune-every', `must be a positive duration, got ${JSON.stringify(p.pruneEveryMs)}`, 'e.g. 7d');
   if (p.verifySubset !== undefined) parseSubset(p.verifySubset);
   if (p.minFreeBytes !== undefined && !(Number.isInteger(p.minFreeBytes) && p.minFreeBytes >= 0))
-    bad('--min-free', `must be a whole number of bytes, got ${JSON.stringify(p.minFreeBytes)}`, 'e.g. 2G or 500M');
+    bad(
+      '--min-free',
+      `must be a whole number of bytes, got ${JSON.stringify(p.minFreeBytes)}`,
+      'e.g. 2G or 500M',
+    );
   return p;
 }
 

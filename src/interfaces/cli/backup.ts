@@ -6,33 +6,37 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import { LocalBlobStore } from '../../backup/backends/local.ts';
 import { diffAll, listAll } from '../../backup/browse.ts';
 import { check, type CheckReport } from '../../backup/check.ts';
-import { acquireLock, unlock, type RepoLock } from '../../backup/lock.ts';
+import { unlock } from '../../backup/lock.ts';
 import { forgetSnapshots, prune, type PruneReport } from '../../backup/prune.ts';
 import { restore } from '../../backup/restorer.ts';
 import { stats as repoStats } from '../../backup/stats.ts';
 import { dump } from '../../backup/tar.ts';
 import { backup, type BackupOptions, type BackupResult, type BackupWarning } from '../../backup/archiver.ts';
-import { parseConfig } from '../../backup/config.ts';
 import { FilesCache } from '../../backup/files-cache.ts';
-import { CONFIG_FILE } from '../../backup/format.ts';
 import { addKey, keygen, listKeys, readIdentityFile, removeKey } from '../../backup/keys.ts';
 import type { SnapshotMeta } from '../../backup/ports.ts';
+import { initRepository, type InitOptions, type Repo } from '../../backup/repository.ts';
 import {
-  initRepository,
-  openRepository,
-  READ_NEEDS_IDENTITY,
-  type InitOptions,
-  type OpenOptions,
-  type Repo,
-} from '../../backup/repository.ts';
+  cacheDir,
+  openRepoWithKeys,
+  peekConfig,
+  withLockedRepo,
+  writerKeyPath,
+  type Access,
+  type LockMode,
+  type RepoKeys,
+} from '../../backup-jobs/open-repo.ts';
+import { registerProfileCommands, registerQuickstartCommand } from './backup-profile.ts';
 import { openHome, type Home } from '../../config/home.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
+
+export { writerKeyPath };
 import {
   applyRetention,
   parseRetentionDuration,
@@ -212,69 +216,23 @@ export function parseGroupBy(value: string | undefined): GroupField[] {
 // ---------------------------------------------------------------------------------------------
 // Opening the repository
 
-/** Where the writer key of a recipients repository is kept on this host. */
-export function writerKeyPath(homeDir: string, repoId: string): string {
-  return join(homeDir, 'backup-keys', `${repoId}.key`);
-}
-
-function cacheDir(homeDir: string, repoId: string): string {
-  return join(homeDir, 'backup-cache', repoId);
-}
-
 async function readIdentities(files: string[] | undefined): Promise<string[]> {
   const out: string[] = [];
   for (const f of files ?? []) out.push(...(await readIdentityFile(f)));
   return out;
 }
 
-/** The config's plaintext body (mode, id), or undefined when it cannot be read; open reports why. */
-function peekConfig(location: string): { id: string; mode: string } | undefined {
-  try {
-    return parseConfig(readFileSync(join(location, CONFIG_FILE))).cfg;
-  } catch {
-    return undefined;
-  }
-}
-
-type Access = 'write' | 'read' | 'any';
-
-/**
- * Opens the repository with whatever key the flags and environment give: a password, identities,
- * or the writer key kept in the home. `read` access refuses a writer-only session up front, so a
- * command never half-runs before finding out it cannot decrypt.
- */
+/** Opens the repository with whatever key the flags and environment give (see open-repo.ts). */
 async function openRepo(homeDir: string, flags: RepoFlags, access: Access): Promise<Repo> {
-  const location = repoLocation(flags);
+  const keys: RepoKeys = { identities: await readIdentities(flags.identity) };
   const password = readPassword(flags);
-  const identities = await readIdentities(flags.identity);
-  const opts: OpenOptions = {};
-  if (password !== undefined) opts.password = password;
-  if (identities.length > 0) opts.identities = identities;
-  const cfg = peekConfig(location);
-  if (cfg?.mode === 'recipients' && identities.length === 0) {
-    if (access === 'read') throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
-    const keyFile = flags.writerKey ?? writerKeyPath(homeDir, cfg.id);
-    if (!flags.writerKey && !existsSync(keyFile))
-      throw new UserError(`no writer key for repository ${cfg.id} in ${dirname(keyFile)}`, {
-        hint: 'run this on the host that created the repository (or pass --home), pass --writer-key FILE, or --identity FILE',
-        exitCode: EXIT.auth,
-        code: 'auth',
-      });
-    opts.writerKeyFile = keyFile;
-  }
-  const repo = await openRepository(location, opts);
-  if (access === 'read' && !repo.canRead) {
-    await repo.close();
-    throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
-  }
-  return repo;
+  if (password !== undefined) keys.password = password;
+  if (flags.writerKey !== undefined) keys.writerKeyFile = flags.writerKey;
+  return openRepoWithKeys(homeDir, repoLocation(flags), keys, access);
 }
 
-type LockMode = 'shared' | 'exclusive' | 'none';
-
 /**
- * Opens the home and the repository (under a lock taken before the index is read, so a
- * concurrent prune cannot change it underneath), runs `fn`, then closes and unlocks however it ends.
+ * Opens the home and the repository under a lock, runs `fn`, then closes and unlocks however it ends.
  */
 async function withRepo<T>(
   cmd: CommandUnknownOpts,
@@ -288,25 +246,16 @@ async function withRepo<T>(
   const location = repoLocation(flags);
   // Flags are checked before anything is written to the repository (a lock is a write).
   readPassword(flags);
-  let lock: RepoLock | undefined;
-  if (lockMode !== 'none' && peekConfig(location))
-    lock = await acquireLock(new LocalBlobStore(resolvePath(location)), {
-      exclusive: lockMode === 'exclusive',
-    });
-  try {
-    const repo = await openRepo(home.dir, flags, access);
-    try {
-      return await fn(repo, { home, json: g.json });
-    } finally {
-      await repo.close();
-    }
-  } finally {
-    await lock?.release();
-  }
+  return withLockedRepo(
+    location,
+    lockMode,
+    () => openRepo(home.dir, flags, access),
+    (repo) => fn(repo, { home, json: g.json }),
+  );
 }
 
 /** Writes a secret file: 0600, never over an existing file. */
-function writeSecretFile(path: string, text: string, what: string): void {
+export function writeSecretFile(path: string, text: string, what: string): void {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(path, text, { mode: 0o600, flag: 'wx' });
@@ -377,6 +326,8 @@ function localTimeZone(): string {
 
 export function registerBackupCommands(program: CommandUnknownOpts): void {
   const group = program.command('backup').description('encrypted, deduplicated backups (see docs/backup.md)');
+  registerProfileCommands(group);
+  registerQuickstartCommand(group);
 
   addRepoFlags(
     group

@@ -33,6 +33,9 @@ export function runView(run: Run): Record<string, unknown> {
     exitCode: run.exitCode ?? null,
     error: run.error ?? null,
     outputTail: run.outputTail ?? null,
+    // The proof of `ok` and what the payload kind recorded (backup stats, model usage, deliveries).
+    evidence: run.evidence ?? null,
+    details: run.details ?? null,
   };
 }
 
