@@ -25,9 +25,7 @@ export const SAMPLE_JOB_NAME = 'sample-heartbeat';
 
 /** Everything the daemon reports: the engine's events and its services' (alerts, MCP endpoint). */
 export type DaemonLogEvent =
-  | EngineEvent
-  | AlertEvent
-  | { event: 'heartbeat.job'; jobId: string; name: string; every: string };
+  EngineEvent | AlertEvent | { event: 'heartbeat.job'; jobId: string; name: string; every: string };
 
 /**
  * An interface the daemon serves besides the scheduler (the MCP HTTP endpoint): started once the
@@ -70,20 +68,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const hooks = createRunHooks(opened, clock, opts.log);
     const alerts = hooks.alerts;
     // The executors need the engine (to wake a heartbeat) and the engine needs the executors.
-    let engineRef: Engine | undefined;
+    const late: { engine?: Engine } = {};
     const engine = new Engine({
       store: opened.store,
       clock,
       executors: createExecutors({
         app: opened,
         clock,
-        wakeHeartbeat: heartbeatWaker((name) => (engineRef as Engine).requestRun(name)),
+        wakeHeartbeat: heartbeatWaker((name) => (late.engine as Engine).requestRun(name)),
       }),
       log: opts.log,
       onRunStarted: hooks.onRunStarted,
       onRunFinished: hooks.onRunFinished,
     });
-    engineRef = engine;
+    late.engine = engine;
     for (const job of await ensureHeartbeatJobs(opened, clock.now()))
       opts.log({
         event: 'heartbeat.job',

@@ -44,7 +44,7 @@ export async function requestManualRun(
   const lock = tryAcquireDaemonLock(app.home.daemonLockPath, 'run');
   const clock = new SystemClock();
   const hooks = createRunHooks(app, clock);
-  let engineRef: Engine | undefined;
+  const late: { engine?: Engine } = {};
   const engine = new Engine({
     store: app.store,
     clock,
@@ -52,13 +52,13 @@ export async function requestManualRun(
       app,
       clock,
       // A system event with --wake now queues the heartbeat; a daemon (or the next cron run) takes it.
-      wakeHeartbeat: heartbeatWaker((name) => (engineRef as Engine).requestRun(name)),
+      wakeHeartbeat: heartbeatWaker((name) => (late.engine as Engine).requestRun(name)),
     }),
     onRunStarted: hooks.onRunStarted,
     onRunFinished: hooks.onRunFinished,
     changePollMs: 0,
   });
-  engineRef = engine;
+  late.engine = engine;
   try {
     const result = await engine.requestRun(idOrName, { due: req.due === true });
     if (!lock) {

@@ -110,7 +110,10 @@ const schema = z
     alerts: z
       .object({
         channels: z.array(z.string().min(1)).optional(),
-        failureDestination: z.object({ channel: z.string().min(1), to: z.string().optional() }).strict().optional(),
+        failureDestination: z
+          .object({ channel: z.string().min(1), to: z.string().optional() })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),

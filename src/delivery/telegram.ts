@@ -106,8 +106,7 @@ export class TelegramChannel implements Channel {
     const mode = c.parseMode ?? 'HTML';
     return deliverHttp(`telegram channel ${c.name}`, this.deps, opts, async (secret) => {
       const token = await secret(c.botToken);
-      const chatId =
-        /^-?\d+$/.test(target) && Number.isSafeInteger(Number(target)) ? Number(target) : target;
+      const chatId = /^-?\d+$/.test(target) && Number.isSafeInteger(Number(target)) ? Number(target) : target;
       const payload: Record<string, unknown> = {
         chat_id: chatId,
         text: telegramText(n, mode),

@@ -7,6 +7,7 @@ import type {
   AlertPolicy,
   CommandPayload,
   DeliveryPolicy,
+  JobSource,
   Evidence,
   HistoryPolicy,
   Job,
@@ -40,6 +41,8 @@ export interface JobInput {
   delivery?: DeliveryPolicy | null;
   /** Replaces the healthcheck on edit; null removes it. */
   healthcheck?: { url: string } | null;
+  /** Set by imports; kept through edits. */
+  source?: JobSource;
 }
 
 export const MAX_NAME_LENGTH = 200;
@@ -452,6 +455,7 @@ type JobDefinition = Pick<
   | 'alerts'
   | 'delivery'
   | 'healthcheck'
+  | 'source'
   | 'name'
   | 'description'
   | 'enabled'
@@ -481,7 +485,19 @@ function definitionFields(raw: Record<string, unknown>, schedule: Schedule): Job
   const description = validateDescription(raw.description);
   if (description !== undefined) def.description = description;
   setNotify(def, raw.alerts, raw.delivery, raw.healthcheck);
+  const source = validateSource(raw.source);
+  if (source) def.source = source;
   return def;
+}
+
+function validateSource(v: unknown): JobSource | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v) || v.kind !== 'openclaw')
+    fail(`source: must be { kind: "openclaw", id }, got ${show(v)}`, 'source is set by `nightshift import`');
+  const id = textField(v.id, 'source.id');
+  if (id.trim() === '' || id.length > 200)
+    fail('source.id: must be a non-empty id of at most 200 characters');
+  return { kind: 'openclaw', id };
 }
 
 /** Sets (or removes, when absent) alerts, delivery and healthcheck, and checks how they fit the payload. */

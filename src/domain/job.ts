@@ -181,11 +181,19 @@ export interface Job {
   alerts?: AlertPolicy;
   /** Where a job's result goes (OpenClaw's --announce / --webhook / --no-deliver). */
   delivery?: DeliveryPolicy;
+  /** Where the job was imported from; a re-import finds the job by it and updates it in place. */
+  source?: JobSource;
   /** healthchecks.io-style pings: `<url>/start`, `<url>` on success, `<url>/fail`, with `?rid=<runId>`. */
   healthcheck?: { url: string };
   createdAtMs: number;
   updatedAtMs: number;
   state: JobState;
+}
+
+export interface JobSource {
+  kind: 'openclaw';
+  /** The job's id in the system it came from. */
+  id: string;
 }
 
 export interface AlertPolicy {

@@ -13,7 +13,7 @@ import type {
   SystemEventPayload,
 } from './job.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from './job.ts';
-import { boolField, fail, intField, isObject, show, textField } from './fields.ts';
+import { boolField, fail, intField, show, textField } from './fields.ts';
 
 export const PAYLOAD_KINDS = ['command', 'backup', 'drill', 'systemEvent', 'agentTurn', 'heartbeat'] as const;
 /** Names of agents, profiles: what the CLI and config accept. */

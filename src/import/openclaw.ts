@@ -4,8 +4,8 @@
  * I/O, the time and the configured channel names are given. Every OpenClaw field is either mapped
  * or reported as not mapped with the reason, so a user can see what the import leaves behind.
  *
- * Imported jobs carry a marker line `[openclaw:<id>]` at the end of their description: re-running
- * the import finds them by it and updates them instead of adding duplicates.
+ * Imported jobs carry their OpenClaw id in `source`: re-running the import finds them by it and
+ * updates them instead of adding duplicates.
  */
 import { UserError } from '../domain/errors.ts';
 import { isObject, show } from '../domain/fields.ts';
@@ -70,15 +70,9 @@ export interface ImportPlan {
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/;
 /** nightshift's names for agents and sessions (payload-validation.ts). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-const MARKER = /\n?\[openclaw:([^\]\s]+)\]$/;
-
-export function openclawMarker(id: string): string {
-  return `[openclaw:${id}]`;
-}
-
 /** The OpenClaw job id a nightshift job was imported from, if any. */
-export function importedFrom(job: Pick<Job, 'description'>): string | undefined {
-  return job.description === undefined ? undefined : MARKER.exec(job.description)?.[1];
+export function importedFrom(job: Pick<Job, 'source'>): string | undefined {
+  return job.source?.kind === 'openclaw' ? job.source.id : undefined;
 }
 
 function invalid(file: string, message: string, hint?: string): UserError {
@@ -229,9 +223,9 @@ export function mapOpenClawJob(job: Record<string, unknown>, opts: MapOptions): 
       drop('delivery', 'a system event is delivered into its session; nightshift announces nothing for it');
   }
 
-  const input: JobInput = { name, schedule, payload };
+  const input: JobInput = { name, schedule, payload, source: { kind: 'openclaw', id } };
   const desc = typeof job.description === 'string' ? job.description.trim() : '';
-  input.description = (desc === '' ? '' : desc + '\n') + openclawMarker(id);
+  if (desc !== '') input.description = desc;
   if (typeof job.enabled === 'boolean') input.enabled = job.enabled;
   else if (job.enabled !== undefined) drop('enabled', `must be true or false, got ${show(job.enabled)}`);
   if (typeof job.deleteAfterRun === 'boolean') input.deleteAfterRun = job.deleteAfterRun;
@@ -490,7 +484,7 @@ function sameDefinition(a: Job, b: Job): boolean {
 
 /**
  * What an import would do against the jobs already stored: creates, updates (found by their
- * marker) and unchanged jobs, and skips with reasons. Every job is validated first; if any fails,
+ * source) and unchanged jobs, and skips with reasons. Every job is validated first; if any fails,
  * one UserError names them all and nothing is to be written.
  */
 export function planImport(

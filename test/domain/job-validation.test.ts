@@ -102,7 +102,10 @@ describe('buildJob', () => {
       () => build({ payload: { kind: 'command', argv: ['ls', 3 as unknown as string] } }),
       /^payload\.argv\[1\]: must be a string/,
     );
-    refuses(() => build({ payload: { kind: 'webhook', url: 'x' } }), /^payload\.kind: must be one of command, backup, drill, systemEvent, agentTurn, heartbeat/);
+    refuses(
+      () => build({ payload: { kind: 'webhook', url: 'x' } }),
+      /^payload\.kind: must be one of command, backup, drill, systemEvent, agentTurn, heartbeat/,
+    );
     refuses(() => build({ payload: undefined }), /^payload: missing/);
     assert.deepEqual(build({ payload: { argv: ['ls', '-l'] } }).payload, {
       kind: 'command',

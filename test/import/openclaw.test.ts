@@ -46,7 +46,8 @@ describe('OpenClaw jobs.json mapping', () => {
       lightContext: true,
     });
     assert.deepEqual(brief.input.delivery, { mode: 'announce', channel: 'telegram', to: '123456789' });
-    assert.equal(brief.input.description, 'Summary of the night\n[openclaw:morning-brief]');
+    assert.equal(brief.input.description, 'Summary of the night');
+    assert.deepEqual(brief.input.source, { kind: 'openclaw', id: 'morning-brief' });
     assert.deepEqual(brief.state, { lastRunStatus: 'ok', lastRunAtMs: 1767193200000, lastDurationMs: 4200 });
     assert.deepEqual(brief.unmapped, []);
 
@@ -151,7 +152,7 @@ describe('OpenClaw jobs.json mapping', () => {
 });
 
 describe('planning an import', () => {
-  test('creates first, then finds its jobs again by the marker: unchanged, or updated in place', () => {
+  test('creates first, then finds its jobs again by their source: unchanged, or updated in place', () => {
     const first = planImport(mapAll(fixture('classic/jobs.json'), ['telegram']), [], NOW, ids);
     assert.deepEqual(
       first.entries.map((e) => e.action),
@@ -186,6 +187,7 @@ describe('planning an import', () => {
   test('a name held by a job the import does not own is skipped, not overwritten', () => {
     const mine = planImport(mapAll(fixture('bare/jobs.json')), [], NOW, ids).inserts[0]!;
     const own = { ...mine, id: 'users-own', description: 'hand-made' };
+    delete own.source;
     const plan = planImport(mapAll(fixture('bare/jobs.json')), [own], NOW, ids);
     assert.equal(plan.entries[0]!.action, 'skipped');
     assert.match(

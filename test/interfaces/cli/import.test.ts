@@ -63,13 +63,25 @@ interface Report {
   }[];
 }
 
-async function listJobs(
-  home: string,
-): Promise<{ name: string; description?: string; state: Record<string, unknown> }[]> {
+async function listJobs(home: string): Promise<
+  {
+    name: string;
+    description?: string;
+    source?: { kind: string; id: string };
+    state: Record<string, unknown>;
+  }[]
+> {
   const r = await cli(home, ['cron', 'list', '--all', '--json']);
   assert.equal(r.code, 0, r.stderr);
   return (
-    JSON.parse(r.stdout) as { jobs: { name: string; description?: string; state: Record<string, unknown> }[] }
+    JSON.parse(r.stdout) as {
+      jobs: {
+        name: string;
+        description?: string;
+        source?: { kind: string; id: string };
+        state: Record<string, unknown>;
+      }[];
+    }
   ).jobs;
 }
 
@@ -115,7 +127,7 @@ describe('nightshift import openclaw', () => {
     const jobs = await listJobs(h.home);
     assert.deepEqual(jobs.map((j) => j.name).sort(), ['Hourly sweep', 'Morning brief', 'Reminder']);
     const brief = jobs.find((j) => j.name === 'Morning brief')!;
-    assert.match(brief.description ?? '', /\[openclaw:morning-brief\]$/);
+    assert.deepEqual(brief.source, { kind: 'openclaw', id: 'morning-brief' });
     assert.equal(brief.state.lastRunStatus, 'ok');
 
     const again = await nsImport(h.home, ['import', 'openclaw', join(FIXTURES, 'classic/jobs.json')]);
