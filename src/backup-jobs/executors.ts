@@ -190,9 +190,9 @@ export class DrillExecutor implements Executor<DrillPayload> {
       return {
         status: 'error',
         error:
-          d.sampled === 0
+          d.failures.length === 0
             ? `the latest snapshot of profile ${d.profile} holds no regular file to drill`
-            : `${d.failures.length} of ${d.sampled} sampled files failed: ${d.failures
+            : `${d.sampled === 0 ? 'the drill failed' : `${d.failures.length} of ${d.sampled} sampled files failed`}: ${d.failures
                 .slice(0, 3)
                 .map((f) => `${f.path}: ${f.problem}`)
                 .join('; ')}`,

@@ -1,7 +1,7 @@
 /**
- * End to end: the real daemon runs a scheduled backup job (recipients repository, keep-last 2) on
- * an every-2s schedule; runs end `ok` with evidence and retention holds the repository at 2
- * snapshots. Then SIGTERM stops the daemon cleanly with no repository lock left behind.
+ * End to end: the real daemon runs a scheduled backup job (recipients repository, keep-last 3) on
+ * an every-2s schedule; five runs end `ok` with evidence and retention holds the repository at
+ * exactly 3 snapshots. Then SIGTERM stops the daemon cleanly with no repository lock left behind.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,7 +77,7 @@ describe('a daemon running a backup job', { timeout: 300_000 }, () => {
       '--path',
       src,
       '--keep-last',
-      '2',
+      '3',
     ]);
     assert.equal(add.code, 0, add.stderr);
     jobId = await addBackupJob(h.home, 'e2e-backup', 'e2e');
@@ -90,27 +90,27 @@ describe('a daemon running a backup job', { timeout: 300_000 }, () => {
     h.cleanup();
   });
 
-  test('scheduled runs end ok with evidence, and retention keeps 2 snapshots', async () => {
+  test('five scheduled runs end ok with evidence, and retention keeps exactly 3 snapshots', async () => {
     const finishedOk = (e: LogEvent): boolean =>
       e.event === 'run.finished' && e.jobId === jobId && e.status === 'ok';
     const failed = (e: LogEvent): boolean =>
       e.event === 'run.finished' && e.jobId === jobId && e.status !== 'ok' && e.status !== 'skipped';
-    // Three ok runs, or the first failure (then the assertions below say why).
+    // Five ok runs, or the first failure (then the assertions below say why).
     await daemon.waitFor(
-      () => daemon.events.filter(finishedOk).length >= 3 || daemon.events.some(failed),
-      'three ok backup runs',
-      180_000,
+      () => daemon.events.filter(finishedOk).length >= 5 || daemon.events.some(failed),
+      'five ok backup runs',
+      240_000,
     );
     const runs = await cliJson<{ entries: RunEntry[] }>(h.home, ['cron', 'runs', '--id', 'e2e-backup']);
     // Slots that came while a backup was still going are `skipped` (overlap policy), not failures.
     const finished = runs.json.entries.filter((r) =>
       ['ok', 'error', 'timeout', 'interrupted'].includes(r.status),
     );
-    assert.ok(finished.length >= 3, JSON.stringify(runs.json.entries));
+    assert.ok(finished.length >= 5, JSON.stringify(runs.json.entries));
     for (const r of finished) assert.equal(r.status, 'ok', `${r.error}\n${r.outputTail}`);
     assert.match(
       finished[0]!.outputTail ?? '',
-      /ok +retention: keep-last 2: 2 snapshots of the profile kept/,
+      /ok +retention: keep-last 3: 3 snapshots of the profile kept/,
     );
 
     daemon.kill('SIGTERM');
@@ -121,7 +121,7 @@ describe('a daemon running a backup job', { timeout: 300_000 }, () => {
     const again = await cli(h.home, ['cron', 'run', 'e2e-backup', '--wait']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     const snaps = await cliJson<unknown[]>(h.home, ['backup', 'snapshots', '--repo', repo]);
-    assert.equal(snaps.json.length, 2);
+    assert.equal(snaps.json.length, 3);
     let locks: string[] = [];
     try {
       locks = readdirSync(join(repo, 'locks'));
