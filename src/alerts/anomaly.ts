@@ -12,7 +12,7 @@ import {
   ANOMALY_MIN_HISTORY,
 } from './policy.ts';
 import type { EffectivePolicy } from './policy.ts';
-import { formatBytes } from './format.ts';
+import { formatBytes } from '../domain/bytes.ts';
 
 export type AnomalyKind = 'bytes-added' | 'duration' | 'repo-size';
 

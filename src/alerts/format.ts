@@ -7,17 +7,7 @@ import type { Notification } from '../delivery/channel.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { Job, Run } from '../domain/job.ts';
 import type { Anomaly } from './anomaly.ts';
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${Math.round(n)} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+import { formatBytes } from '../domain/bytes.ts';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -11,11 +11,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../domain/errors.ts';
-import { parseSecretsConfig } from '../secrets/config.ts';
+import { httpUrl, parseSecretsConfig, refString as ref } from '../secrets/config.ts';
 import type { SecretsConfig } from '../secrets/config.ts';
 import { parseChannelsConfig } from '../delivery/config.ts';
 import type { ChannelConfig } from '../delivery/config.ts';
-import { parseSecretRef } from '../secrets/secret-ref.ts';
 import { parseDuration } from '../domain/duration.ts';
 import type { Scope } from '../interfaces/mcp/scopes.ts';
 import type { ModelEndpoint } from '../agent/types.ts';
@@ -71,20 +70,6 @@ export function configPath(homeDir: string, env: NodeJS.ProcessEnv = process.env
   return env.NIGHTSHIFT_CONFIG ?? join(homeDir, 'config.json');
 }
 
-const ref = z.string().refine(
-  (s) => {
-    try {
-      parseSecretRef(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a secret reference (env:NAME, file:/path, cmd:..., vault:..., mcp:...)' },
-);
-const httpUrl = z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
-  message: 'must be an http(s) URL',
-});
 const duration = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
   try {

@@ -17,7 +17,7 @@ import type {
   Schedule,
   TerminalRunStatus,
 } from './job.ts';
-import { DEFAULT_HISTORY, DEFAULT_POLICY, DEFAULT_TIMEOUT_SECONDS } from './job.ts';
+import { DEFAULT_HISTORY, DEFAULT_POLICY, DEFAULT_TIMEOUT_SECONDS, TERMINAL_RUN_STATUSES } from './job.ts';
 import { boolField, fail, intField, isObject, msField, show, textField } from './fields.ts';
 import { validateAlertPolicy, validateDelivery, validateHealthcheck } from './notify-validation.ts';
 import { validateOtherPayload } from './payload-validation.ts';
@@ -57,15 +57,7 @@ export const RESERVED_ENV_KEYS = [
 
 const OVERLAP = ['skip', 'queue-one', 'allow'] as const;
 const CATCHUP = ['skip', 'one', 'all'] as const;
-const TERMINAL: TerminalRunStatus[] = [
-  'ok',
-  'error',
-  'timeout',
-  'skipped',
-  'interrupted',
-  'missed',
-  'delivered',
-];
+const TERMINAL: readonly TerminalRunStatus[] = TERMINAL_RUN_STATUSES;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -139,18 +139,23 @@ export interface HistoryPolicy {
   outputTailBytes: number;
 }
 
-export type RunStatus =
-  | 'queued'
-  | 'running'
-  | 'ok'
-  | 'error'
-  | 'timeout'
-  | 'skipped'
-  | 'interrupted'
-  | 'missed'
-  /** A system event was put into a session's inbox: nothing was executed, so never `ok`. */
-  | 'delivered';
+/** Every run status; `delivered`: a system event was put into a session's inbox, nothing executed, so never `ok`. */
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'ok',
+  'error',
+  'timeout',
+  'skipped',
+  'interrupted',
+  'missed',
+  'delivered',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 export type TerminalRunStatus = Exclude<RunStatus, 'queued' | 'running'>;
+export const TERMINAL_RUN_STATUSES = RUN_STATUSES.filter(
+  (s): s is TerminalRunStatus => s !== 'queued' && s !== 'running',
+);
 export type RunTrigger = 'schedule' | 'manual' | 'catchup' | 'retry';
 
 /** Mutable scheduling state, kept with the job (OpenClaw's field names). */

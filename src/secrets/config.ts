@@ -54,7 +54,8 @@ export const DEFAULT_MCP_TIMEOUT_MS = 30_000;
 /** Names that say "this carries a credential": their values must be references, not literals. */
 const CREDENTIAL_NAME = /authorization|cookie|token|secret|passw|passphrase|api[-_]?key|private[-_]?key/i;
 
-const refString = z.string().refine(
+/** A string that parses as a secret reference (zod). */
+export const refString = z.string().refine(
   (s) => {
     try {
       parseSecretRef(s);
@@ -73,7 +74,8 @@ const valueSource = z.union([
 
 const timeoutMs = z.number().int().positive().max(3_600_000).optional();
 
-const httpUrl = z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
+/** An http(s) URL (zod). */
+export const httpUrl = z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
   message: 'must be an http(s) URL',
 });
 

@@ -7,9 +7,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DaemonProcess, cli, eventually, tempHome } from '../interfaces/cli/cli-harness.ts';
+import { DaemonProcess, cli, eventually, tempHome, filesUnder } from '../interfaces/cli/cli-harness.ts';
 import type { TempHome } from '../interfaces/cli/cli-harness.ts';
 import { startRecorder } from '../delivery/http-recorder.ts';
 import type { Recorder } from '../delivery/http-recorder.ts';
@@ -20,16 +20,6 @@ interface AlertBody {
   text: string;
   job: { name: string } | null;
   run: { id: string; status: string | null } | null;
-}
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (statSync(p).isFile()) out.push(p);
-  }
-  return out;
 }
 
 describe('scheduled backups that fail, end to end', { timeout: 300_000 }, () => {

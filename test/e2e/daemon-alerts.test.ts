@@ -9,9 +9,16 @@ import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, cliJson, DaemonProcess, eventually, tempHome } from '../interfaces/cli/cli-harness.ts';
+import {
+  cli,
+  cliJson,
+  DaemonProcess,
+  eventually,
+  tempHome,
+  filesUnder,
+} from '../interfaces/cli/cli-harness.ts';
 import type { TempHome } from '../interfaces/cli/cli-harness.ts';
 import { startRecorder } from '../delivery/http-recorder.ts';
 import type { Recorder } from '../delivery/http-recorder.ts';
@@ -29,16 +36,6 @@ after(async () => {
   await rec.close();
   h.cleanup();
 });
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (statSync(p).isFile()) out.push(p);
-  }
-  return out;
-}
 
 interface AlertBody {
   severity: string;

@@ -4,7 +4,8 @@
  */
 import type { Command } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
-import type { Job, RunStatus } from '../../domain/job.ts';
+import { RUN_STATUSES } from '../../domain/job.ts';
+import type { Job } from '../../domain/job.ts';
 import { describeSchedule, nextFireTimes, scheduleTimeZone } from '../../domain/schedule.ts';
 import { describeContract } from '../../domain/contract.ts';
 import { formatDuration } from '../../domain/duration.ts';
@@ -16,17 +17,6 @@ import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
 import { registerJobEditCommands } from './cron-edit.ts';
 import { registerRunCommand } from './cron-run.ts';
 import { jobNextFires, jobView, runView, statusReport } from './views.ts';
-
-const RUN_STATUSES: readonly RunStatus[] = [
-  'queued',
-  'running',
-  'ok',
-  'error',
-  'timeout',
-  'skipped',
-  'interrupted',
-  'missed',
-];
 
 export function registerCronCommands(program: Command): void {
   const cron = program

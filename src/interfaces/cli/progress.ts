@@ -3,6 +3,7 @@
  * is known, a bar and an ETA. Drawn on stderr only when it is a terminal, so pipes, logs and
  * `--json` output never see control characters.
  */
+import { formatBytes } from '../../domain/bytes.ts';
 
 export interface ProgressState {
   files: number;
@@ -28,16 +29,7 @@ interface TtyLike {
 
 const NOOP: ProgressSink = { update: () => {}, done: () => {} };
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${Math.round(n)} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes };
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--:--';

@@ -15,6 +15,7 @@ import type { RunRequestResult } from '../../scheduler/engine.ts';
 import { describeContract } from '../../domain/contract.ts';
 import { parseDuration } from '../../domain/duration.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
+import { RUN_STATUSES } from '../../domain/job.ts';
 import type { Job, Run, RunStatus } from '../../domain/job.ts';
 import { applyJobPatch, buildJob } from '../../domain/job-validation.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
@@ -67,18 +68,6 @@ export interface RunArgs {
   wait?: boolean;
   timeoutSeconds?: number;
 }
-
-const RUN_STATUSES = [
-  'queued',
-  'running',
-  'ok',
-  'error',
-  'timeout',
-  'skipped',
-  'interrupted',
-  'missed',
-  'delivered',
-] as const;
 
 /**
  * Argument names that can only carry a secret value. Job fields never hold secrets (only
