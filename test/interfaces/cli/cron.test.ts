@@ -373,8 +373,10 @@ describe('cron run, runs, status', () => {
     const entry = runs.json.entries[0]!;
     assert.deepEqual(Object.keys(entry).sort(), [
       'attempt',
+      'details',
       'durationMs',
       'error',
+      'evidence',
       'exitCode',
       'finishedAtMs',
       'jobId',
