@@ -203,6 +203,14 @@ const runOut = z.object({
   exitCode: z.number().nullable(),
   error: z.string().nullable().describe('why the run ended as it did'),
   outputTail: z.string().nullable(),
+  evidence: z
+    .array(z.object({ check: z.string(), ok: z.boolean(), detail: z.string() }))
+    .nullable()
+    .describe('every check behind the status'),
+  details: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('what the payload kind recorded: backup, drill, agent, alerts, delivery'),
 });
 
 /** The arguments of a tool that requests a run (job_run, backup_run, drill_run). */

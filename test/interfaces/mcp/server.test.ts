@@ -171,8 +171,10 @@ describe('MCP scheduler tools', () => {
     const entry = (page.entries as Record<string, unknown>[])[0]!;
     assert.deepEqual(Object.keys(entry).sort(), [
       'attempt',
+      'details',
       'durationMs',
       'error',
+      'evidence',
       'exitCode',
       'finishedAtMs',
       'jobId',
