@@ -60,11 +60,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let app: App | undefined;
   try {
     app = await openApp(opts.homeFlag);
-    await opts.beforeStart?.(app);
-    const clock = opts.clock ?? new SystemClock();
     const opened = app;
     // Configuration errors stop the start here, before anything runs, with the file and field named.
     opened.config();
+    await opts.beforeStart?.(opened);
+    const clock = opts.clock ?? new SystemClock();
     const hooks = createRunHooks(opened, clock, opts.log);
     const alerts = hooks.alerts;
     // The executors need the engine (to wake a heartbeat) and the engine needs the executors.

@@ -155,3 +155,24 @@ describe('daemon with alerts, end to end', () => {
     }
   });
 });
+
+describe('daemon with a bad configuration', () => {
+  test('refuses to start, naming the file and the field, before anything runs', async () => {
+    const t = tempHome();
+    try {
+      const app = await openApp(t.home, {});
+      await app.close();
+      writeFileSync(join(t.home, 'config.json'), JSON.stringify({ alerts: { channels: ['pager'] } }), {
+        mode: 0o600,
+      });
+      const r = await cli(t.home, ['daemon', '--sample-job'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /config\.json: alerts\.channels\[0\]: no channel named "pager"/);
+      assert.doesNotMatch(r.stdout, /daemon started|engine\.started/);
+      const jobs = await cliJson<{ jobs: unknown[] }>(t.home, ['cron', 'list', '--all']);
+      assert.deepEqual(jobs.json.jobs, [], 'the sample job was not added');
+    } finally {
+      t.cleanup();
+    }
+  });
+});
