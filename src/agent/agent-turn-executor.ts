@@ -22,12 +22,7 @@ export class AgentTurnExecutor implements Executor<AgentTurnPayload> {
     const agent = payload.agent ?? DEFAULT_AGENT;
     try {
       // Checked before a session is made: a job naming an unknown agent leaves nothing behind.
-      validateAgentTurnInput(
-        this.runtime.buildInput(
-          { agent, sessionId: '', message: payload.message, ...turnFields(payload) },
-          [],
-        ),
-      );
+      validateAgentTurnInput(this.runtime.buildInput({ ...payload, agent, sessionId: '' }, []));
       const creator = createdBySession(payload);
       const { resolved } = await openSession(
         this.runtime.app.store.sessions,
@@ -36,7 +31,7 @@ export class AgentTurnExecutor implements Executor<AgentTurnPayload> {
         ctx.now(),
       );
       const { result } = await this.runtime.runOnSession(
-        { agent, sessionId: resolved.id, message: payload.message, ...turnFields(payload) },
+        { ...payload, agent, sessionId: resolved.id },
         ctx.runId,
         ctx.signal,
       );
@@ -45,22 +40,4 @@ export class AgentTurnExecutor implements Executor<AgentTurnPayload> {
       return setupFailure(err);
     }
   }
-}
-
-function turnFields(p: AgentTurnPayload): {
-  model?: string;
-  fallbacks?: string[];
-  tools?: string[];
-  execAllowlist?: string[][];
-  lightContext?: boolean;
-  timeoutSeconds?: number;
-} {
-  return {
-    ...(p.model !== undefined ? { model: p.model } : {}),
-    ...(p.fallbacks !== undefined ? { fallbacks: p.fallbacks } : {}),
-    ...(p.tools !== undefined ? { tools: p.tools } : {}),
-    ...(p.execAllowlist !== undefined ? { execAllowlist: p.execAllowlist } : {}),
-    ...(p.lightContext !== undefined ? { lightContext: p.lightContext } : {}),
-    ...(p.timeoutSeconds !== undefined ? { timeoutSeconds: p.timeoutSeconds } : {}),
-  };
 }

@@ -9,7 +9,7 @@ import type { AgentConfig } from '../config/config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { UserError } from '../domain/errors.ts';
 import { DEFAULT_HISTORY, DEFAULT_TIMEOUT_SECONDS } from '../domain/job.ts';
-import type { AgentRunDetails, Job } from '../domain/job.ts';
+import type { AgentRunDetails, AgentTurnPayload, Job } from '../domain/job.ts';
 import type { ExecutionOutcome } from '../payloads/executor.ts';
 import { displayUrl } from './chat-client.ts';
 import type { FetchLike } from './chat-client.ts';
@@ -35,17 +35,10 @@ export const DEFAULT_HISTORY_LIMIT = 100;
 const NO_LIMIT_MS = 2 ** 31 - 1;
 
 /** The parts of a payload a turn is built from. */
-export interface TurnRequest {
-  agent: string;
-  sessionId: string;
-  message: string;
-  model?: string;
-  fallbacks?: string[];
-  tools?: string[];
-  execAllowlist?: string[][];
-  lightContext?: boolean;
-  timeoutSeconds?: number;
-}
+export type TurnRequest = Pick<
+  AgentTurnPayload,
+  'message' | 'model' | 'fallbacks' | 'tools' | 'execAllowlist' | 'lightContext' | 'timeoutSeconds'
+> & { agent: string; sessionId: string };
 
 export interface SessionTurn {
   result: TurnResult;

@@ -64,6 +64,11 @@ export interface AlertServiceOptions {
   deadManEveryMs?: number;
   /** Per healthcheck ping (default 10 s). */
   healthcheckTimeoutMs?: number;
+  /**
+   * Where the dead-man check gets the jobs (default: the store). The daemon passes the engine's
+   * in-memory copy, so a minute's check does not re-read and parse every job.
+   */
+  jobs?: () => Job[] | Promise<Job[]>;
 }
 
 export const DEAD_MAN_EVERY_MS = 60_000;
@@ -78,6 +83,7 @@ export class AlertService {
   private readonly fetchFn: typeof fetch | undefined;
   private readonly deadManEveryMs: number;
   private readonly healthcheckTimeoutMs: number | undefined;
+  private readonly jobs: AlertServiceOptions['jobs'];
   /** Tail of each job's work queue. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -93,6 +99,7 @@ export class AlertService {
     this.fetchFn = opts.fetch;
     this.deadManEveryMs = opts.deadManEveryMs ?? DEAD_MAN_EVERY_MS;
     this.healthcheckTimeoutMs = opts.healthcheckTimeoutMs;
+    this.jobs = opts.jobs;
   }
 
   /** Checks every dead-man's switch now (a daemon that was down past a deadline alerts at once), then every minute. */
@@ -135,7 +142,7 @@ export class AlertService {
   async checkDeadMen(): Promise<void> {
     let jobs: Job[];
     try {
-      jobs = await this.app.store.listJobs();
+      jobs = await (this.jobs ? this.jobs() : this.app.store.listJobs());
     } catch (err) {
       this.log({ event: 'alert.error', error: `dead-man check: ${errorText(err)}` });
       return;

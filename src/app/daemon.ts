@@ -65,10 +65,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     opened.config();
     await opts.beforeStart?.(opened);
     const clock = opts.clock ?? new SystemClock();
-    const hooks = createRunHooks(opened, clock, opts.log);
-    const alerts = hooks.alerts;
     // The executors need the engine (to wake a heartbeat) and the engine needs the executors.
     const late: { engine?: Engine } = {};
+    const hooks = createRunHooks(opened, clock, opts.log, () =>
+      late.engine ? late.engine.jobs() : opened.store.listJobs(),
+    );
+    const alerts = hooks.alerts;
     const engine = new Engine({
       store: opened.store,
       clock,

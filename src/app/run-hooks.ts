@@ -16,8 +16,13 @@ export interface RunHooks {
   onRunFinished(job: Job, run: Run): Promise<void>;
 }
 
-export function createRunHooks(app: App, clock: Clock, log?: (event: AlertEvent) => void): RunHooks {
-  const alerts = new AlertService({ app, clock, ...(log ? { log } : {}) });
+export function createRunHooks(
+  app: App,
+  clock: Clock,
+  log?: (event: AlertEvent) => void,
+  jobs?: () => Job[] | Promise<Job[]>,
+): RunHooks {
+  const alerts = new AlertService({ app, clock, ...(log ? { log } : {}), ...(jobs ? { jobs } : {}) });
   return {
     alerts,
     onRunStarted: (job, run) => alerts.onRunStarted(job, run),

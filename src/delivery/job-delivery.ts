@@ -33,7 +33,6 @@ const FAILED = new Set(['error', 'timeout', 'missed']);
 /** Statuses whose result is announced. */
 const SUCCEEDED = new Set(['ok', 'delivered']);
 
-type Notice = Notification & { to?: string };
 /** The name of the ad-hoc channel a `webhook` delivery posts through. */
 const JOB_WEBHOOK = 'job-webhook';
 
@@ -130,7 +129,7 @@ async function failureNotice(
 async function announce(
   app: App,
   target: DeliveryTarget,
-  notice: Notice,
+  notice: Notification,
   purpose: string,
   intended: string,
   opts: JobDeliveryOptions,
@@ -148,13 +147,13 @@ async function announce(
       atMs: now(),
     };
   }
-  const n: Notice = target.to !== undefined ? { ...notice, to: target.to } : notice;
+  const n: Notification = target.to !== undefined ? { ...notice, to: target.to } : notice;
   return send(channel, n, purpose, intended, now, target.to);
 }
 
 async function send(
   channel: Channel,
-  n: Notice,
+  n: Notification,
   purpose: string,
   intended: string,
   now: () => number,
@@ -184,7 +183,7 @@ function channelDeps(app: App, opts: JobDeliveryOptions): ChannelDeps {
 }
 
 /** The successful result: the agent's reply, else the run's summary and output tail. */
-function resultNotice(job: Job, run: Run): Notice {
+function resultNotice(job: Job, run: Run): Notification {
   const reply = run.details?.agent?.reply;
   const failed = FAILED.has(run.status);
   const text =
@@ -209,7 +208,7 @@ function resultNotice(job: Job, run: Run): Notice {
   };
 }
 
-function failureText(job: Job, run: Run): Notice {
+function failureText(job: Job, run: Run): Notification {
   return {
     title: `${job.name} failed: ${run.status}`,
     text: `${job.name} (run ${run.runId}) ended ${run.status}${run.error ? `: ${run.error}` : ''}`,

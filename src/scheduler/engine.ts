@@ -205,6 +205,11 @@ export class Engine {
   }
 
   /** Re-reads jobs and queued runs now, then fires whatever is due. */
+  /** The jobs as the engine last read them (enabled or not), without a store read. */
+  jobs(): Job[] {
+    return [...this.entries.values()].map((e) => e.job);
+  }
+
   async refresh(): Promise<void> {
     if (!this.started) return;
     this.reloadRequested = true;
@@ -573,13 +578,7 @@ export class Engine {
       });
     }
     if (recorded > 0) await this.prune(job, now);
-    if (latestMissed && this.onRunFinished) {
-      try {
-        await this.onRunFinished(job, latestMissed);
-      } catch (err) {
-        this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: latestMissed.runId });
-      }
-    }
+    if (latestMissed) await this.notifyFinished(job, latestMissed);
     // A one-shot whose only slot was missed (and not caught up) is spent.
     if (job.schedule.kind === 'at' && plan.run.length === 0 && recorded > 0) {
       const last = plan.missed.at(-1) ?? plan.summary?.toMs ?? now;
@@ -798,14 +797,18 @@ export class Engine {
       ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
     });
     await this.afterRun(job, run, outcome, startedAtMs, finishedAtMs, finishWrite);
-    if (this.onRunFinished) {
-      try {
-        await this.onRunFinished(job, finished);
-      } catch (err) {
-        this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
-      }
-    }
+    await this.notifyFinished(job, finished);
     return finished;
+  }
+
+  /** The onRunFinished hook; its failures are logged and never change the run. */
+  private async notifyFinished(job: Job, run: Run): Promise<void> {
+    if (!this.onRunFinished) return;
+    try {
+      await this.onRunFinished(job, run);
+    } catch (err) {
+      this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+    }
   }
 
   private markPayloadDone(flight: InFlight): void {

@@ -16,6 +16,7 @@ import { StoreConflictError } from '../store/store.ts';
 import { setupFailure, turnOutcome } from '../agent/runtime.ts';
 import type { AgentRuntime } from '../agent/runtime.ts';
 import type { WakeHeartbeat } from './system-event.ts';
+import { DEFAULT_AGENT } from './resolve.ts';
 
 /** The name of an agent's heartbeat job. */
 export function heartbeatJobName(agent: string): string {
@@ -109,7 +110,7 @@ export class HeartbeatExecutor implements Executor<HeartbeatPayload> {
   async execute(payload: HeartbeatPayload, ctx: ExecutionContext): Promise<ExecutionOutcome> {
     if (ctx.signal.aborted)
       return { status: 'interrupted', error: 'interrupted before it started: nightshift is shutting down' };
-    const agent = payload.agent ?? 'default';
+    const agent = payload.agent ?? DEFAULT_AGENT;
     const sessionId = mainSessionId(agent);
     const sessions = this.runtime.app.store.sessions;
     // Before anything else: an idle agent's heartbeat reads one index and stops.
