@@ -67,6 +67,12 @@ export class ManualClock implements Clock {
   at(atMs: number, fn: () => void): TimerHandle {
     const id = ++this.seq;
     this.timers.set(id, { atMs, fn });
+    // Already due: fires soon without waiting for the next advance, as a real clock would.
+    if (atMs <= this.current) {
+      setImmediate(() => {
+        if (this.timers.delete(id)) fn();
+      });
+    }
     return { cancel: () => this.timers.delete(id) };
   }
 

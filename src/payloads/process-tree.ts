@@ -79,9 +79,10 @@ function protectedPids(procs: Map<number, ProcInfo>): Set<number> {
 /**
  * Every live process that belongs to a payload: the tree under `rootPid`, members of its process
  * group (`rootPid` is the group id, as the payload is spawned detached), and processes whose
- * environment holds `markerEnv` (e.g. `NIGHTSHIFT_RUN_ID=<id>`), plus their descendants.
+ * environment holds `markerEnv` (e.g. `NIGHTSHIFT_RUN_ID=<id>`), plus their descendants. Without
+ * a `rootPid` (a crash left no pid on record) only the marker finds them.
  */
-export function collectPayloadProcesses(rootPid: number, markerEnv?: string): Set<number> {
+export function collectPayloadProcesses(rootPid: number | undefined, markerEnv?: string): Set<number> {
   const procs = new Map(listProcesses().map((p) => [p.pid, p]));
   const children = new Map<number, number[]>();
   for (const p of procs.values()) {
@@ -91,9 +92,9 @@ export function collectPayloadProcesses(rootPid: number, markerEnv?: string): Se
   }
   const marker = markerEnv ? Buffer.from(`${markerEnv}\0`) : undefined;
   const seeds: number[] = [];
-  if (procs.has(rootPid)) seeds.push(rootPid);
+  if (rootPid !== undefined && procs.has(rootPid)) seeds.push(rootPid);
   for (const p of procs.values()) {
-    if (p.pgrp === rootPid) seeds.push(p.pid);
+    if (rootPid !== undefined && p.pgrp === rootPid) seeds.push(p.pid);
     else if (marker && hasMarker(p.pid, marker)) seeds.push(p.pid);
   }
   const found = new Set<number>();

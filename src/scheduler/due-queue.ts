@@ -41,6 +41,20 @@ export class DueQueue {
     return top;
   }
 
+  /** Number of live items due at or before `atMs`; walks only those (and their heap children). */
+  countUpTo(atMs: number): number {
+    let n = 0;
+    const stack = [0];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      const item = this.heap[i];
+      if (item === undefined || item.atMs > atMs) continue;
+      if (this.versions.get(item.key) === item.version) n++;
+      stack.push(2 * i + 1, 2 * i + 2);
+    }
+    return n;
+  }
+
   get size(): number {
     return this.heap.length;
   }

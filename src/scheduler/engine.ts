@@ -13,8 +13,14 @@
  *   idle()         resolves when nothing is running or being dispatched (for tests)
  *
  * How it works, and the decisions behind it:
- * - One timer (clock.at), armed at the earliest of: the next slot of any enabled job, the
- *   `notBeforeMs` of any queued run. No polling for fires; Clock.at handles delays beyond 2^31 ms.
+ * - One wake-up timer (clock.at), armed at the earliest of: the next slot of any enabled job less
+ *   the claim lead, the `notBeforeMs` of any queued run. No polling for fires; Clock.at handles
+ *   delays beyond 2^31 ms.
+ * - Slots are claimed a little ahead (claim-lead.ts) and their payloads start at the slot, from
+ *   one more timer per slot: all runs of a slot start in one loop, their bookkeeping after it.
+ *   A claimed run counts as running; a job busy when its slot could be claimed is handled at the
+ *   slot instead, so overlap is decided at the slot. At the slot, a job disabled or deleted since
+ *   the claim does not start, and one made busy by another process follows its overlap policy.
  *   A cheap poll of store.changeToken() every changePollMs (0 disables it) notices CLI edits and
  *   manual runs queued by another process.
  * - A slot is claimed in the store (jobId, slotMs, attempt) before anything runs, so it runs at
@@ -43,10 +49,11 @@
 import type { Clock, TimerHandle } from '../domain/clock.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job, JobState, Run, RunTrigger } from '../domain/job.ts';
-import type { ExecutionOutcome, Executor } from '../payloads/executor.ts';
+import type { ExecutionContext, ExecutionOutcome, Executor } from '../payloads/executor.ts';
 import type { Store } from '../store/store.ts';
 import { missedRecordCap, planCatchup, summaryReason } from './catchup.ts';
 import { DueQueue } from './due-queue.ts';
+import type { DueItem } from './due-queue.ts';
 import type { EngineEvent, EngineLog } from './events.ts';
 import { applyStatePatch, stateAfterRun, stateAfterSkip } from './job-state.ts';
 import { decideManual, decideSlot } from './overlap.ts';
@@ -54,6 +61,8 @@ import type { Busy } from './overlap.ts';
 import { recoverInterrupted } from './recovery.ts';
 import { retryDelayMs } from './retry.ts';
 import { WriteQueue } from './write-queue.ts';
+import { ClaimLead, DEFAULT_LEAD } from './claim-lead.ts';
+import type { LeadBounds } from './claim-lead.ts';
 import { isSlot, nextSlotAfter, slotsIn } from './slots.ts';
 import type { SlotRange } from './slots.ts';
 import { newRunId } from './run-id.ts';
@@ -77,6 +86,11 @@ export interface EngineOptions {
   onRunFinished?: (job: Job, run: Run) => Promise<void> | void;
   /** Called as a run starts (e.g. for a healthcheck `start` ping); not awaited by the payload. */
   onRunStarted?: (job: Job, run: Run) => Promise<void> | void;
+  /**
+   * Bounds of the claim lead: how long before a slot its claim is written (claim-lead.ts). The
+   * payload still starts at the slot. `{ minMs: 0, maxMs: 0 }` claims at the slot itself.
+   */
+  claimLead?: LeadBounds;
 }
 
 export interface RunRequestResult {
@@ -99,15 +113,31 @@ interface JobEntry {
   job: Job;
   /** Last handled slot: slots after it are still to come (or due). */
   cursorMs: number;
+  /** The job's next slot as last scheduled. */
+  nextMs?: number;
+  /** A slot claimed ahead whose run has not started yet: job.state.nextRunAtMs still shows it. */
+  claimedAheadMs?: number;
 }
 
 interface InFlight {
   job: Job;
   run: Run;
   controller: AbortController;
+  /** Resolves with the finished run. */
   done: Promise<Run>;
+  settle: (run: Run) => void;
   /** The payload has returned; only bookkeeping is left. */
   payloadDone: boolean;
+  /** Claimed ahead: the slot's time, until the run starts. */
+  waitsForMs?: number;
+  /** Bookkeeping writes of the start; the finish waits for them. */
+  writes?: Promise<unknown>[];
+}
+
+/** Runs claimed ahead of one slot, started together when its time comes. */
+interface AheadGroup {
+  runIds: string[];
+  timer?: TimerHandle;
 }
 
 export class Engine {
@@ -135,6 +165,11 @@ export class Engine {
   private readonly inflight = new Map<string, InFlight>();
   /** Per job: runs of this engine whose payload has not returned yet. */
   private readonly payloadsRunning = new Map<string, number>();
+  /** Runs claimed ahead of their slot, by slot; they are in `inflight` too. */
+  private readonly ahead = new Map<number, AheadGroup>();
+  /** Jobs whose next slot was not claimed ahead because they were busy: handled at the slot. */
+  private readonly atSlotOnly = new Set<string>();
+  private readonly lead: ClaimLead;
   private wake: { atMs: number; handle: TimerHandle } | undefined;
   private poll: TimerHandle | undefined;
   private lastToken: number | undefined;
@@ -159,6 +194,7 @@ export class Engine {
     this.onRunFinished = opts.onRunFinished;
     this.onRunStarted = opts.onRunStarted;
     this.changePollMs = opts.changePollMs ?? DEFAULT_CHANGE_POLL_MS;
+    this.lead = new ClaimLead(opts.claimLead ?? DEFAULT_LEAD);
   }
 
   async start(): Promise<void> {
@@ -196,6 +232,8 @@ export class Engine {
     this.log({ event: 'engine.stopping', running: this.inflight.size });
     for (const f of this.inflight.values()) f.controller.abort();
     await this.pumping;
+    // Runs claimed ahead start now and find the daemon stopping: recorded `interrupted`, never run.
+    for (const slotMs of [...this.ahead.keys()]) this.startAhead(slotMs);
     while (this.inflight.size > 0) {
       for (const f of this.inflight.values()) f.controller.abort();
       await Promise.allSettled([...this.inflight.values()].map((f) => f.done));
@@ -223,8 +261,10 @@ export class Engine {
         await this.pumping;
         continue;
       }
-      if (this.inflight.size > 0) {
-        await Promise.allSettled([...this.inflight.values()].map((f) => f.done));
+      // Runs claimed ahead wait for their slot's time, which only the clock brings.
+      const running = [...this.inflight.values()].filter((f) => f.waitsForMs === undefined);
+      if (running.length > 0) {
+        await Promise.allSettled(running.map((f) => f.done));
         continue;
       }
       return;
@@ -364,25 +404,45 @@ export class Engine {
       await this.reload();
     }
     const now = this.clock.now();
+    const top = this.due.peek();
+    const horizon = top === undefined ? now : now + this.leadFor(top.atMs);
     // All due jobs at once: their writes share one commit (WriteQueue); jobs touch only their own state.
+    // Slots up to `horizon` are claimed ahead, unless the job is busy: overlap is decided at the slot.
     const due: JobEntry[] = [];
-    for (let item = this.due.popDue(now); item; item = this.due.popDue(now)) {
+    const early: { entry: JobEntry; slotMs: number }[] = [];
+    const atSlot: DueItem[] = [];
+    for (let item = this.due.popDue(horizon); item; item = this.due.popDue(horizon)) {
       const entry = this.entries.get(item.key);
-      if (entry) due.push(entry);
+      if (!entry) continue;
+      if (item.atMs <= now) {
+        this.atSlotOnly.delete(item.key);
+        due.push(entry);
+      } else if (decideSlot(entry.job.policy.overlap, this.busy(item.key)) === 'run') {
+        early.push({ entry, slotMs: item.atMs });
+      } else {
+        this.atSlotOnly.add(item.key);
+        atSlot.push(item);
+      }
     }
-    await Promise.all(
-      due.map(async (entry) => {
-        try {
-          await this.processJob(entry, now);
-        } catch (err) {
-          // Move past the slot so one bad job cannot spin the loop.
-          entry.cursorMs = Math.max(entry.cursorMs, now);
-          this.log({ event: 'engine.error', error: errorText(err), jobId: entry.job.id });
-        }
-        // A one-shot job may have been deleted meanwhile.
-        if (this.entries.get(entry.job.id) === entry) await this.reschedule(entry, now);
-      }),
-    );
+    for (const item of atSlot) this.due.set(item.key, item.atMs);
+    const handle = async (entry: JobEntry, work: Promise<void>): Promise<void> => {
+      try {
+        await work;
+      } catch (err) {
+        // Move past the slot so one bad job cannot spin the loop.
+        entry.cursorMs = Math.max(entry.cursorMs, now);
+        this.log({ event: 'engine.error', error: errorText(err), jobId: entry.job.id });
+      }
+      // A one-shot job may have been deleted meanwhile.
+      if (this.entries.get(entry.job.id) === entry) await this.reschedule(entry, now);
+    };
+    const t0 = performance.now();
+    await Promise.all([
+      ...due.map((entry) => handle(entry, this.processJob(entry, now))),
+      ...early.map(({ entry, slotMs }) => handle(entry, this.claimAhead(entry, slotMs))),
+    ]);
+    if (early.length > 0) this.lead.observe(early.length, performance.now() - t0);
+    this.armAhead();
     if (this.stopping) return;
     await this.dispatchQueued(now);
     this.arm(now);
@@ -459,8 +519,11 @@ export class Engine {
       this.log({ event: 'engine.error', error: `job ${job.name}: ${errorText(err)}`, jobId: job.id });
     }
     this.due.set(job.id, next);
+    entry.nextMs = next;
     // A past slot is about to be handled; its outcome sets nextRunAtMs then.
     if (next !== undefined && next <= now) return;
+    // A slot claimed ahead is still the next run; its start writes the one after.
+    if (entry.claimedAheadMs !== undefined) return;
     if (job.state.nextRunAtMs !== next) await this.patchState(job.id, { nextRunAtMs: next });
   }
 
@@ -499,6 +562,123 @@ export class Engine {
         await this.prune(job, now);
       }
     }
+  }
+
+  /**
+   * Claims the job's next slot ahead of its time (claim-lead.ts); the run counts as running from
+   * now (a manual or queued run of the job waits for it) and starts when the slot comes.
+   */
+  private async claimAhead(entry: JobEntry, slotMs: number): Promise<void> {
+    const job = entry.job;
+    if (!job.enabled) return;
+    entry.cursorMs = slotMs;
+    const run: Run = {
+      runId: newRunId(),
+      jobId: job.id,
+      slotMs,
+      attempt: 1,
+      trigger: 'schedule',
+      status: 'running',
+    };
+    const flight = this.track(job, run);
+    flight.waitsForMs = slotMs;
+    entry.claimedAheadMs = slotMs;
+    if (!(await this.writes.claim(run))) {
+      // Claimed elsewhere (another engine), or the job is gone.
+      if (entry.claimedAheadMs === slotMs) entry.claimedAheadMs = undefined;
+      this.untrack(flight, run);
+      return;
+    }
+    let group = this.ahead.get(slotMs);
+    if (!group) this.ahead.set(slotMs, (group = { runIds: [] }));
+    group.runIds.push(run.runId);
+  }
+
+  /** Arms one timer per slot with runs claimed ahead (once all of a pump's claims are in). */
+  private armAhead(): void {
+    for (const [slotMs, group] of this.ahead) {
+      if (group.timer) continue;
+      if (this.stopping) {
+        this.startAhead(slotMs);
+        continue;
+      }
+      group.timer = this.clock.at(slotMs, () => this.startAhead(slotMs));
+    }
+  }
+
+  /** The slot's time has come: its runs claimed ahead start, unless the job changed meanwhile. */
+  private startAhead(slotMs: number): void {
+    const group = this.ahead.get(slotMs);
+    if (!group) return;
+    this.ahead.delete(slotMs);
+    group.timer?.cancel();
+    const go: InFlight[] = [];
+    for (const runId of group.runIds) {
+      const flight = this.inflight.get(runId);
+      if (!flight) continue;
+      flight.waitsForMs = undefined;
+      const entry = this.entries.get(flight.job.id);
+      if (entry?.claimedAheadMs === slotMs) entry.claimedAheadMs = undefined;
+      // Stopping: the run is recorded `interrupted` without starting.
+      if (!this.stopping) {
+        if (!entry || !entry.job.enabled) {
+          void this.holdBack(flight, entry ? 'job disabled' : 'job deleted');
+          continue;
+        }
+        flight.job = entry.job;
+        // Busy only through another process: runs of this engine, queued ones included, wait for
+        // a claimed run.
+        const others = this.runningCount(entry.job.id) - 1;
+        const decision =
+          others > 0
+            ? decideSlot(entry.job.policy.overlap, { ...this.busy(entry.job.id), running: others })
+            : 'run';
+        if (decision !== 'run') {
+          void this.holdBack(flight, decision === 'queue' ? 'queue' : 'overlap');
+          continue;
+        }
+      }
+      go.push(flight);
+    }
+    this.begin(go);
+  }
+
+  /** A run claimed ahead that must not start at its slot: recorded skipped, or queued behind the busy job. */
+  private async holdBack(
+    flight: InFlight,
+    why: 'job disabled' | 'job deleted' | 'overlap' | 'queue',
+  ): Promise<void> {
+    const { job, run } = flight;
+    const now = this.clock.now();
+    this.markPayloadDone(flight);
+    try {
+      if (why === 'queue') {
+        const queued: Run = { ...run, status: 'queued', notBeforeMs: run.slotMs };
+        this.untrack(flight, queued);
+        if (await this.writes.requeue(run.runId, run.slotMs)) {
+          this.queued.set(run.runId, queued);
+          this.log(queuedEvent(queued));
+          this.kick();
+        }
+        return;
+      }
+      const skipped: Run = { ...run, status: 'skipped', error: why, finishedAtMs: now };
+      await this.writes.finish(run.runId, { status: 'skipped', error: why, finishedAtMs: now });
+      this.log({ event: 'run.skipped', jobId: job.id, runId: run.runId, slotMs: run.slotMs, reason: why });
+      if (why === 'overlap') {
+        await this.patchState(job.id, stateAfterSkip(job.state));
+        await this.prune(job, now);
+      }
+      this.untrack(flight, skipped);
+    } catch (err) {
+      this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+      this.untrack(flight, run);
+    }
+  }
+
+  /** How long before `atMs` to claim the runs due by then. */
+  private leadFor(atMs: number): number {
+    return this.lead.forCount(this.due.countUpTo(atMs));
   }
 
   private async catchUp(entry: JobEntry, slots: SlotRange, now: number): Promise<void> {
@@ -640,7 +820,13 @@ export class Engine {
 
   /** Arms the one wake-up timer at the earliest slot or queued run still ahead. */
   private arm(now: number): void {
-    let earliest = this.due.peek()?.atMs;
+    const top = this.due.peek();
+    let earliest =
+      top === undefined
+        ? undefined
+        : this.atSlotOnly.has(top.key)
+          ? top.atMs
+          : top.atMs - this.leadFor(top.atMs);
     for (const r of this.queued.values()) {
       const t = r.notBeforeMs ?? 0;
       if (t > now && (earliest === undefined || t < earliest)) earliest = t;
@@ -700,29 +886,121 @@ export class Engine {
 
   /** Executes a run that is already `running` in the store; resolves with the finished run. */
   private launch(job: Job, run: Run): Promise<Run> {
-    const controller = new AbortController();
-    const flight: InFlight = { job, run, controller, done: Promise.resolve(run), payloadDone: false };
-    this.inflight.set(run.runId, flight);
-    this.payloadsRunning.set(job.id, (this.payloadsRunning.get(job.id) ?? 0) + 1);
-    if (this.stopping) controller.abort();
-    flight.done = this.execute(job, run, controller.signal)
-      .catch((err: unknown) => {
-        // The run stays `running` in the store; the next start records it `interrupted`.
-        this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
-        return run;
-      })
-      .finally(() => {
-        this.markPayloadDone(flight);
-        this.inflight.delete(run.runId);
-        this.kick();
-      });
+    const flight = this.track(job, run);
+    this.begin([flight]);
     return flight.done;
   }
 
-  private async execute(job: Job, run: Run, signal: AbortSignal): Promise<Run> {
+  /** Registers a run of this engine: it counts as running for overlap until untracked. */
+  private track(job: Job, run: Run): InFlight {
+    let settle: (run: Run) => void = () => {};
+    const done = new Promise<Run>((resolve) => (settle = resolve));
+    const flight: InFlight = {
+      job,
+      run,
+      controller: new AbortController(),
+      done,
+      settle,
+      payloadDone: false,
+    };
+    this.inflight.set(run.runId, flight);
+    this.payloadsRunning.set(job.id, (this.payloadsRunning.get(job.id) ?? 0) + 1);
+    if (this.stopping) flight.controller.abort();
+    return flight;
+  }
+
+  /** The run is over for this engine (finished, or handed back): `done` resolves with it. */
+  private untrack(flight: InFlight, run: Run): void {
+    this.markPayloadDone(flight);
+    this.inflight.delete(flight.run.runId);
+    flight.settle(run);
+    this.kick();
+  }
+
+  /**
+   * Starts runs: every payload first, then each run's bookkeeping (state, start record, log,
+   * hook), so the last of 1,000 runs due together waits only for the payload starts before it.
+   */
+  private begin(flights: InFlight[]): void {
+    const started = flights.map((flight) => this.startPayload(flight));
+    flights.forEach((flight, i) => {
+      const { startedAtMs, outcome } = started[i]!;
+      this.announce(flight, startedAtMs);
+      void this.complete(flight, startedAtMs, outcome)
+        .catch((err: unknown) => {
+          // The run stays `running` in the store; the next start records it `interrupted`.
+          this.log({
+            event: 'engine.error',
+            error: errorText(err),
+            jobId: flight.job.id,
+            runId: flight.run.runId,
+          });
+          return flight.run;
+        })
+        .then((run) => this.untrack(flight, run));
+    });
+  }
+
+  /** Calls the payload's executor; nothing else happens before it, on purpose. */
+  private startPayload(flight: InFlight): { startedAtMs: number; outcome: Promise<ExecutionOutcome> } {
+    const { job, run, controller } = flight;
     const startedAtMs = run.startedAtMs ?? this.clock.now();
-    // Bookkeeping goes out beside the payload's start, not before it.
-    const startPatch = this.patchState(job.id, { runningAtMs: startedAtMs });
+    const executor = this.executors.get(job.payload.kind);
+    if (!executor) {
+      const error = `no executor for payload kind "${job.payload.kind}"`;
+      return { startedAtMs, outcome: Promise.resolve({ status: 'error', error }) };
+    }
+    if (this.stopping) {
+      const error = 'daemon stopped before the run started';
+      return { startedAtMs, outcome: Promise.resolve({ status: 'interrupted', error }) };
+    }
+    const onError = (err: unknown): ExecutionOutcome =>
+      controller.signal.aborted
+        ? { status: 'interrupted', error: 'daemon stopped while running' }
+        : { status: 'error', error: `the payload failed to run: ${errorText(err)}` };
+    const store = this.store;
+    const log = this.log;
+    const clock = this.clock;
+    const ctx: ExecutionContext = {
+      job,
+      runId: run.runId,
+      slotMs: run.slotMs,
+      attempt: run.attempt,
+      // Made on first use: an AbortSignal costs microseconds, and most payloads of a busy second never look.
+      get signal() {
+        return controller.signal;
+      },
+      startedAtMs,
+      now: () => clock.now(),
+      onSpawn: (pid) => {
+        // Written at once, not batched: a daemon killed right after the spawn must still find the
+        // process to end it.
+        const write = store.startRun(run.runId, startedAtMs, pid).catch((err: unknown) => {
+          log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+        });
+        flight.writes = [...(flight.writes ?? []), write];
+      },
+    };
+    try {
+      return { startedAtMs, outcome: executor.execute(job.payload, ctx).catch(onError) };
+    } catch (err) {
+      return { startedAtMs, outcome: Promise.resolve(onError(err)) };
+    }
+  }
+
+  /** Records that the run started: job state, the start of a run claimed ahead, log line, hook. */
+  private announce(flight: InFlight, startedAtMs: number): void {
+    const { job, run } = flight;
+    const patch: Partial<JobState> = { runningAtMs: startedAtMs };
+    const writes: Promise<unknown>[] = [];
+    if (run.startedAtMs === undefined) {
+      // Claimed ahead: its record learns the start now, and the job's next run moves on.
+      writes.push(this.writes.start(run.runId, startedAtMs));
+      const entry = this.entries.get(job.id);
+      if (entry) patch.nextRunAtMs = entry.nextMs;
+    }
+    writes.push(this.patchState(job.id, patch));
+    flight.writes = [...writes, ...(flight.writes ?? [])];
     this.log({
       event: 'run.started',
       jobId: job.id,
@@ -732,7 +1010,6 @@ export class Engine {
       attempt: run.attempt,
       trigger: run.trigger,
     });
-
     if (this.onRunStarted) {
       const started: Run = { ...run, status: 'running', startedAtMs };
       void Promise.resolve()
@@ -741,38 +1018,18 @@ export class Engine {
           this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
         });
     }
-    let pidWrite: Promise<void> = Promise.resolve();
-    let outcome: ExecutionOutcome;
-    const executor = this.executors.get(job.payload.kind);
-    if (!executor) {
-      outcome = { status: 'error', error: `no executor for payload kind "${job.payload.kind}"` };
-    } else if (signal.aborted) {
-      outcome = { status: 'interrupted', error: 'daemon stopped before the run started' };
-    } else {
-      try {
-        outcome = await executor.execute(job.payload, {
-          job,
-          runId: run.runId,
-          slotMs: run.slotMs,
-          attempt: run.attempt,
-          signal,
-          startedAtMs,
-          now: () => this.clock.now(),
-          onSpawn: (pid) => {
-            pidWrite = this.store.startRun(run.runId, startedAtMs, pid).catch((err: unknown) => {
-              this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
-            });
-          },
-        });
-      } catch (err) {
-        outcome = signal.aborted
-          ? { status: 'interrupted', error: 'daemon stopped while running' }
-          : { status: 'error', error: `the payload failed to run: ${errorText(err)}` };
-      }
-    }
-    const flight = this.inflight.get(run.runId);
-    if (flight) this.markPayloadDone(flight);
-    await Promise.all([pidWrite, startPatch]);
+  }
+
+  /** Waits for the payload's outcome and records it. */
+  private async complete(
+    flight: InFlight,
+    startedAtMs: number,
+    pending: Promise<ExecutionOutcome>,
+  ): Promise<Run> {
+    const { job, run } = flight;
+    const outcome = await pending;
+    this.markPayloadDone(flight);
+    await Promise.all(flight.writes ?? []);
     const finishedAtMs = Math.max(this.clock.now(), startedAtMs);
     const finishWrite = this.writes.finish(run.runId, { ...outcome, finishedAtMs });
     const finished: Run = {

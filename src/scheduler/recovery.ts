@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Clock } from '../domain/clock.ts';
 import type { Job, Run } from '../domain/job.ts';
 import type { Store } from '../store/store.ts';
-import { collectPayloadProcesses, terminateProcesses } from '../payloads/process-tree.ts';
+import { collectPayloadProcesses, readProc, terminateProcesses } from '../payloads/process-tree.ts';
 import type { EngineLog } from './events.ts';
 import { applyStatePatch } from './job-state.ts';
 
@@ -27,19 +27,24 @@ export async function recoverInterrupted(
   const leftovers = (await store.unfinishedRuns()).filter((r) => r.status === 'running');
   const jobs = new Map<string, Job | undefined>();
   for (const run of leftovers) {
-    let killed = false;
-    if (run.pid !== undefined && run.pid > 0) killed = await endLeftoverProcesses(run.pid, run.runId);
+    const left = await endLeftoverProcesses(run.pid, run.runId);
+    const pid = run.pid ?? left.pid;
+    // A run claimed ahead of its slot has no start on record until it starts; if nothing of it
+    // is left either, it may not have started at all.
     const reason =
-      run.pid !== undefined
-        ? `daemon stopped while running (pid ${run.pid})`
-        : 'daemon stopped while running';
+      run.startedAtMs === undefined && pid === undefined
+        ? "daemon stopped before the run's start was recorded"
+        : pid !== undefined
+          ? `daemon stopped while running (pid ${pid})`
+          : 'daemon stopped while running';
+    const killed = left.signalled;
     const finishedAtMs = clock.now();
     await store.finishRun(run.runId, { status: 'interrupted', error: reason, finishedAtMs });
     log({
       event: 'run.interrupted',
       jobId: run.jobId,
       runId: run.runId,
-      ...(run.pid ? { pid: run.pid } : {}),
+      ...(pid ? { pid } : {}),
       killed,
     });
 
@@ -62,16 +67,26 @@ export async function recoverInterrupted(
 /**
  * Terminates what is left of a run's processes. With /proc, only processes that carry the run's
  * marker (NIGHTSHIFT_RUN_ID) or belong to a group such a process leads are touched: after a reboot
- * the pid may belong to someone else. Returns true if anything was signalled.
+ * the pid may belong to someone else. Without a pid on record (the daemon died before writing it)
+ * the marker alone finds them. Returns whether anything was signalled, and the payload's pid.
  */
-async function endLeftoverProcesses(pid: number, runId: string): Promise<boolean> {
+async function endLeftoverProcesses(
+  pid: number | undefined,
+  runId: string,
+): Promise<{ signalled: boolean; pid?: number }> {
+  const known = pid !== undefined && pid > 0 ? pid : undefined;
   const marker = `NIGHTSHIFT_RUN_ID=${runId}`;
-  const collect = (): Set<number> => collectPayloadProcesses(pid, marker);
-  const found = collect();
-  if (found.size === 0 && !groupExists(pid)) return false;
-  if (existsSync('/proc/self/stat') && ![...found].some((p) => hasMarker(p, marker))) return false;
-  await terminateProcesses({ pgid: pid, collect, graceMs: LEFTOVER_GRACE_MS });
-  return true;
+  const hasProc = existsSync('/proc/self/stat');
+  if (known === undefined && !hasProc) return { signalled: false };
+  const found = collectPayloadProcesses(known, marker);
+  // The payload was spawned as a group leader: its group is the one a marked process leads.
+  const root = known ?? [...found].find((p) => readProc(p)?.pgrp === p && hasMarker(p, marker));
+  if (root === undefined) return { signalled: false };
+  if (found.size === 0 && !groupExists(root)) return { signalled: false, pid: root };
+  if (hasProc && ![...found].some((p) => hasMarker(p, marker))) return { signalled: false, pid: root };
+  const collect = (): Set<number> => collectPayloadProcesses(root, marker);
+  await terminateProcesses({ pgid: root, collect, graceMs: LEFTOVER_GRACE_MS });
+  return { signalled: true, pid: root };
 }
 
 function groupExists(pgid: number): boolean {

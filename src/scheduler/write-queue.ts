@@ -2,9 +2,9 @@
  * The engine's writes, batched: every write issued during one turn of the event loop goes to the
  * store as one transaction (Store.writeBatch). A commit costs far more than a row, so when 1,000
  * jobs fire in the same second their claims share one commit instead of taking 1,000. Each caller
- * still gets its own answer. Stores without writeBatch get the single calls.
+ * still gets its own answer. State patches of one job in one batch are merged into one statement
+ * (a run's start, end and next slot each patch its job).
  */
-import { EXIT, UserError } from '../domain/errors.ts';
 import type { JobState, Run } from '../domain/job.ts';
 import type { RunFinish, Store, StoreWrite } from '../store/store.ts';
 
@@ -30,6 +30,16 @@ export class WriteQueue {
     await this.enqueue({ kind: 'finish', runId, finish });
   }
 
+  /** Records a claimed run's start (and its process once it has one). */
+  async start(runId: string, startedAtMs: number, pid?: number): Promise<void> {
+    await this.enqueue({ kind: 'start', runId, startedAtMs, ...(pid !== undefined ? { pid } : {}) });
+  }
+
+  /** Puts a run claimed ahead of its slot back to `queued`; false if it was no longer `running`. */
+  requeue(runId: string, notBeforeMs: number): Promise<boolean> {
+    return this.enqueue({ kind: 'requeue', runId, notBeforeMs });
+  }
+
   /** Resolves false when the job no longer exists. */
   patchState(jobId: string, patch: Partial<JobState>): Promise<boolean> {
     return this.enqueue({ kind: 'patchState', jobId, patch });
@@ -47,7 +57,6 @@ export class WriteQueue {
   }
 
   private enqueue(write: StoreWrite): Promise<boolean> {
-    if (!this.store.writeBatch) return this.single(write);
     return new Promise((resolve, reject) => {
       this.pending.push({ write, resolve, reject });
       if (!this.scheduled) {
@@ -66,32 +75,39 @@ export class WriteQueue {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
+    const { writes, slotOf } = mergePatches(batch.map((p) => p.write));
     try {
-      const results = await this.store.writeBatch!(batch.map((p) => p.write));
-      batch.forEach((p, i) => p.resolve(results[i] ?? false));
+      const results = await this.store.writeBatch(writes);
+      batch.forEach((p, i) => p.resolve(results[slotOf[i]!] ?? false));
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
   }
+}
 
-  private async single(write: StoreWrite): Promise<boolean> {
-    switch (write.kind) {
-      case 'claim':
-        return this.store.claimRun(write.run);
-      case 'finish':
-        await this.store.finishRun(write.runId, write.finish);
-        return true;
-      case 'patchState':
-        try {
-          await this.store.patchJobState(write.jobId, write.patch);
-          return true;
-        } catch (err) {
-          if (err instanceof UserError && err.exitCode === EXIT.notFound) return false;
-          throw err;
-        }
-      case 'prune':
-        await this.store.pruneRuns(write.jobId, write.keep);
-        return true;
+/**
+ * One patchState per job: later keys win, as if applied in order. Patches touch only their job's
+ * state, so the merged one can stand where the job's first patch stood. `slotOf[i]` is the index
+ * in `writes` that answers the i-th original write.
+ */
+function mergePatches(original: StoreWrite[]): { writes: StoreWrite[]; slotOf: number[] } {
+  const writes: StoreWrite[] = [];
+  const slotOf: number[] = [];
+  const patchAt = new Map<string, number>();
+  for (const w of original) {
+    if (w.kind !== 'patchState') {
+      slotOf.push(writes.push(w) - 1);
+      continue;
+    }
+    const at = patchAt.get(w.jobId);
+    if (at === undefined) {
+      patchAt.set(w.jobId, writes.length);
+      slotOf.push(writes.push(w) - 1);
+    } else {
+      const merged = writes[at] as Extract<StoreWrite, { kind: 'patchState' }>;
+      writes[at] = { ...merged, patch: { ...merged.patch, ...w.patch } };
+      slotOf.push(at);
     }
   }
+  return { writes, slotOf };
 }

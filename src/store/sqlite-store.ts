@@ -76,6 +76,10 @@ const FINISH_SQL = `UPDATE runs SET status = ?, error = ?, finished_at_ms = ?,
   exit_code = ?, signal = ?, output_tail = ?, evidence = ?, details = ?
   WHERE run_id = ? AND status IN ('queued', 'running')`;
 const PATCH_STATE_SQL = `UPDATE jobs SET state = json_patch(state, ?) WHERE id = ?`;
+const START_SQL = `UPDATE runs SET started_at_ms = ?, pid = coalesce(?, pid)
+  WHERE run_id = ? AND status = 'running'`;
+const REQUEUE_SQL = `UPDATE runs SET status = 'queued', not_before_ms = ?, started_at_ms = NULL, pid = NULL
+  WHERE run_id = ? AND status = 'running'`;
 const PRUNE_SQL = `DELETE FROM runs WHERE job_id = ? AND status NOT IN ('queued', 'running') AND (
   coalesce(finished_at_ms, slot_ms) < ? OR run_id NOT IN (
     SELECT run_id FROM runs WHERE job_id = ? AND status NOT IN ('queued', 'running')
@@ -450,6 +454,10 @@ class SqliteStore implements Store {
             sql: PRUNE_SQL,
             parameters: [w.jobId, w.keep.olderThanMs, w.jobId, Math.max(0, w.keep.maxRuns)],
           };
+        case 'start':
+          return { sql: START_SQL, parameters: [w.startedAtMs, w.pid ?? null, w.runId] };
+        case 'requeue':
+          return { sql: REQUEUE_SQL, parameters: [w.notBeforeMs, w.runId] };
       }
     });
     // Synchronous throughout, so no kysely query interleaves with the transaction.

@@ -38,7 +38,11 @@ export type StoreWrite =
   | { kind: 'claim'; run: Run }
   | { kind: 'finish'; runId: string; finish: RunFinish }
   | { kind: 'patchState'; jobId: string; patch: Partial<JobState> }
-  | { kind: 'prune'; jobId: string; keep: { maxRuns: number; olderThanMs: number } };
+  | { kind: 'prune'; jobId: string; keep: { maxRuns: number; olderThanMs: number } }
+  /** A claimed run's payload started (with its process id once it has one). */
+  | { kind: 'start'; runId: string; startedAtMs: number; pid?: number }
+  /** A run claimed ahead of its slot that must wait after all (the job became busy): back to `queued`. */
+  | { kind: 'requeue'; runId: string; notBeforeMs: number };
 
 export interface Store {
   /** Jobs, enabled or not, ordered by name. */
@@ -99,10 +103,10 @@ export interface Store {
   /**
    * Applies several writes in one transaction (one commit), in order, with the semantics of the
    * single methods; a claim or patch whose job is gone is skipped, not an error. Returns, per
-   * write, whether it took effect (for a claim: whether the slot was claimed). Optional: the
-   * engine batches a busy second's writes through it (a commit costs far more than a row).
+   * write, whether it took effect (for a claim: whether the slot was claimed). The engine writes
+   * everything through it: a busy second's writes share a commit (a commit costs far more than a row).
    */
-  writeBatch?(writes: StoreWrite[]): Promise<boolean[]>;
+  writeBatch(writes: StoreWrite[]): Promise<boolean[]>;
 
   /** Backup profiles, by name. */
   readonly profiles: ProfileStore;

@@ -1,6 +1,6 @@
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { harness, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
+import { harness, LEAD, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
 import type { Harness } from './harness.ts';
 import type { CatchupPolicy } from '../../src/domain/job.ts';
 
@@ -44,7 +44,7 @@ describe('engine: catch-up after downtime', () => {
     );
     assert.match(runs[2]!.error!, /daemon was not running/);
     assert.equal(h.exec.calls.length, 2);
-    assert.equal(h.clock.nextTimerAt(), T0 + 90 * MIN);
+    assert.equal(h.clock.nextTimerAt(), T0 + 90 * MIN - LEAD);
     assert.ok(h.events.some((e) => e.event === 'run.missed' && e.slots === 6));
   });
 

@@ -1,28 +1,29 @@
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextFireTimes } from '../../src/domain/schedule.ts';
-import { harness, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
+import { harness, LEAD, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 describe('engine: firing on time', () => {
   let h: Harness;
   afterEach(async () => h.close());
 
-  test('wakes exactly at the next slot and fires each slot once, with no other timer armed', async () => {
+  test('wakes just ahead of the next slot, starts it exactly at the slot, and fires each slot once, with no other timer armed', async () => {
     h = await harness(T0 + 10 * SEC);
     await h.store.insertJob(makeJob('a', { schedule: { kind: 'every', everyMs: MIN } }));
     const engine = h.engine();
     await engine.start();
 
     assert.equal(h.clock.pendingTimers(), 1, 'one wake-up timer, no polling');
-    assert.equal(h.clock.nextTimerAt(), T0 + MIN);
+    assert.equal(h.clock.nextTimerAt(), T0 + MIN - LEAD);
     assert.equal((await h.store.findJob('a'))?.state.nextRunAtMs, T0 + MIN);
 
     await h.clock.advanceTo(T0 + MIN);
     await engine.idle();
     assert.deepEqual(h.exec.slots(), [T0 + MIN]);
     assert.equal(h.exec.calls[0]!.ctx.startedAtMs, T0 + MIN);
-    assert.equal(h.clock.nextTimerAt(), T0 + 2 * MIN);
+    assert.equal((await h.runs('a'))[0]?.startedAtMs, T0 + MIN, 'the record has the real start');
+    assert.equal(h.clock.nextTimerAt(), T0 + 2 * MIN - LEAD);
     assert.equal(h.clock.pendingTimers(), 1);
 
     await h.clock.advanceTo(T0 + 3 * MIN + 30 * SEC);
@@ -43,7 +44,7 @@ describe('engine: firing on time', () => {
     await h.store.insertJob(makeJob('far', { schedule: { kind: 'at', at: new Date(far).toISOString() } }));
     const engine = h.engine();
     await engine.start();
-    assert.equal(h.clock.nextTimerAt(), far);
+    assert.equal(h.clock.nextTimerAt(), far - LEAD);
     await h.clock.advanceTo(far - 1);
     assert.equal(h.exec.calls.length, 0);
     await h.clock.advanceTo(far);
@@ -81,7 +82,7 @@ describe('engine: firing on time', () => {
     await e2.start();
     await e2.idle();
     assert.deepEqual(h.exec.slots(), [T0 + MIN, T0 + 2 * MIN]);
-    assert.equal(h.clock.nextTimerAt(), T0 + 3 * MIN);
+    assert.equal(h.clock.nextTimerAt(), T0 + 3 * MIN - LEAD);
   });
 
   test('disabled jobs never fire; enabling starts from now, without a burst of old slots', async () => {
@@ -96,7 +97,7 @@ describe('engine: firing on time', () => {
     const job = (await h.store.findJob('d'))!;
     await h.store.updateJob({ ...job, enabled: true, updatedAtMs: h.clock.now() });
     await engine.refresh();
-    assert.equal(h.clock.nextTimerAt(), T0 + 11 * MIN);
+    assert.equal(h.clock.nextTimerAt(), T0 + 11 * MIN - LEAD);
     assert.equal((await h.store.findJob('d'))?.state.nextRunAtMs, T0 + 11 * MIN);
     await h.clock.advanceTo(T0 + 11 * MIN);
     await engine.idle();

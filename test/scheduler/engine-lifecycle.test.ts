@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { CommandExecutor } from '../../src/payloads/command.ts';
-import { harness, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
+import { harness, LEAD, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 function alive(pid: number): boolean {
@@ -85,6 +85,38 @@ describe('engine: crash recovery and shutdown', () => {
     }
   });
 
+  test('a crash before the pid was written: the run marker finds the processes, which are ended', async () => {
+    h = await harness(T0 + 30 * SEC);
+    await h.store.insertJob(makeJob('a', { schedule: { kind: 'every', everyMs: HOUR } }));
+    const runId = randomUUID();
+    const pid = spawnPayloadLike(runId);
+    await until(() => alive(pid), 'payload process');
+    // Claimed ahead of its slot; the daemon died as the payload started, before recording it.
+    await h.store.claimRun({
+      runId,
+      jobId: 'a',
+      slotMs: T0,
+      attempt: 1,
+      trigger: 'schedule',
+      status: 'running',
+    });
+    try {
+      await h.engine().start();
+      const run = await h.store.getRun(runId);
+      assert.equal(run?.status, 'interrupted');
+      assert.equal(run?.error, `daemon stopped while running (pid ${pid})`);
+      await until(() => !alive(pid), 'payload ended');
+      const event = h.events.find((e) => e.event === 'run.interrupted');
+      assert.deepEqual(event, { event: 'run.interrupted', jobId: 'a', runId, pid, killed: true });
+    } finally {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
   test('stop() ends running payloads (real processes) and records them interrupted', async () => {
     h = await harness(T0 + SEC);
     await h.store.insertJob(
@@ -145,7 +177,7 @@ describe('engine: one-shot jobs and history', () => {
     await h.store.insertJob(makeJob('keep', { schedule: { kind: 'at', at }, deleteAfterRun: false }));
     const engine = h.engine();
     await engine.start();
-    assert.equal(h.clock.nextTimerAt(), T0 + HOUR);
+    assert.equal(h.clock.nextTimerAt(), T0 + HOUR - LEAD);
     await h.clock.advanceTo(T0 + HOUR);
     await engine.idle();
     assert.equal(h.exec.calls.length, 2);

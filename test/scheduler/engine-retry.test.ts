@@ -1,6 +1,6 @@
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { harness, makeJob, MIN, SEC, T0 } from './harness.ts';
+import { harness, LEAD, makeJob, MIN, SEC, T0 } from './harness.ts';
 import type { Harness } from './harness.ts';
 import type { ExecutionOutcome } from '../../src/payloads/executor.ts';
 
@@ -45,7 +45,7 @@ describe('engine: retries', () => {
     assert.equal(job?.state.lastRunStatus, 'ok');
     assert.equal(job?.state.consecutiveErrors, 0);
     // Back on the grid: the next slot is 20 min, not 10 min after the retry.
-    assert.equal(h.clock.nextTimerAt(), T0 + 20 * MIN);
+    assert.equal(h.clock.nextTimerAt(), T0 + 20 * MIN - LEAD);
     await h.clock.advanceTo(T0 + 20 * MIN);
     await engine.idle();
     assert.equal(h.exec.calls.at(-1)!.ctx.slotMs, T0 + 20 * MIN);
@@ -101,7 +101,7 @@ describe('engine: retries', () => {
     const job = await h.store.findJob('a');
     assert.equal(job?.state.consecutiveErrors, 2);
     assert.equal(job?.state.lastError, 'exit status 1');
-    assert.equal(h.clock.nextTimerAt(), T0 + 20 * MIN);
+    assert.equal(h.clock.nextTimerAt(), T0 + 20 * MIN - LEAD);
   });
 
   test('slots that come due while a retry waits follow the overlap policy (skip)', async () => {

@@ -18,6 +18,8 @@ export const T0 = Date.UTC(2027, 0, 4, 0, 0, 0);
 export const SEC = 1_000;
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
+/** The engines' claim lead in these tests (fixed; the daemon sizes it from measured claim costs). */
+export const LEAD = 10;
 
 export interface Call {
   ctx: ExecutionContext;
@@ -125,6 +127,7 @@ export async function harness(startMs = T0): Promise<Harness> {
         log: (ev) => events.push(ev),
         random: () => 0.5,
         changePollMs: 0,
+        claimLead: { minMs: LEAD, maxMs: LEAD },
         ...opts,
       });
       engines.push(e);

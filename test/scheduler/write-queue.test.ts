@@ -59,4 +59,35 @@ describe('write queue (batched store writes)', () => {
       [3000, 2000],
     );
   });
+  test("one job's state patches in one batch become one statement, later keys winning", async () => {
+    h = await harness();
+    await h.store.insertJob(makeJob('a'));
+    await h.store.insertJob(makeJob('b'));
+    let statements = 0;
+    const store = new Proxy(h.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'writeBatch') return Reflect.get(target, prop, receiver) as unknown;
+        return (writes: Parameters<typeof target.writeBatch>[0]) => {
+          statements += writes.length;
+          return target.writeBatch(writes);
+        };
+      },
+    });
+    const q = new WriteQueue(store);
+    const results = await Promise.all([
+      q.patchState('a', { runningAtMs: T0, nextRunAtMs: T0 + 60_000, lastError: 'old' }),
+      q.patchState('b', { consecutiveErrors: 3 }),
+      q.patchState('a', { runningAtMs: undefined, lastRunStatus: 'ok' }),
+      q.patchState('gone', { consecutiveErrors: 1 }),
+      q.patchState('a', { lastError: undefined }),
+    ]);
+    assert.deepEqual(results, [true, true, true, false, true]);
+    assert.equal(statements, 3, 'a, b and gone: one statement each');
+    const a = (await h.store.findJob('a'))?.state;
+    assert.equal(a?.runningAtMs, undefined);
+    assert.equal(a?.nextRunAtMs, T0 + 60_000);
+    assert.equal(a?.lastRunStatus, 'ok');
+    assert.equal(a?.lastError, undefined);
+    assert.equal((await h.store.findJob('b'))?.state.consecutiveErrors, 3);
+  });
 });

@@ -190,7 +190,6 @@ describe('SQLite store', () => {
   });
 
   test('writeBatch applies claims, finishes, state patches and pruning in one transaction', async () => {
-    assert.ok(a.writeBatch);
     await a.insertJob(job('wb-1', 'batched'));
     await a.claimRun(run('wb-1', T0 - 60_000, { status: 'ok', finishedAtMs: T0 - 59_000 }));
     const before = await b.changeToken();
@@ -215,6 +214,37 @@ describe('SQLite store', () => {
     assert.equal(page.entries[0]?.error, 'exit code 2');
     assert.equal((await b.findJob('wb-1'))?.state.consecutiveErrors, 1);
     assert.equal(await b.getRun('dup'), undefined);
+  });
+
+  test('writeBatch records the start of a run claimed ahead, and puts one back in the queue', async () => {
+    await a.insertJob(job('wb-2', 'ahead'));
+    const ahead = run('wb-2', T0, { startedAtMs: undefined });
+    const other = run('wb-2', T0 + 60_000, { startedAtMs: undefined });
+    await a.claimRun(ahead);
+    await a.claimRun(other);
+    assert.equal((await b.getRun(ahead.runId))?.startedAtMs, undefined, 'claimed, not started');
+    const results = await a.writeBatch([
+      { kind: 'start', runId: ahead.runId, startedAtMs: T0 + 2, pid: 4242 },
+      // A start without a pid keeps the one already written.
+      { kind: 'start', runId: ahead.runId, startedAtMs: T0 + 2 },
+      { kind: 'requeue', runId: other.runId, notBeforeMs: T0 + 60_000 },
+      { kind: 'start', runId: 'no-such-run', startedAtMs: T0 },
+    ]);
+    assert.deepEqual(results, [true, true, true, false]);
+    const started = await b.getRun(ahead.runId);
+    assert.equal(started?.startedAtMs, T0 + 2);
+    assert.equal(started?.pid, 4242);
+    const queued = await b.getRun(other.runId);
+    assert.equal(queued?.status, 'queued');
+    assert.equal(queued?.notBeforeMs, T0 + 60_000);
+    // Only a running run goes back to the queue, and only a running one records a start.
+    assert.deepEqual(
+      await a.writeBatch([
+        { kind: 'requeue', runId: other.runId, notBeforeMs: T0 },
+        { kind: 'start', runId: other.runId, startedAtMs: T0 },
+      ]),
+      [false, false],
+    );
   });
 
   test('listRuns pages newest first with total and hasMore, filters by status', async () => {
