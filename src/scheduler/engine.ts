@@ -40,6 +40,7 @@
  *   Manual runs are not retried (the user is watching them).
  * - One-shot (`at`) jobs, after their final scheduled attempt: ok → deleted (deleteAfterRun) or
  *   disabled; otherwise disabled, with the error in job.state. Manual runs of them change nothing.
+ *   A deleted one-shot's runs stay; runs of deleted jobs go after DEFAULT_HISTORY.maxAgeMs.
  * - After finished runs the job's history policy is applied (store.pruneRuns), batched for busy jobs (see prune()).
  * - All jobs due at one instant are handled together and their store writes share one commit
  *   (write-queue.ts), so 1,000 jobs firing in the same second cost one claim transaction.
@@ -48,6 +49,7 @@
  */
 import type { Clock, TimerHandle } from '../domain/clock.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
+import { DEFAULT_HISTORY } from '../domain/job.ts';
 import type { Job, JobState, Run, RunTrigger } from '../domain/job.ts';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../payloads/executor.ts';
 import type { Store } from '../store/store.ts';
@@ -206,6 +208,7 @@ export class Engine {
     try {
       this.lastToken = await this.store.changeToken();
       ({ interrupted } = await recoverInterrupted(this.store, this.clock, this.log));
+      await this.store.pruneOrphanRuns(this.startedAtMs - DEFAULT_HISTORY.maxAgeMs);
       await this.reload();
     } catch (err) {
       this.started = false;
@@ -543,7 +546,7 @@ export class Engine {
 
   private async fireSlot(entry: JobEntry, slotMs: number, now: number): Promise<void> {
     const job = entry.job;
-    const base = { runId: newRunId(), jobId: job.id, slotMs, attempt: 1, trigger: 'schedule' as const };
+    const base = firstAttempt(job.id, slotMs, 'schedule');
     const decision = decideSlot(job.policy.overlap, this.busy(job.id));
     if (decision === 'run') {
       const run: Run = { ...base, status: 'running', startedAtMs: now };
@@ -572,14 +575,7 @@ export class Engine {
     const job = entry.job;
     if (!job.enabled) return;
     entry.cursorMs = slotMs;
-    const run: Run = {
-      runId: newRunId(),
-      jobId: job.id,
-      slotMs,
-      attempt: 1,
-      trigger: 'schedule',
-      status: 'running',
-    };
+    const run: Run = { ...firstAttempt(job.id, slotMs, 'schedule'), status: 'running' };
     const flight = this.track(job, run);
     flight.waitsForMs = slotMs;
     entry.claimedAheadMs = slotMs;
@@ -699,11 +695,7 @@ export class Engine {
     if (plan.summary) {
       const s = plan.summary;
       const run: Run = {
-        runId: newRunId(),
-        jobId: job.id,
-        slotMs: s.fromMs,
-        attempt: 1,
-        trigger: 'schedule',
+        ...firstAttempt(job.id, s.fromMs, 'schedule'),
         status: 'missed',
         error: summaryReason(s, why(s.toMs)),
         finishedAtMs: now,
@@ -715,11 +707,7 @@ export class Engine {
     }
     const missed = plan.missed.map((slotMs) => {
       const run: Run = {
-        runId: newRunId(),
-        jobId: job.id,
-        slotMs,
-        attempt: 1,
-        trigger: 'schedule',
+        ...firstAttempt(job.id, slotMs, 'schedule'),
         status: 'missed',
         error: `missed: ${why(slotMs)}`,
         finishedAtMs: now,
@@ -731,15 +719,7 @@ export class Engine {
     });
     for (const ok of await Promise.all(missed)) if (ok) recorded++;
     const runs = plan.run.map(async (slotMs) => {
-      const run: Run = {
-        runId: newRunId(),
-        jobId: job.id,
-        slotMs,
-        attempt: 1,
-        trigger: 'catchup',
-        status: 'queued',
-        notBeforeMs: now,
-      };
+      const run: Run = { ...firstAttempt(job.id, slotMs, 'catchup'), status: 'queued', notBeforeMs: now };
       if (await this.writes.claim(run)) {
         this.queued.set(run.runId, run);
         this.log(queuedEvent(run));
@@ -1132,7 +1112,9 @@ export class Engine {
     const fresh = await this.store.findJob(job.id);
     if (!fresh) return;
     if (ok && fresh.deleteAfterRun) {
-      await this.store.deleteJob(job.id);
+      // Its history stays (runs are never dropped silently) until it is older than the default age.
+      await this.store.deleteJob(job.id, { keepRuns: true });
+      await this.store.pruneOrphanRuns(now - DEFAULT_HISTORY.maxAgeMs);
       this.entries.delete(job.id);
       this.due.delete(job.id);
       this.log({
@@ -1199,6 +1181,15 @@ function queuedEvent(run: Run): EngineEvent {
     trigger: run.trigger,
     notBeforeMs: run.notBeforeMs ?? run.slotMs,
   };
+}
+
+/** The identity of a slot's first attempt (a fresh run id); the caller adds status and times. */
+function firstAttempt(
+  jobId: string,
+  slotMs: number,
+  trigger: 'schedule' | 'catchup',
+): Pick<Run, 'runId' | 'jobId' | 'slotMs' | 'attempt' | 'trigger'> {
+  return { runId: newRunId(), jobId, slotMs, attempt: 1, trigger };
 }
 
 function errorText(err: unknown): string {

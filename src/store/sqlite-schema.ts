@@ -97,7 +97,7 @@ export interface Schema {
 }
 
 /** Migration n (1-based) takes the schema from version n-1 to n. Append only; never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE jobs (
     id TEXT PRIMARY KEY NOT NULL,
@@ -175,6 +175,39 @@ const MIGRATIONS: readonly string[] = [
     job_id TEXT PRIMARY KEY NOT NULL,
     data TEXT NOT NULL
   ) STRICT;
+  `,
+  // Run history outlives its job: a one-shot deleted after success keeps its runs (the store
+  // deletes a job's runs itself when asked to), so runs no longer cascade with their job.
+  `
+  CREATE TABLE runs_v3 (
+    run_id TEXT PRIMARY KEY NOT NULL,
+    job_id TEXT NOT NULL,
+    slot_ms INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    started_at_ms INTEGER,
+    finished_at_ms INTEGER,
+    duration_ms INTEGER,
+    exit_code INTEGER,
+    signal TEXT,
+    output_tail TEXT,
+    evidence TEXT,
+    pid INTEGER,
+    not_before_ms INTEGER,
+    details TEXT,
+    UNIQUE (job_id, slot_ms, attempt)
+  ) STRICT;
+  INSERT INTO runs_v3 (run_id, job_id, slot_ms, attempt, trigger, status, error, started_at_ms,
+      finished_at_ms, duration_ms, exit_code, signal, output_tail, evidence, pid, not_before_ms, details)
+    SELECT run_id, job_id, slot_ms, attempt, trigger, status, error, started_at_ms,
+      finished_at_ms, duration_ms, exit_code, signal, output_tail, evidence, pid, not_before_ms, details
+    FROM runs;
+  DROP TABLE runs;
+  ALTER TABLE runs_v3 RENAME TO runs;
+  CREATE INDEX runs_by_status ON runs (status) WHERE status IN ('queued', 'running');
+  CREATE INDEX runs_by_slot ON runs (slot_ms DESC, attempt DESC);
   `,
 ];
 

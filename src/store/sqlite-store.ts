@@ -71,6 +71,12 @@ const RUN_COLUMNS = [
 const CLAIM_SQL = `INSERT INTO runs (${RUN_COLUMNS.join(', ')})
   SELECT ${RUN_COLUMNS.map(() => '?').join(', ')} WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)
   ON CONFLICT DO NOTHING`;
+function claimParameters(run: Run): unknown[] {
+  const row = fromRun(run);
+  return [...RUN_COLUMNS.map((c) => row[c]), row.job_id];
+}
+const PRUNE_ORPHANS_SQL = `DELETE FROM runs WHERE status NOT IN ('queued', 'running')
+  AND coalesce(finished_at_ms, slot_ms) < ? AND job_id NOT IN (SELECT id FROM jobs)`;
 const FINISH_SQL = `UPDATE runs SET status = ?, error = ?, finished_at_ms = ?,
   duration_ms = CASE WHEN started_at_ms IS NULL THEN NULL ELSE ? - started_at_ms END,
   exit_code = ?, signal = ?, output_tail = ?, evidence = ?, details = ?
@@ -251,25 +257,23 @@ class SqliteStore implements Store {
       .where('id', '=', jobId);
   }
 
-  async deleteJob(jobId: string): Promise<boolean> {
-    // Runs go with it (ON DELETE CASCADE).
-    const res = await this.k.deleteFrom('jobs').where('id', '=', jobId).executeTakeFirst();
-    return res.numDeletedRows > 0n;
+  async deleteJob(jobId: string, opts: { keepRuns?: boolean } = {}): Promise<boolean> {
+    const remove = this.db.transaction(() => {
+      if (!opts.keepRuns) this.statement('DELETE FROM runs WHERE job_id = ?').run(jobId);
+      return this.statement('DELETE FROM jobs WHERE id = ?').run(jobId).changes > 0;
+    });
+    return remove.immediate();
+  }
+
+  async pruneOrphanRuns(olderThanMs: number): Promise<number> {
+    return this.statement(PRUNE_ORPHANS_SQL).run(olderThanMs).changes;
   }
 
   async claimRun(run: Run): Promise<boolean> {
     if (this.syncClaims && this.syncedClaims++ === 0) this.db.pragma('synchronous = FULL');
     try {
-      const res = await this.k
-        .insertInto('runs')
-        .values(fromRun(run))
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
-      return (res.numInsertedOrUpdatedRows ?? 0n) > 0n;
-    } catch (err) {
-      // The job was deleted (e.g. from the CLI) between the engine reading it and claiming: nothing to run.
-      if (isConstraint(err, 'FOREIGNKEY')) return false;
-      throw err;
+      // The job may have been deleted (e.g. from the CLI) since it was read: nothing is claimed then.
+      return this.statement(CLAIM_SQL).run(...claimParameters(run)).changes > 0;
     } finally {
       if (this.syncClaims && --this.syncedClaims === 0) this.db.pragma('synchronous = NORMAL');
     }
@@ -422,10 +426,8 @@ class SqliteStore implements Store {
     // running it, and a busy second has thousands. Same statements as the single methods.
     const queries = writes.map((w): CompiledQuery => {
       switch (w.kind) {
-        case 'claim': {
-          const row = fromRun(w.run);
-          return { sql: CLAIM_SQL, parameters: [...RUN_COLUMNS.map((c) => row[c]), row.job_id] };
-        }
+        case 'claim':
+          return { sql: CLAIM_SQL, parameters: claimParameters(w.run) };
         case 'finish': {
           const f = w.finish;
           return {

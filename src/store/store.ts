@@ -58,8 +58,13 @@ export interface Store {
    * present with the value `undefined` removes that field (e.g. `lastError` after a success).
    */
   patchJobState(jobId: string, patch: Partial<JobState>): Promise<void>;
-  /** Removes the job and its runs. Returns false when there was no such job. */
-  deleteJob(jobId: string): Promise<boolean>;
+  /**
+   * Removes the job and, unless `keepRuns`, its runs (a one-shot deleted after success keeps its
+   * history; pruneOrphanRuns ages it out). Returns false when there was no such job.
+   */
+  deleteJob(jobId: string, opts?: { keepRuns?: boolean }): Promise<boolean>;
+  /** Removes finished runs of jobs that no longer exist that ended before `olderThanMs`; returns how many. */
+  pruneOrphanRuns(olderThanMs: number): Promise<number>;
 
   /**
    * Inserts a run (status `queued` or `running`, or a terminal `skipped`/`missed` record) if no

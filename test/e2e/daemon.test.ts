@@ -102,6 +102,24 @@ describe('a running daemon', () => {
     assert.equal(rm.code, 0, rm.stderr);
   });
 
+  test('a one-shot is deleted after it succeeds; its run stays in `cron runs` under its id', async () => {
+    const id = await addJob(h.home, ['--name', 'once', '--at', '+2s', '--command', 'true']);
+    await daemon.waitFor(isRun('job.deleted', id), 'the one-shot to run and be deleted', 20_000);
+    const list = await cliJson<{ jobs: { id: string }[] }>(h.home, ['cron', 'list', '--all']);
+    assert.ok(!list.json.jobs.some((j) => j.id === id), 'the job is gone');
+    const runs = await runsOf(h.home, id);
+    assert.deepEqual(
+      runs.map((r) => `${r.status}:${r.trigger}`),
+      ['ok:schedule'],
+    );
+    const text = await cli(h.home, ['cron', 'runs', '--id', id]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /\bok\b/);
+    const unknown = await cli(h.home, ['cron', 'runs', '--id', 'no-such-job']);
+    assert.equal(unknown.code, 3, 'an id with neither a job nor runs is still not found');
+    assert.match(unknown.stderr, /no job with id or name "no-such-job"/);
+  });
+
   test('cron run while the daemon runs is executed by the daemon', async () => {
     const id = await addJob(h.home, ['--name', 'manual', '--every', '1h', '--command', 'echo by-daemon']);
     const run = await cliJson<{ ok: boolean; enqueued: boolean; runId: string; run: { status: string } }>(

@@ -182,12 +182,21 @@ describe('engine: one-shot jobs and history', () => {
     await engine.idle();
     assert.equal(h.exec.calls.length, 2);
     assert.equal(await h.store.findJob('del'), undefined);
+    assert.deepEqual(statuses(await h.runs('del')), ['ok:schedule:1'], 'its run history stays');
     const kept = await h.store.findJob('keep');
     assert.equal(kept?.enabled, false);
     assert.equal(kept?.state.lastRunStatus, 'ok');
     assert.equal(kept?.state.nextRunAtMs, undefined);
     assert.deepEqual(statuses(await h.runs('keep')), ['ok:schedule:1']);
     assert.equal(h.clock.nextTimerAt(), undefined, 'nothing left to wake for');
+
+    // The deleted job's history ages out with the default history age (30 days); a live job's
+    // follows its own policy.
+    await engine.stop();
+    await h.clock.advanceTo(T0 + HOUR + 31 * 24 * HOUR);
+    await h.engine().start();
+    assert.deepEqual(await h.runs('del'), []);
+    assert.deepEqual(statuses(await h.runs('keep')), ['ok:schedule:1']);
   });
 
   test('a one-shot that fails its last attempt stays, disabled, with the error visible', async () => {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
-import { SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts';
 import { StoreConflictError } from '../../src/store/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { UserError } from '../../src/domain/errors.ts';
@@ -311,6 +311,22 @@ describe('SQLite store', () => {
     assert.equal((await a.listRuns({ jobId: 'd-1' })).total, 0);
   });
 
+  test('a job deleted with keepRuns leaves its history, which ages out once the job is gone', async () => {
+    await a.insertJob(job('o-1', 'one-shot'));
+    await a.insertJob(job('o-2', 'alive'));
+    await a.claimRun(run('o-1', T0, { status: 'ok', finishedAtMs: T0 + 5 }));
+    await a.claimRun(run('o-2', T0, { status: 'ok', finishedAtMs: T0 + 5 }));
+    assert.equal(await b.deleteJob('o-1', { keepRuns: true }), true);
+    assert.equal(await a.findJob('o-1'), undefined);
+    assert.equal((await a.listRuns({ jobId: 'o-1' })).entries[0]?.status, 'ok', 'the history stays');
+    assert.equal(await a.claimRun(run('o-1', T0 + 60_000)), false, 'a gone job claims nothing');
+
+    assert.equal(await b.pruneOrphanRuns(T0), 0, 'not old enough yet');
+    assert.equal(await b.pruneOrphanRuns(T0 + 10), 1);
+    assert.equal((await a.listRuns({ jobId: 'o-1' })).total, 0);
+    assert.equal((await a.listRuns({ jobId: 'o-2' })).total, 1, 'runs of live jobs are left to their policy');
+  });
+
   test('reopening the file keeps jobs and runs; a read-only open sees them and cannot write', async () => {
     await a.insertJob(job('k-1', 'kept'));
     await a.claimRun(run('k-1', T0, { status: 'ok' }));
@@ -445,6 +461,49 @@ describe('SQLite store: bad files', () => {
     });
     assert.deepEqual(fs.readFileSync(f), bytes);
     await assert.rejects(openSqliteStore(f, { readonly: true }), /not a nightshift database/);
+  });
+
+  test('a version 2 database is upgraded in place: runs keep every field and no longer go with their job', async () => {
+    const f = path.join(dir, 'v2.db');
+    const raw = new Database(f);
+    raw.exec(MIGRATIONS[0]!);
+    raw.exec(MIGRATIONS[1]!);
+    raw.pragma('user_version = 2');
+    raw
+      .prepare('INSERT INTO jobs VALUES (?, ?, 1, ?, ?, ?, ?)')
+      .run('v-1', 'old', JSON.stringify(job('v-1', 'old')), '{}', T0, T0);
+    raw
+      .prepare(
+        `INSERT INTO runs (run_id, job_id, slot_ms, attempt, trigger, status, error, started_at_ms,
+          finished_at_ms, duration_ms, exit_code, signal, output_tail, evidence, pid, not_before_ms, details)
+         VALUES ('r-1', 'v-1', ?, 1, 'schedule', 'error', 'exit code 3', ?, ?, 7, 3, NULL, 'tail', '[]', 99, NULL, '{"k":1}')`,
+      )
+      .run(T0, T0, T0 + 7);
+    raw.close();
+
+    const s = await openSqliteStore(f);
+    try {
+      const r = await s.getRun('r-1');
+      assert.deepEqual(
+        [r?.status, r?.error, r?.startedAtMs, r?.durationMs, r?.exitCode, r?.outputTail, r?.pid, r?.details],
+        ['error', 'exit code 3', T0, 7, 3, 'tail', 99, { k: 1 }],
+      );
+      assert.equal(await s.deleteJob('v-1', { keepRuns: true }), true);
+      assert.equal((await s.getRun('r-1'))?.status, 'error', 'no cascade any more');
+    } finally {
+      await s.close();
+    }
+    const check = new Database(f, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.deepEqual(
+      check
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE tbl_name = 'runs' AND type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .all(),
+      [{ name: 'runs_by_slot' }, { name: 'runs_by_status' }],
+    );
+    check.close();
   });
 
   test('a database from a newer nightshift is refused', async () => {

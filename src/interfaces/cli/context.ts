@@ -5,6 +5,8 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { openApp } from '../../app/app.ts';
 import type { App } from '../../app/app.ts';
+import { findHistoryOwner } from '../../app/run-history.ts';
+import type { HistoryOwner } from '../../app/run-history.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
 
@@ -29,6 +31,13 @@ export async function withApp<T>(cmd: CommandUnknownOpts, fn: (app: App) => Prom
 }
 
 /** A job by id or exact name, or the not-found error every command gives. */
+/** An existing job, or a deleted one whose runs are kept (see run-history.ts). */
+export async function requireHistoryOwner(app: App, idOrName: string): Promise<HistoryOwner> {
+  return (
+    (await findHistoryOwner(app.store, idOrName)) ?? { ...(await requireJob(app, idOrName)), deleted: false }
+  );
+}
+
 export async function requireJob(app: App, idOrName: string): Promise<Job> {
   const job = await app.store.findJob(idOrName);
   if (job) return job;

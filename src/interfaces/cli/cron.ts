@@ -10,7 +10,7 @@ import { describeSchedule, nextFireTimes, scheduleTimeZone } from '../../domain/
 import { describeContract } from '../../domain/contract.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import type { App } from '../../app/app.ts';
-import { globalOptions, requireJob, withApp } from './context.ts';
+import { globalOptions, requireHistoryOwner, requireJob, withApp } from './context.ts';
 import { isoUtc, jobStatus, localTime, relative, renderTable } from './format.ts';
 import { printJson, printLine } from './output.ts';
 import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
@@ -89,7 +89,7 @@ export function registerCronCommands(program: Command): void {
   cron
     .command('runs')
     .description("a job's run history, newest first")
-    .requiredOption('--id <job>', 'job id or exact name')
+    .requiredOption('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs (default 20)')
     .option('--offset <n>', 'skip the newest n runs (default 0)')
@@ -100,7 +100,7 @@ export function registerCronCommands(program: Command): void {
       const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });
       const offset = opts.offset === undefined ? 0 : intFlag('--offset', opts.offset);
       await withApp(cmd, async (app) => {
-        const job = await requireJob(app, opts.id);
+        const job = await requireHistoryOwner(app, opts.id);
         const page = await app.store.listRuns({ jobId: job.id, status, limit, offset });
         if (json) {
           printJson({ entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore });

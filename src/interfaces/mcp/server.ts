@@ -9,6 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
 import type { App } from '../../app/app.ts';
 import { newJobId } from '../../app/app.ts';
+import { findHistoryOwner } from '../../app/run-history.ts';
 import { requestManualRun, waitForRun } from '../../app/run-now.ts';
 import type { RunExecutor } from '../../app/run-now.ts';
 import type { RunRequestResult } from '../../scheduler/engine.ts';
@@ -659,7 +660,9 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
         'Entries have the `nightshift cron runs --json` shape.' +
         scopeNote('read'),
       inputSchema: z.looseObject({
-        job: jobRef.optional().describe('job id or exact name; all jobs when absent'),
+        job: jobRef
+          .optional()
+          .describe('job id or exact name (or the id of a deleted one-shot job); all jobs when absent'),
         status: z.enum(RUN_STATUSES).optional(),
         limit: z.number().int().min(1).max(500).optional().describe('default 20'),
         offset: z.number().int().min(0).optional().describe('default 0'),
@@ -669,7 +672,10 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     },
     (args) =>
       guarded('runs_list', 'read', args, async () => {
-        const job = args.job === undefined ? undefined : await requireJob(app, args.job);
+        const job =
+          args.job === undefined
+            ? undefined
+            : ((await findHistoryOwner(app.store, args.job)) ?? (await requireJob(app, args.job)));
         const page = await app.store.listRuns({
           ...(job ? { jobId: job.id } : {}),
           ...(args.status ? { status: args.status as RunStatus } : {}),
