@@ -2,7 +2,7 @@
  * The engine's writes, batched: every write issued during one turn of the event loop goes to the
  * store as one transaction (Store.writeBatch). A commit costs far more than a row, so when 1,000
  * jobs fire in the same second their claims share one commit instead of taking 1,000. Each caller
- * still gets its own answer. State patches of one job in one batch are merged into one statement
+ * still gets its own answer, and a write that fails fails alone. State patches of one job in one batch are merged into one statement
  * (a run's start, end and next slot each patch its job).
  */
 import type { JobState, Run } from '../domain/job.ts';
@@ -76,13 +76,41 @@ export class WriteQueue {
     const batch = this.pending;
     this.pending = [];
     const { writes, slotOf } = mergePatches(batch.map((p) => p.write));
+    let results: (boolean | Error)[];
     try {
-      const results = await this.store.writeBatch(writes);
-      batch.forEach((p, i) => p.resolve(results[slotOf[i]!] ?? false));
+      results = await this.store.writeBatch(writes);
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      if (!rowError(err)) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      // One bad row must not take the others down with it (the batch rolled back as a whole):
+      // each write goes again on its own, and only the one that fails again reports an error.
+      results = [];
+      for (const w of writes) {
+        try {
+          results.push((await this.store.writeBatch([w]))[0] ?? false);
+        } catch (err) {
+          results.push(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
     }
+    batch.forEach((p, i) => {
+      const r = results[slotOf[i]!] ?? false;
+      if (r instanceof Error) p.reject(r);
+      else p.resolve(r);
+    });
   }
+}
+
+/**
+ * An error about one row's content (a constraint, a type), which the other writes of its batch do
+ * not share. A busy, full or broken database fails every write alike: those are not retried one
+ * by one.
+ */
+function rowError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
 }
 
 /**

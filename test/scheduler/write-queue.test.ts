@@ -90,4 +90,49 @@ describe('write queue (batched store writes)', () => {
     assert.equal(a?.lastError, undefined);
     assert.equal((await h.store.findJob('b'))?.state.consecutiveErrors, 3);
   });
+  test('a write the store refuses fails alone; the rest of its batch is committed', async () => {
+    h = await harness();
+    await h.store.insertJob(makeJob('a'));
+    const q = new WriteQueue(h.store);
+    const [good, bad, patched] = await Promise.allSettled([
+      q.claim(run('a', T0)),
+      // A time that is not a whole millisecond does not fit the INTEGER column.
+      q.claim(run('a', T0 + 1000, { startedAtMs: T0 + 1000.5 })),
+      q.patchState('a', { consecutiveErrors: 4 }),
+    ]);
+    assert.deepEqual(good, { status: 'fulfilled', value: true });
+    assert.equal(bad.status, 'rejected');
+    assert.match(String((bad as PromiseRejectedResult).reason), /INTEGER/);
+    assert.deepEqual(patched, { status: 'fulfilled', value: true });
+    assert.equal((await h.store.getRun('a-' + T0))?.status, 'running');
+    assert.equal(await h.store.getRun(`a-${T0 + 1000}`), undefined);
+    assert.equal((await h.store.findJob('a'))?.state.consecutiveErrors, 4);
+  });
+
+  test('a database that fails every write (disk full) fails the batch once, without retrying each write', async () => {
+    h = await harness();
+    await h.store.insertJob(makeJob('a'));
+    let calls = 0;
+    const store = new Proxy(h.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'writeBatch') return Reflect.get(target, prop, receiver) as unknown;
+        return () => {
+          calls++;
+          return Promise.reject(
+            Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }),
+          );
+        };
+      },
+    });
+    const q = new WriteQueue(store);
+    const results = await Promise.allSettled([
+      q.claim(run('a', T0)),
+      q.patchState('a', { consecutiveErrors: 1 }),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    assert.equal(calls, 1);
+  });
 });
