@@ -134,7 +134,7 @@ interface InFlight {
   /** Claimed ahead: the slot's time, until the run starts. */
   waitsForMs?: number;
   /** Bookkeeping writes of the start; the finish waits for them. */
-  writes?: Promise<unknown>[];
+  writes: Promise<unknown>[];
 }
 
 /** Runs claimed ahead of one slot, started together when its time comes. */
@@ -884,6 +884,7 @@ export class Engine {
       done,
       settle,
       payloadDone: false,
+      writes: [],
     };
     this.inflight.set(run.runId, flight);
     this.payloadsRunning.set(job.id, (this.payloadsRunning.get(job.id) ?? 0) + 1);
@@ -960,7 +961,7 @@ export class Engine {
         const write = store.startRun(run.runId, startedAtMs, pid).catch((err: unknown) => {
           log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
         });
-        flight.writes = [...(flight.writes ?? []), write];
+        flight.writes.push(write);
       },
     };
     try {
@@ -974,15 +975,13 @@ export class Engine {
   private announce(flight: InFlight, startedAtMs: number): void {
     const { job, run } = flight;
     const patch: Partial<JobState> = { runningAtMs: startedAtMs };
-    const writes: Promise<unknown>[] = [];
     if (run.startedAtMs === undefined) {
       // Claimed ahead: its record learns the start now, and the job's next run moves on.
-      writes.push(this.writes.start(run.runId, startedAtMs));
+      flight.writes.push(this.writes.start(run.runId, startedAtMs));
       const entry = this.entries.get(job.id);
       if (entry) patch.nextRunAtMs = entry.nextMs;
     }
-    writes.push(this.patchState(job.id, patch));
-    flight.writes = [...writes, ...(flight.writes ?? [])];
+    flight.writes.push(this.patchState(job.id, patch));
     this.log({
       event: 'run.started',
       jobId: job.id,
@@ -1011,7 +1010,7 @@ export class Engine {
     const { job, run } = flight;
     const outcome = await pending;
     this.markPayloadDone(flight);
-    await Promise.all(flight.writes ?? []);
+    await Promise.all(flight.writes);
     const finishedAtMs = Math.max(this.clock.now(), startedAtMs);
     const finishWrite = this.writes.finish(run.runId, { ...outcome, finishedAtMs });
     const finished: Run = {

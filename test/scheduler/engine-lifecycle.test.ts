@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { CommandExecutor } from '../../src/payloads/command.ts';
 import { harness, LEAD, makeJob, statuses, until, HOUR, MIN, SEC, T0 } from './harness.ts';
 import type { Harness } from './harness.ts';
+import type { Run } from '../../src/domain/job.ts';
 
 function alive(pid: number): boolean {
   try {
@@ -30,35 +31,30 @@ describe('engine: crash recovery and shutdown', () => {
   let h: Harness;
   afterEach(async () => h.close());
 
+  /** A run of job `a` that a crashed daemon left `running`. */
+  async function leftover(runId: string, slotMs: number, extra: Partial<Run> = {}): Promise<void> {
+    await h.store.claimRun({
+      runId,
+      jobId: 'a',
+      slotMs,
+      attempt: 1,
+      trigger: 'schedule',
+      status: 'running',
+      ...extra,
+    });
+  }
+
   test('a run left running by a crash is recorded interrupted and its processes are ended', async () => {
     h = await harness(T0 + 30 * SEC);
     await h.store.insertJob(makeJob('a', { schedule: { kind: 'every', everyMs: HOUR } }));
     const runId = randomUUID();
     const pid = spawnPayloadLike(runId);
     await until(() => alive(pid), 'payload process');
-    await h.store.claimRun({
-      runId,
-      jobId: 'a',
-      slotMs: T0,
-      attempt: 1,
-      trigger: 'schedule',
-      status: 'running',
-      startedAtMs: T0,
-      pid,
-    });
+    await leftover(runId, T0, { startedAtMs: T0, pid });
     // A second leftover whose pid now belongs to a process that is not ours: recorded, not killed.
     const strangerRunId = randomUUID();
     const stranger = spawnPayloadLike(randomUUID());
-    await h.store.claimRun({
-      runId: strangerRunId,
-      jobId: 'a',
-      slotMs: T0 - HOUR,
-      attempt: 1,
-      trigger: 'schedule',
-      status: 'running',
-      startedAtMs: T0 - HOUR,
-      pid: stranger,
-    });
+    await leftover(strangerRunId, T0 - HOUR, { startedAtMs: T0 - HOUR, pid: stranger });
     try {
       const engine = h.engine();
       await engine.start();
@@ -92,14 +88,7 @@ describe('engine: crash recovery and shutdown', () => {
     const pid = spawnPayloadLike(runId);
     await until(() => alive(pid), 'payload process');
     // Claimed ahead of its slot; the daemon died as the payload started, before recording it.
-    await h.store.claimRun({
-      runId,
-      jobId: 'a',
-      slotMs: T0,
-      attempt: 1,
-      trigger: 'schedule',
-      status: 'running',
-    });
+    await leftover(runId, T0);
     try {
       await h.engine().start();
       const run = await h.store.getRun(runId);

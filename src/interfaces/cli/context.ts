@@ -30,14 +30,12 @@ export async function withApp<T>(cmd: CommandUnknownOpts, fn: (app: App) => Prom
   }
 }
 
-/** A job by id or exact name, or the not-found error every command gives. */
 /** An existing job, or a deleted one whose runs are kept (see run-history.ts). */
 export async function requireHistoryOwner(app: App, idOrName: string): Promise<HistoryOwner> {
-  return (
-    (await findHistoryOwner(app.store, idOrName)) ?? { ...(await requireJob(app, idOrName)), deleted: false }
-  );
+  return (await findHistoryOwner(app.store, idOrName)) ?? (await requireJob(app, idOrName));
 }
 
+/** A job by id or exact name, or the not-found error every command gives. */
 export async function requireJob(app: App, idOrName: string): Promise<Job> {
   const job = await app.store.findJob(idOrName);
   if (job) return job;
