@@ -21,6 +21,11 @@ export interface App {
   store: Store;
   /** The configuration (`<home>/config.json`), read and validated on first use. */
   config(): NightshiftConfig;
+  /**
+   * Reads config.json again and uses it from now on (channels, agents, secrets). An invalid file
+   * throws and the configuration in use stays as it was.
+   */
+  reloadConfig(): NightshiftConfig;
   /** Resolves secret references per the configuration; values are registered for redaction. */
   secrets(): SecretResolver;
   /** The configured channel of that name; a UserError listing the configured ones otherwise. */
@@ -50,6 +55,12 @@ export async function openApp(homeFlag?: string, env: NodeJS.ProcessEnv = proces
     home,
     store,
     config: () => (config ??= loadConfig(home.dir, env)),
+    reloadConfig: () => {
+      const fresh = loadConfig(home.dir, env);
+      config = fresh;
+      resolver = undefined;
+      return fresh;
+    },
     secrets: () => (resolver ??= new SecretResolver(app.config().secrets, { env })),
     channel: (name, deps = {}) => {
       const channels = app.config().channels;

@@ -10,6 +10,9 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EXIT, UserError } from '../domain/errors.ts';
 
+/** How often the daemon writes its heartbeat into daemon.json (doctor calls three missed ones stuck). */
+export const DAEMON_HEARTBEAT_MS = 30_000;
+
 /** What holds the lock: the daemon, or a CLI process running a job itself because no daemon was up. */
 export type LockRole = 'daemon' | 'run';
 
@@ -18,10 +21,29 @@ export interface LockHolder {
   host: string;
   startedAtMs: number;
   role: LockRole;
+  /** What the daemon reports about itself (updateLockHolder), for `status` and `doctor`. */
+  version?: string;
+  /** SHA-256 of the config.json bytes the daemon runs with ('' when there was no file). */
+  configDigest?: string;
+  configLoadedAtMs?: number;
+  /** Why the current config.json was not loaded (the daemon kept the previous one). */
+  configError?: string;
+  /** The last time the daemon's loop was seen alive. */
+  heartbeatAtMs?: number;
 }
+
+const HOLDER_EXTRAS = [
+  'version',
+  'configDigest',
+  'configLoadedAtMs',
+  'configError',
+  'heartbeatAtMs',
+] as const;
 
 export interface DaemonLock {
   readonly path: string;
+  /** Adds what the holder reports about itself to `daemon.json` (atomically replaced). */
+  update(patch: Partial<Pick<LockHolder, (typeof HOLDER_EXTRAS)[number]>>): void;
   release(): void;
 }
 
@@ -34,12 +56,14 @@ export function readLockHolder(lockPath: string): LockHolder | undefined {
   try {
     const parsed = JSON.parse(readFileSync(infoPath(lockPath), 'utf8')) as Partial<LockHolder>;
     if (typeof parsed.pid !== 'number') return undefined;
-    return {
+    const holder: LockHolder = {
       pid: parsed.pid,
       host: String(parsed.host ?? ''),
       startedAtMs: Number(parsed.startedAtMs ?? 0),
       role: parsed.role === 'run' ? 'run' : 'daemon',
     };
+    for (const k of HOLDER_EXTRAS) if (parsed[k] !== undefined) Object.assign(holder, { [k]: parsed[k] });
+    return holder;
   } catch {
     return undefined;
   }
@@ -70,14 +94,22 @@ export function tryAcquireDaemonLock(
     if (isBusy(err)) return undefined;
     throw err;
   }
-  const holder: LockHolder = { pid: process.pid, host: hostname(), startedAtMs: Date.now(), role };
+  let holder: LockHolder = { pid: process.pid, host: hostname(), startedAtMs: Date.now(), role };
   const info = infoPath(lockPath);
-  const tmp = `${info}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(holder) + '\n', { mode: 0o600 });
-  renameSync(tmp, info);
+  const write = (): void => {
+    const tmp = `${info}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(holder) + '\n', { mode: 0o600 });
+    renameSync(tmp, info);
+  };
+  write();
   let released = false;
   return {
     path: lockPath,
+    update(patch) {
+      if (released) return;
+      holder = { ...holder, ...patch };
+      write();
+    },
     release() {
       if (released) return;
       released = true;

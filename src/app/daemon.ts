@@ -15,17 +15,23 @@ import { StoreConflictError } from '../store/store.ts';
 import { newJobId, openApp } from './app.ts';
 import { createExecutors } from './executors.ts';
 import type { App } from './app.ts';
-import { acquireDaemonLock } from './daemon-lock.ts';
+import { acquireDaemonLock, DAEMON_HEARTBEAT_MS } from './daemon-lock.ts';
 import type { AlertEvent } from '../alerts/service.ts';
 import { createRunHooks } from './run-hooks.ts';
 import { ensureHeartbeatJobs, heartbeatWaker } from '../sessions/heartbeat.ts';
 import { describeSchedule } from '../domain/schedule.ts';
+import { configDigest } from '../config/config-digest.ts';
+import { watchConfig } from '../config/config-watch.ts';
 
 export const SAMPLE_JOB_NAME = 'sample-heartbeat';
 
 /** Everything the daemon reports: the engine's events and its services' (alerts, MCP endpoint). */
 export type DaemonLogEvent =
-  EngineEvent | AlertEvent | { event: 'heartbeat.job'; jobId: string; name: string; every: string };
+  | EngineEvent
+  | AlertEvent
+  | { event: 'heartbeat.job'; jobId: string; name: string; every: string }
+  | { event: 'config.reloaded'; file: string }
+  | { event: 'config.refused'; error: string };
 
 /**
  * An interface the daemon serves besides the scheduler (the MCP HTTP endpoint): started once the
@@ -40,11 +46,19 @@ export interface DaemonOptions {
   /** Called with the opened home before the engine starts (e.g. to add the sample job). */
   beforeStart?: (app: App) => Promise<void>;
   services?: DaemonService[];
+  /** Reported in daemon.json (for `status` and `doctor`). */
+  version?: string;
 }
 
 export interface RunningDaemon {
   app: App;
   engine: Engine;
+  /**
+   * Reads config.json again (SIGHUP, `nightshift daemon reload`, or a change to the file): new
+   * channels, agents and secrets are used from the next run on; an agent added gets its heartbeat
+   * job. An invalid file is refused with its error and the running configuration stays.
+   */
+  reload(): Promise<{ ok: true } | { ok: false; error: string }>;
   /** Stops firing, ends running payloads (recorded `interrupted`), closes the store, releases the lock. */
   stop(): Promise<void>;
 }
@@ -93,6 +107,37 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       });
     await engine.start();
     await alerts.start();
+    lock.update({
+      ...(opts.version !== undefined && { version: opts.version }),
+      configDigest: configDigest(opened.home.dir),
+      configLoadedAtMs: clock.now(),
+      heartbeatAtMs: clock.now(),
+    });
+    const heartbeat = setInterval(() => lock.update({ heartbeatAtMs: clock.now() }), DAEMON_HEARTBEAT_MS);
+    heartbeat.unref();
+    const reload = async (): Promise<{ ok: true } | { ok: false; error: string }> => {
+      const digest = configDigest(opened.home.dir);
+      try {
+        const config = opened.reloadConfig();
+        lock.update({ configDigest: digest, configLoadedAtMs: clock.now(), configError: undefined });
+        opts.log({ event: 'config.reloaded', file: config.file ?? '(none)' });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        lock.update({ configError: error });
+        opts.log({ event: 'config.refused', error });
+        return { ok: false, error };
+      }
+      for (const job of await ensureHeartbeatJobs(opened, clock.now()))
+        opts.log({
+          event: 'heartbeat.job',
+          jobId: job.id,
+          name: job.name,
+          every: describeSchedule(job.schedule),
+        });
+      await engine.refresh();
+      return { ok: true };
+    };
+    const stopWatch = watchConfig(opened.home.dir, () => void reload());
     const services: Array<{ close(): Promise<void> }> = [];
     try {
       for (const start of opts.services ?? []) {
@@ -109,8 +154,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     return {
       app: opened,
       engine,
+      reload,
       stop: () =>
         (stopping ??= (async () => {
+          clearInterval(heartbeat);
+          stopWatch();
           try {
             for (const svc of services) await svc.close();
             await engine.stop();

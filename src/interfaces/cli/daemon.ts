@@ -11,6 +11,10 @@ import { formatDuration } from '../../domain/duration.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
 import { globalOptions } from './context.ts';
 import { resolveHomeDir } from '../../config/home.ts';
+import { configPath } from '../../config/config.ts';
+import { EXIT, UserError } from '../../domain/errors.ts';
+import { hostname } from 'node:os';
+import { printJson, printLine } from './output.ts';
 
 type DaemonEvent =
   | DaemonLogEvent
@@ -60,6 +64,10 @@ function readable(e: DaemonEvent): string {
       return `${e.signal}: stopping; running jobs are ended and recorded interrupted`;
     case 'daemon.stopped':
       return 'stopped';
+    case 'config.reloaded':
+      return `configuration reloaded from ${e.file}`;
+    case 'config.refused':
+      return `configuration NOT reloaded (the previous one stays in use): ${e.error}`;
     case 'daemon.started':
       return `nightshift ${e.version} daemon started (pid ${e.pid}) on ${e.home}; Ctrl-C stops it`;
     default: {
@@ -99,9 +107,63 @@ async function addSampleJob(app: App, log: Logger): Promise<string | undefined> 
   return created ? job.id : undefined;
 }
 
+/**
+ * `nightshift daemon reload`: asks the daemon of this home to read config.json again (SIGHUP) and
+ * waits until it says, in daemon.json, that it did or why it did not.
+ */
+async function reloadDaemon(homeFlag: string | undefined, json: boolean): Promise<void> {
+  const { openHome } = await import('../../config/home.ts');
+  const { probeDaemonLock, readLockHolder } = await import('../../app/daemon-lock.ts');
+  const { configDigest } = await import('../../config/config-digest.ts');
+  const home = openHome(homeFlag);
+  const probe = probeDaemonLock(home.daemonLockPath);
+  const holder = probe.held ? probe.holder : undefined;
+  if (!holder || holder.role !== 'daemon')
+    throw new UserError(`no daemon runs on ${home.dir}`, {
+      hint: 'start it with `nightshift daemon`; it reads config.json when it starts',
+      exitCode: EXIT.notFound,
+      code: 'not_found',
+    });
+  if (holder.host !== hostname())
+    throw new UserError(`the daemon of ${home.dir} runs on ${holder.host}, not on this host`, {
+      hint: `run \`nightshift daemon reload\` on ${holder.host}`,
+      code: 'daemon_elsewhere',
+    });
+  const want = configDigest(home.dir);
+  const before = holder.configLoadedAtMs ?? 0;
+  process.kill(holder.pid, 'SIGHUP');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const now = readLockHolder(home.daemonLockPath);
+    if (now?.configError !== undefined && now.configDigest !== want)
+      throw new UserError(`the daemon (pid ${holder.pid}) refused config.json: ${now.configError}`, {
+        hint: 'fix the file (`nightshift doctor` names the field), then run `nightshift daemon reload` again; the previous configuration stays in use',
+        code: 'config_invalid',
+      });
+    if (now?.configDigest === want && (now.configLoadedAtMs ?? 0) > before) break;
+    if (Date.now() > deadline)
+      throw new UserError(`the daemon (pid ${holder.pid}) did not confirm the reload within 10 s`, {
+        hint: 'see its log; `nightshift doctor` shows what it runs with',
+        code: 'timeout',
+      });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (json) printJson({ reloaded: true, pid: holder.pid, file: configPath(home.dir) });
+  else printLine(`daemon (pid ${holder.pid}) reloaded ${configPath(home.dir)}`);
+}
+
 export function registerDaemonCommand(program: Command, version: string): void {
-  program
-    .command('daemon')
+  const daemonCmd = program.command('daemon');
+  daemonCmd
+    .command('reload')
+    .description(
+      'make the running daemon read config.json again (channels, agents, secrets); it also notices changes by itself',
+    )
+    .action(async (_opts, cmd) => {
+      const g = globalOptions(cmd);
+      await reloadDaemon(g.home, g.json);
+    });
+  daemonCmd
     .description('run the scheduler in the foreground (one per home); logs one line per event')
     .option(
       '--sample-job',
@@ -111,6 +173,9 @@ export function registerDaemonCommand(program: Command, version: string): void {
       const g = globalOptions(cmd);
       const log = makeLogger(g.json || !process.stdout.isTTY);
       // Listen before starting: a signal during start-up (recovery, first fires) must still stop cleanly.
+      // SIGHUP means "read config.json again" (as for most daemons), also during start-up.
+      let reloadNow: () => void = () => undefined;
+      process.on('SIGHUP', () => reloadNow());
       const signalled = new Promise<string>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));
@@ -122,6 +187,7 @@ export function registerDaemonCommand(program: Command, version: string): void {
       const daemon = await startDaemon({
         homeFlag: g.home,
         log,
+        version,
         beforeStart: async (app) => {
           log({ event: 'daemon.started', pid: process.pid, home: app.home.dir, version });
           if (opts.sampleJob) sampleCreated = await addSampleJob(app, log);
@@ -131,6 +197,7 @@ export function registerDaemonCommand(program: Command, version: string): void {
       });
       // A first run right away, so a new user sees one without waiting for the first minute.
       if (sampleCreated) await daemon.engine.requestRun(sampleCreated);
+      reloadNow = () => void daemon.reload();
       const signal = await signalled;
       log({ event: 'daemon.stopping', signal });
       // A second signal while stopping is ignored: the running jobs are being ended and recorded.
