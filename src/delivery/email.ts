@@ -39,6 +39,30 @@ interface SmtpError extends Error {
   response?: string;
 }
 
+/** The SMTP connection settings of a channel (shared by sending and `doctor`'s dry connection). */
+export function smtpOptions(
+  c: EmailChannelConfig,
+  o: { password?: string | undefined; ca?: Buffer | undefined; timeoutMs: number },
+): SMTPTransport.Options {
+  const security = c.security ?? 'starttls';
+  const options: SMTPTransport.Options = {
+    host: c.host,
+    port: c.port ?? DEFAULT_PORT[security],
+    secure: security === 'tls',
+    requireTLS: security === 'starttls',
+    ignoreTLS: security === 'none',
+    connectionTimeout: o.timeoutMs,
+    greetingTimeout: o.timeoutMs,
+    socketTimeout: o.timeoutMs,
+    logger: false,
+    debug: false,
+  };
+  if (o.ca !== undefined) options.tls = { ca: o.ca };
+  if (c.user !== undefined)
+    options.auth = o.password === undefined ? { user: c.user } : { user: c.user, pass: o.password };
+  return options;
+}
+
 export class EmailChannel implements Channel {
   readonly kind = 'email';
   readonly name: string;
@@ -86,21 +110,7 @@ export class EmailChannel implements Channel {
       }
     }
 
-    const options: SMTPTransport.Options = {
-      host: c.host,
-      port,
-      secure: security === 'tls',
-      requireTLS: security === 'starttls',
-      ignoreTLS: security === 'none',
-      connectionTimeout: this.deps.timeoutMs,
-      greetingTimeout: this.deps.timeoutMs,
-      socketTimeout: this.deps.timeoutMs,
-      logger: false,
-      debug: false,
-    };
-    if (ca !== undefined) options.tls = { ca };
-    if (c.user !== undefined)
-      options.auth = password === undefined ? { user: c.user } : { user: c.user, pass: password };
+    const options = smtpOptions(c, { password, ca, timeoutMs: this.deps.timeoutMs });
     const message = emailMessage(n, c.subjectPrefix);
 
     const result = await withRetry(

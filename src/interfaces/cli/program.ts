@@ -14,6 +14,7 @@ import { registerMcpCommand } from './mcp.ts';
 import { registerSessionCommands } from './session.ts';
 import { registerAlertCommands } from './alert.ts';
 import { registerImportCommands } from './import.ts';
+import { registerDoctorCommand } from './doctor.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -70,6 +71,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerSessionCommands(program);
   registerAlertCommands(program);
   registerImportCommands(program);
+  registerDoctorCommand(program, version);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {
