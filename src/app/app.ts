@@ -3,7 +3,6 @@
  * executors; daemon.ts and run-now.ts put the engine together). Interfaces (CLI, later HTTP/MCP)
  * get their parts from here and nowhere else.
  */
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync } from 'node:fs';
 import { openHome } from '../config/home.ts';
 import type { Home } from '../config/home.ts';
@@ -31,11 +30,6 @@ export interface App {
   /** The configured channel of that name; a UserError listing the configured ones otherwise. */
   channel(name: string, deps?: Partial<ChannelDeps>): Channel;
   close(): Promise<void>;
-}
-
-/** Short, readable, unique enough ids: 12 hex characters (48 random bits). */
-export function newJobId(): string {
-  return randomBytes(6).toString('hex');
 }
 
 /** Opens (creating when needed) the home and its store. */

@@ -7,18 +7,18 @@ import { join } from 'node:path';
 import { SystemClock } from '../domain/clock.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Job } from '../domain/job.ts';
-import { buildJob } from '../domain/job-validation.ts';
 import { openHome } from '../config/home.ts';
 import { Engine } from '../scheduler/engine.ts';
 import type { EngineEvent } from '../scheduler/engine.ts';
-import { StoreConflictError } from '../store/store.ts';
-import { newJobId, openApp } from './app.ts';
+import { openApp } from './app.ts';
+import { ensureJob, newJob } from './jobs.ts';
 import { createExecutors } from './executors.ts';
 import type { App } from './app.ts';
 import { acquireDaemonLock, DAEMON_HEARTBEAT_MS } from './daemon-lock.ts';
 import type { AlertEvent } from '../alerts/service.ts';
 import { createRunHooks } from './run-hooks.ts';
-import { ensureHeartbeatJobs, heartbeatWaker } from '../sessions/heartbeat.ts';
+import { heartbeatWaker } from '../sessions/heartbeat.ts';
+import { ensureHeartbeatJobs } from './sessions.ts';
 import { describeSchedule } from '../domain/schedule.ts';
 import { configDigest } from '../config/config-digest.ts';
 import { watchConfig } from '../config/config-watch.ts';
@@ -181,11 +181,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
  * as `ok` only if that file was written. Returns it and whether it was created now.
  */
 export async function ensureSampleJob(app: App, nowMs = Date.now()): Promise<{ job: Job; created: boolean }> {
-  const existing = await app.store.findJob(SAMPLE_JOB_NAME);
-  if (existing) return { job: existing, created: false };
   const dir = join(app.home.dir, 'sample');
   const logFile = join(dir, 'heartbeat.log');
-  const job = buildJob(
+  const job = newJob(
     {
       name: SAMPLE_JOB_NAME,
       description: `sample job: appends a UTC timestamp to ${logFile} every minute; remove it with \`nightshift cron rm ${SAMPLE_JOB_NAME}\``,
@@ -204,17 +202,6 @@ export async function ensureSampleJob(app: App, nowMs = Date.now()): Promise<{ j
       evidence: { expectFile: logFile },
     },
     nowMs,
-    newJobId,
   );
-  try {
-    await app.store.insertJob(job);
-  } catch (err) {
-    // Another process added it meanwhile: use theirs.
-    if (err instanceof StoreConflictError) {
-      const theirs = await app.store.findJob(SAMPLE_JOB_NAME);
-      if (theirs) return { job: theirs, created: false };
-    }
-    throw err;
-  }
-  return { job, created: true };
+  return ensureJob(app, job);
 }

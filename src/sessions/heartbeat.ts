@@ -1,18 +1,14 @@
 /**
  * The heartbeat: each configured agent gets a visible job `heartbeat:<agent>` (every
- * `heartbeatEvery`, default 30 min). A heartbeat run reads the pending inbox of the agent's main
+ * `heartbeatEvery`, default 30 min; app/sessions.ts keeps it). A heartbeat run reads the pending inbox of the agent's main
  * session; an empty inbox ends `skipped` ("inbox empty") without any model call, so an idle agent
  * costs nothing. Otherwise one agent turn runs on the main session with the items as its message,
  * and the items are marked as taken by that run.
  */
-import type { App } from '../app/app.ts';
-import { newJobId } from '../app/app.ts';
-import { buildJob, applyJobPatch } from '../domain/job-validation.ts';
-import type { HeartbeatPayload, Job } from '../domain/job.ts';
+import type { HeartbeatPayload } from '../domain/job.ts';
 import { mainSessionId } from '../domain/session.ts';
 import type { InboxItem } from '../domain/session.ts';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../payloads/executor.ts';
-import { StoreConflictError } from '../store/store.ts';
 import { setupFailure, turnOutcome } from '../agent/runtime.ts';
 import type { AgentRuntime } from '../agent/runtime.ts';
 import type { WakeHeartbeat } from './system-event.ts';
@@ -21,58 +17,6 @@ import { DEFAULT_AGENT } from './resolve.ts';
 /** The name of an agent's heartbeat job. */
 export function heartbeatJobName(agent: string): string {
   return `heartbeat:${agent}`;
-}
-
-/**
- * Creates the agent's heartbeat job when the agent is configured and the job is missing, and keeps
- * its interval in step with the configuration. Returns the job, or undefined for an unknown agent.
- * Other edits (disabling it, a description) are the user's and are kept.
- */
-export async function ensureHeartbeatJob(app: App, agent: string, nowMs: number): Promise<Job | undefined> {
-  const config = app.config().agents[agent];
-  if (!config) return undefined;
-  const name = heartbeatJobName(agent);
-  const existing = await app.store.findJob(name);
-  if (existing) {
-    const s = existing.schedule;
-    if (s.kind === 'every' && s.everyMs === config.heartbeatEveryMs) return existing;
-    const edited = applyJobPatch(
-      existing,
-      { schedule: { kind: 'every', everyMs: config.heartbeatEveryMs } },
-      nowMs,
-    );
-    await app.store.updateJob(edited);
-    return edited;
-  }
-  const job = buildJob(
-    {
-      name,
-      description: `heartbeat of agent ${agent}: one turn on its main session when system events are waiting in the inbox`,
-      schedule: { kind: 'every', everyMs: config.heartbeatEveryMs },
-      payload: { kind: 'heartbeat', agent },
-      // A wake while a heartbeat runs is queued, so items pushed meanwhile are not left waiting.
-      policy: { overlap: 'queue-one' },
-    },
-    nowMs,
-    newJobId,
-  );
-  try {
-    await app.store.insertJob(job);
-  } catch (err) {
-    if (err instanceof StoreConflictError) return app.store.findJob(name);
-    throw err;
-  }
-  return job;
-}
-
-/** ensureHeartbeatJob for every configured agent (the daemon calls it at start). */
-export async function ensureHeartbeatJobs(app: App, nowMs: number): Promise<Job[]> {
-  const jobs: Job[] = [];
-  for (const agent of Object.keys(app.config().agents)) {
-    const job = await ensureHeartbeatJob(app, agent, nowMs);
-    if (job) jobs.push(job);
-  }
-  return jobs;
 }
 
 /**

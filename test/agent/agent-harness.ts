@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openApp, newJobId } from '../../src/app/app.ts';
+import { openApp } from '../../src/app/app.ts';
+import { newJobId } from '../../src/domain/job-id.ts';
 import type { App } from '../../src/app/app.ts';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { buildJob } from '../../src/domain/job-validation.ts';

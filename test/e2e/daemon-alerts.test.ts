@@ -22,7 +22,8 @@ import {
 import type { TempHome } from '../interfaces/cli/cli-harness.ts';
 import { startRecorder } from '../delivery/http-recorder.ts';
 import type { Recorder } from '../delivery/http-recorder.ts';
-import { openApp, newJobId } from '../../src/app/app.ts';
+import { openApp } from '../../src/app/app.ts';
+import { newJobId } from '../../src/domain/job-id.ts';
 import { buildJob } from '../../src/domain/job-validation.ts';
 
 const HOUR = 3_600_000;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { startHarness } from '../agent/agent-harness.ts';
 import type { Harness } from '../agent/agent-harness.ts';
 import { unreachableBaseUrl } from '../agent/fake-llm-server.ts';
-import { ensureHeartbeatJob, ensureHeartbeatJobs, heartbeatJobName } from '../../src/sessions/heartbeat.ts';
+import { heartbeatJobName } from '../../src/sessions/heartbeat.ts';
+import { ensureHeartbeatJob, ensureHeartbeatJobs } from '../../src/app/sessions.ts';
 import { openApp } from '../../src/app/app.ts';
 import type { SystemEventPayload } from '../../src/domain/job.ts';
 

@@ -10,7 +10,8 @@ import { effectivePolicy } from '../../alerts/policy.ts';
 import type { EffectivePolicy } from '../../alerts/policy.ts';
 import type { AlertState } from '../../domain/alert-state.ts';
 import { formatDuration } from '../../domain/duration.ts';
-import { globalOptions, requireJob, withApp } from './context.ts';
+import { requireJob } from '../../app/jobs.ts';
+import { globalOptions, withApp } from './context.ts';
 import { renderTable, isoUtc } from './format.ts';
 import { printJson, printLine } from './output.ts';
 

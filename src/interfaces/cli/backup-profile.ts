@@ -10,7 +10,8 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { Option } from '@commander-js/extra-typings';
 import { initRepository } from '../../backup/repository.ts';
 import { keygen } from '../../backup/keys.ts';
-import { newJobId, type App } from '../../app/app.ts';
+import type { App } from '../../app/app.ts';
+import { newJobId } from '../../domain/job-id.ts';
 import { peekConfig, writerKeyPath } from '../../backup-jobs/open-repo.ts';
 import { describeRetention, getProfile } from '../../backup-jobs/service.ts';
 import {

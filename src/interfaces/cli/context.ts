@@ -5,10 +5,6 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { openApp } from '../../app/app.ts';
 import type { App } from '../../app/app.ts';
-import { findHistoryOwner } from '../../app/run-history.ts';
-import type { HistoryOwner } from '../../app/run-history.ts';
-import { EXIT, UserError } from '../../domain/errors.ts';
-import type { Job } from '../../domain/job.ts';
 
 export interface GlobalOptions {
   home?: string;
@@ -28,20 +24,4 @@ export async function withApp<T>(cmd: CommandUnknownOpts, fn: (app: App) => Prom
   } finally {
     await app.close();
   }
-}
-
-/** An existing job, or a deleted one whose runs are kept (see run-history.ts). */
-export async function requireHistoryOwner(app: App, idOrName: string): Promise<HistoryOwner> {
-  return (await findHistoryOwner(app.store, idOrName)) ?? (await requireJob(app, idOrName));
-}
-
-/** A job by id or exact name, or the not-found error every command gives. */
-export async function requireJob(app: App, idOrName: string): Promise<Job> {
-  const job = await app.store.findJob(idOrName);
-  if (job) return job;
-  throw new UserError(`no job with id or name "${idOrName}" in ${app.home.dir}`, {
-    hint: 'list the jobs with `nightshift cron list --all` (names are exact and case-sensitive)',
-    exitCode: EXIT.notFound,
-    code: 'not_found',
-  });
 }

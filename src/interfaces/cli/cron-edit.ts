@@ -1,38 +1,17 @@
 /**
- * The verbs that change jobs: add|create, edit, rm|remove|delete, enable, disable. Validation is
- * the domain's (job-validation.ts); this layer turns flags into its input and reports the result.
+ * The verbs that change jobs: add|create, edit, rm|remove|delete, enable, disable. The use cases
+ * are app/jobs.ts; this layer turns flags into their input and reports the result.
  */
 import type { Command } from '@commander-js/extra-typings';
-import { EXIT, UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
-import { StoreConflictError } from '../../store/store.ts';
-import { newJobId } from '../../app/app.ts';
-import type { App } from '../../app/app.ts';
-import { globalOptions, requireJob, withApp } from './context.ts';
+import { addJob, editJob, newJob, removeJob, requireJob, setJobEnabled } from '../../app/jobs.ts';
+import { jobNextFires } from '../../app/views.ts';
+import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
 import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from './job-flags.ts';
 import type { JobFlags } from './job-flags.ts';
-import { buildJob, applyJobPatch } from '../../domain/job-validation.ts';
-import { jobNextFires } from './views.ts';
 import { isoUtc, relative } from './format.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
-
-function nameTaken(name: string): UserError {
-  return new UserError(`a job named "${name}" already exists`, {
-    hint: 'pick another --name, or change the existing job with `nightshift cron edit`',
-    exitCode: EXIT.conflict,
-    code: 'name_taken',
-  });
-}
-
-async function saveNew(app: App, job: Job): Promise<void> {
-  try {
-    await app.store.insertJob(job);
-  } catch (err) {
-    if (err instanceof StoreConflictError) throw nameTaken(job.name);
-    throw err;
-  }
-}
 
 function printSaved(verb: string, job: Job, json: boolean): void {
   if (json) {
@@ -72,12 +51,12 @@ export function registerJobEditCommands(cron: Command): void {
     // Everything is validated before the home is touched: a bad flag writes nothing.
     let job: Job;
     try {
-      job = buildJob(jobInputFromFlags(flags, now), now, newJobId);
+      job = newJob(jobInputFromFlags(flags, now), now);
     } catch (err) {
       inFlagTerms(err);
     }
     await withApp(cmd, async (app) => {
-      await saveNew(app, job);
+      await addJob(app, job);
       printSaved('added', job, json);
     });
   });
@@ -94,22 +73,11 @@ export function registerJobEditCommands(cron: Command): void {
     await withApp(cmd, async (app) => {
       const job = await requireJob(app, idOrName);
       const patch = jobPatchFromFlags(flags, job, now);
-      if (Object.keys(patch).length === 0) {
-        throw new UserError('nothing to change: give at least one flag', {
-          hint: `see \`nightshift cron edit --help\`; the job stays as \`nightshift cron get ${job.id}\` shows`,
-        });
-      }
       let updated: Job;
       try {
-        updated = applyJobPatch(job, patch, now);
+        updated = await editJob(app, job, patch, { nowMs: now });
       } catch (err) {
         inFlagTerms(err);
-      }
-      try {
-        await app.store.updateJob(updated);
-      } catch (err) {
-        if (err instanceof StoreConflictError) throw nameTaken(updated.name);
-        throw err;
       }
       printSaved('updated', updated, json);
     });
@@ -123,8 +91,7 @@ export function registerJobEditCommands(cron: Command): void {
     .action(async (idOrName, _opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const job = await requireJob(app, idOrName);
-        await app.store.deleteJob(job.id);
+        const { job } = await removeJob(app, idOrName);
         if (json) printJson({ ok: true, removed: true, id: job.id, name: job.name });
         else printLine(`removed ${job.name} (id ${job.id}) and its run history`);
       });
@@ -141,9 +108,7 @@ export function registerJobEditCommands(cron: Command): void {
       .action(async (idOrName, _opts, cmd) => {
         const { json } = globalOptions(cmd);
         await withApp(cmd, async (app) => {
-          const job = await requireJob(app, idOrName);
-          const updated = job.enabled === enabled ? job : applyJobPatch(job, { enabled }, Date.now());
-          if (updated !== job) await app.store.updateJob(updated);
+          const updated = await setJobEnabled(app, idOrName, enabled);
           printSaved(enabled ? 'enabled' : 'disabled', updated, json);
         });
       });

@@ -8,11 +8,11 @@ import type { ExitCode } from '../../domain/errors.ts';
 import type { Run } from '../../domain/job.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import type { RunExecutor } from '../../app/run-now.ts';
-
-import { globalOptions, requireJob, withApp } from './context.ts';
+import { requireJob } from '../../app/jobs.ts';
+import { runView } from '../../app/views.ts';
+import { globalOptions, withApp } from './context.ts';
 import { durationFlag } from './job-flags.ts';
 import { printJson, printLine } from './output.ts';
-import { runView } from './views.ts';
 
 function describeExecutor(executor: RunExecutor): string {
   switch (executor.by) {

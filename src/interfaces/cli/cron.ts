@@ -1,22 +1,24 @@
 /**
- * `nightshift cron …`: OpenClaw's verbs over nightshift's store. Each verb is a thin layer: read
- * flags, call the domain/app, print text or JSON.
+ * `nightshift cron …`: OpenClaw's verbs over nightshift's jobs. Each verb is a thin layer: read
+ * flags, call the use case (app/jobs.ts, app/runs.ts, app/status.ts), print text or JSON.
  */
 import type { Command } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
 import type { Job } from '../../domain/job.ts';
 import { describeSchedule, nextFireTimes, scheduleTimeZone } from '../../domain/schedule.ts';
-import { describeContract } from '../../domain/contract.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import type { App } from '../../app/app.ts';
-import { globalOptions, requireHistoryOwner, requireJob, withApp } from './context.ts';
-import { isoUtc, jobStatus, localTime, relative, renderTable } from './format.ts';
+import { listJobs, requireJob, showJob } from '../../app/jobs.ts';
+import { listRuns } from '../../app/runs.ts';
+import { statusReport } from '../../app/status.ts';
+import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
+import { globalOptions, withApp } from './context.ts';
+import { isoUtc, localTime, relative, renderTable } from './format.ts';
 import { printJson, printLine } from './output.ts';
 import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
 import { registerJobEditCommands } from './cron-edit.ts';
 import { registerRunCommand } from './cron-run.ts';
-import { jobNextFires, jobView, runView, statusReport } from './views.ts';
 
 export function registerCronCommands(program: Command): void {
   const cron = program
@@ -33,7 +35,7 @@ export function registerCronCommands(program: Command): void {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const now = Date.now();
-        const jobs = (await app.store.listJobs()).filter((j) => opts.all || j.enabled);
+        const jobs = await listJobs(app, { all: opts.all === true });
         if (json) {
           printJson({ jobs: jobs.map((j) => jobView(j, now)) });
           return;
@@ -73,13 +75,10 @@ export function registerCronCommands(program: Command): void {
     .action(async (idOrName, _opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const job = await requireJob(app, idOrName);
         const now = Date.now();
-        const fires = jobNextFires(job, now, 5);
-        const tz = scheduleTimeZone(job.schedule);
-        const contract = describeContract(job, fires, tz);
+        const { job, contract, nextFires } = await showJob(app, idOrName, { nowMs: now });
         if (json) {
-          printJson({ ...jobView(job, now), contract, nextRuns: fires.map(isoUtc) });
+          printJson({ ...jobView(job, now), contract, nextRuns: nextFires.map(isoUtc) });
           return;
         }
         printShow(job, contract, now);
@@ -100,8 +99,8 @@ export function registerCronCommands(program: Command): void {
       const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });
       const offset = opts.offset === undefined ? 0 : intFlag('--offset', opts.offset);
       await withApp(cmd, async (app) => {
-        const job = await requireHistoryOwner(app, opts.id);
-        const page = await app.store.listRuns({ jobId: job.id, status, limit, offset });
+        const page = await listRuns(app, { job: opts.id, ...(status ? { status } : {}), limit, offset });
+        const job = page.owner;
         if (json) {
           printJson({ entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore });
           return;

@@ -2,7 +2,6 @@
  * Plain-text rendering shared by the CLI commands: tables, instants and one-line schedule
  * summaries. JSON output never goes through here.
  */
-import type { Job, Schedule } from '../../domain/job.ts';
 import { formatDuration } from '../../domain/duration.ts';
 
 /** Left-aligned columns separated by two spaces; the header row is printed as given. */
@@ -55,30 +54,4 @@ function largestUnits(ms: number): string {
   const full = formatDuration(ms);
   const parts = full.match(/\d+[a-z]+/g) ?? [full];
   return parts.slice(0, 2).join('');
-}
-
-/** One-line schedule summary for tables. */
-export function scheduleSummary(s: Schedule): string {
-  switch (s.kind) {
-    case 'cron':
-      return `cron ${s.expr}${s.tz ? ` (${s.tz})` : ''}`;
-    case 'every':
-      return `every ${formatDuration(s.everyMs)}`;
-    case 'at':
-      return `at ${s.at}${s.tz ? ` (${s.tz})` : ''}`;
-  }
-}
-
-/**
- * The status column OpenClaw shows for a job, computed from enabled, running and last result:
- * `disabled`, `running`, `ok`, `error`, `skipped` or `idle` (never ran).
- */
-export function jobStatus(job: Job): string {
-  if (!job.enabled) return 'disabled';
-  if (job.state.runningAtMs !== undefined) return 'running';
-  const last = job.state.lastRunStatus;
-  if (last === undefined) return 'idle';
-  if (last === 'ok') return 'ok';
-  if (last === 'skipped' || last === 'missed') return 'skipped';
-  return 'error';
 }

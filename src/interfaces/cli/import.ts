@@ -4,7 +4,7 @@
  * field that could not be carried over.
  */
 import type { Command } from '@commander-js/extra-typings';
-import type { OpenClawImportReport } from '../../import/apply.ts';
+import type { OpenClawImportReport } from '../../app/import.ts';
 import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
 
@@ -22,7 +22,7 @@ export function registerImportCommands(program: Command): void {
     .option('--dry-run', 'show what would change, write nothing')
     .action(async (path, opts, cmd) => {
       const { json } = globalOptions(cmd);
-      const { importOpenClaw } = await import('../../import/apply.ts');
+      const { importOpenClaw } = await import('../../app/import.ts');
       const report = await withApp(cmd, (app) => importOpenClaw(app, path, { dryRun: opts.dryRun === true }));
       if (json) printJson(report);
       else for (const line of formatImportReport(report)) printLine(line);

@@ -4,27 +4,13 @@
  * events waiting for the next heartbeat.
  */
 import type { Command } from '@commander-js/extra-typings';
-import type { App } from '../../app/app.ts';
 import type { ChatMessage } from '../../agent/types.ts';
-import { EXIT, UserError } from '../../domain/errors.ts';
-import { mainSessionId } from '../../domain/session.ts';
+import { listSessions, sessionInbox, sessionTranscript } from '../../app/sessions.ts';
 import type { Session } from '../../domain/session.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, relative, renderTable } from './format.ts';
 import { intFlag } from './job-flags.ts';
 import { printJson, printLine } from './output.ts';
-
-/** A session by id; `main` alone means the default agent's main session. */
-async function requireSession(app: App, id: string): Promise<Session> {
-  const wanted = id === 'main' ? mainSessionId('default') : id;
-  const session = await app.store.sessions.get(wanted);
-  if (session) return session;
-  throw new UserError(`no session "${id}" in ${app.home.dir}`, {
-    hint: 'list the sessions with `nightshift session list` (ids look like main:default, session:ops, isolated:<runId>)',
-    exitCode: EXIT.notFound,
-    code: 'not_found',
-  });
-}
 
 function sessionView(s: Session, pending: number): Record<string, unknown> {
   return {
@@ -68,15 +54,12 @@ export function registerSessionCommands(program: Command): void {
     .action(async (opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const sessions = await app.store.sessions.list(opts.agent);
-        const pending = await Promise.all(
-          sessions.map(async (s) => (await app.store.sessions.pendingInbox(s.id)).length),
-        );
+        const summaries = await listSessions(app, opts.agent !== undefined ? { agent: opts.agent } : {});
         if (json) {
-          printJson({ sessions: sessions.map((s, i) => sessionView(s, pending[i] ?? 0)) });
+          printJson({ sessions: summaries.map((s) => sessionView(s.session, s.pendingInbox)) });
           return;
         }
-        if (sessions.length === 0) {
+        if (summaries.length === 0) {
           printLine('no sessions yet: agent-turn, heartbeat and system-event jobs create them');
           return;
         }
@@ -84,12 +67,12 @@ export function registerSessionCommands(program: Command): void {
         printLine(
           renderTable(
             ['ID', 'AGENT', 'KIND', 'LAST ACTIVITY', 'INBOX'],
-            sessions.map((s, i) => [
+            summaries.map(({ session: s, pendingInbox }) => [
               s.id,
               s.agent,
               s.kind,
               relative(s.updatedAtMs, now),
-              String(pending[i] ?? 0),
+              String(pendingInbox),
             ]),
           ),
         );
@@ -105,9 +88,11 @@ export function registerSessionCommands(program: Command): void {
       const { json } = globalOptions(cmd);
       const limit = opts.limit === undefined ? undefined : intFlag('--limit', opts.limit, { min: 1 });
       await withApp(cmd, async (app) => {
-        const s = await requireSession(app, id);
-        const messages = await app.store.sessions.transcript(s.id, limit);
-        const pending = (await app.store.sessions.pendingInbox(s.id)).length;
+        const {
+          session: s,
+          messages,
+          pendingInbox: pending,
+        } = await sessionTranscript(app, id, limit !== undefined ? { limit } : {});
         if (json) {
           printJson({ session: sessionView(s, pending), messages });
           return;
@@ -126,8 +111,7 @@ export function registerSessionCommands(program: Command): void {
     .action(async (id, _opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const s = await requireSession(app, id);
-        const items = await app.store.sessions.pendingInbox(s.id);
+        const { session: s, items } = await sessionInbox(app, id);
         if (json) {
           printJson({
             session: s.id,

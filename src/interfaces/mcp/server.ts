@@ -8,26 +8,19 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
 import type { App } from '../../app/app.ts';
-import { newJobId } from '../../app/app.ts';
-import { findHistoryOwner } from '../../app/run-history.ts';
-import { requestManualRun, waitForRun } from '../../app/run-now.ts';
-import type { RunExecutor } from '../../app/run-now.ts';
-import type { RunRequestResult } from '../../scheduler/engine.ts';
-import { describeContract } from '../../domain/contract.ts';
+import { addJob, editJob, listJobs, newJob, removeJob, requireJob, showJob } from '../../app/jobs.ts';
+import { getRun, listRuns, runNow } from '../../app/runs.ts';
+import type { RunRequester } from '../../app/runs.ts';
+import { statusReport } from '../../app/status.ts';
+import { MCP_TERMS } from '../../app/terms.ts';
+import { publicJob, runDetail, runView } from '../../app/views.ts';
 import { parseDuration } from '../../domain/duration.ts';
-import { EXIT, UserError } from '../../domain/errors.ts';
+import { UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
-import type { Job, Run, RunStatus } from '../../domain/job.ts';
-import { applyJobPatch, buildJob } from '../../domain/job-validation.ts';
+import type { RunStatus } from '../../domain/job.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
-import { scheduleTimeZone } from '../../domain/schedule.ts';
-import { StoreConflictError } from '../../store/store.ts';
-import { jobNextFires } from '../cli/views.ts';
 import type { Scope } from './scopes.ts';
 import { scopeAllows } from './scopes.ts';
-import { publicJob, runDetail } from './views.ts';
-import { statusReport } from '../cli/views.ts';
-import { runView } from '../cli/views.ts';
 import { defaultRedactor } from '../../secrets/redact.ts';
 import { registerBackupTools } from './backup-tools.ts';
 
@@ -38,8 +31,7 @@ export type McpLogEvent =
   | { event: 'mcp.tool_error'; tool: string; code: string; message: string }
   | { event: 'mcp.run_failed'; runId: string | null; message: string };
 
-/** Queues a manual run (the daemon's engine, when the server runs inside the daemon). */
-export type RunRequester = (jobIdOrName: string, opts: { due?: boolean }) => Promise<RunRequestResult>;
+export type { RunRequester };
 
 export interface McpServerDeps {
   app: App;
@@ -296,28 +288,6 @@ function failure(text: string, structured: Structured): CallToolResult {
   };
 }
 
-function notFoundJob(idOrName: string): UserError {
-  return new UserError(`no job with id or name "${idOrName}"`, {
-    hint: 'list the jobs with the jobs_list tool (names are exact and case-sensitive)',
-    exitCode: EXIT.notFound,
-    code: 'not_found',
-  });
-}
-
-function nameTaken(name: string): UserError {
-  return new UserError(`a job named "${name}" already exists`, {
-    hint: 'pick another name, or change the existing job with job_edit',
-    exitCode: EXIT.conflict,
-    code: 'name_taken',
-  });
-}
-
-async function requireJob(app: App, idOrName: string): Promise<Job> {
-  const job = await app.store.findJob(idOrName);
-  if (!job) throw notFoundJob(idOrName);
-  return job;
-}
-
 /**
  * The first argument path whose name says it carries a secret (env variable names excepted), or
  * whose value is key material (anywhere, env values included).
@@ -442,52 +412,38 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
         hint: 'add "wait": true, or drop timeoutSeconds',
       });
     }
-    const deadline = Date.now() + (args.timeoutSeconds ?? DEFAULT_WAIT_SECONDS) * 1000;
-    let result: RunRequestResult;
-    let executor: RunExecutor;
-    let outcome: Promise<{ run?: Run }> | undefined;
-    if (deps.requestRun) {
-      result = await deps.requestRun(jobId, { due: args.due === true });
-      executor = { by: 'daemon' };
-    } else {
-      let settle!: (v: { result: RunRequestResult; executor: RunExecutor }) => void;
-      const requested = new Promise<{ result: RunRequestResult; executor: RunExecutor }>((r) => (settle = r));
-      const started = requestManualRun(app, jobId, {
+    const { result, executor, run } = await runNow(
+      app,
+      jobId,
+      {
         due: args.due === true,
+        wait: args.wait === true,
+        deadlineMs: Date.now() + (args.timeoutSeconds ?? DEFAULT_WAIT_SECONDS) * 1000,
+        ...(deps.requestRun ? { requestRun: deps.requestRun } : {}),
         signal: stopper.signal,
-        onRequested: (res, ex) => settle({ result: res, executor: ex }),
-      });
-      outcome = started;
-      // An in-process run keeps going after this call returns; it is tracked so shutdown waits for it.
-      const tracked = started.catch((err: unknown) => {
-        log({
-          event: 'mcp.run_failed',
-          runId: null,
-          message: defaultRedactor.redact(err instanceof Error ? err.message : String(err)),
-        });
-      });
-      background.add(tracked);
-      void tracked.finally(() => background.delete(tracked));
-      // A refusal (unknown job) rejects before onRequested; it reaches the caller from here.
-      ({ result, executor } = await Promise.race([requested, started.then(() => requested)]));
-    }
-    const out: Structured = {
+        // An in-process run keeps going after this call returns; it is tracked so shutdown waits for it.
+        track: (running) => {
+          const tracked = running.catch((err: unknown) => {
+            log({
+              event: 'mcp.run_failed',
+              runId: null,
+              message: defaultRedactor.redact(err instanceof Error ? err.message : String(err)),
+            });
+          });
+          background.add(tracked);
+          void tracked.finally(() => background.delete(tracked));
+        },
+      },
+      { terms: MCP_TERMS },
+    );
+    return {
       ok: result.ok,
       enqueued: result.enqueued,
       runId: result.runId ?? null,
       ...(result.reason !== undefined ? { reason: result.reason } : {}),
       executedBy: executor.by,
+      ...(run ? { run: runView(run) } : {}),
     };
-    if (args.wait === true && result.enqueued && result.runId !== undefined) {
-      const run = await waitUntil(
-        app,
-        result.runId,
-        deadline,
-        executor.by === 'this-process' ? outcome : undefined,
-      );
-      if (run) out.run = runView(run);
-    }
-    return out;
   }
 
   const scopeNote = (required: Scope): string => ` Needs scope "${required}".`;
@@ -506,7 +462,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     (args) =>
       guarded('jobs_list', 'read', args, async () => {
         const now = Date.now();
-        const jobs = (await app.store.listJobs()).filter((j) => args.all === true || j.enabled);
+        const jobs = await listJobs(app, { all: args.all === true });
         return { jobs: jobs.map((j) => publicJob(j, now)) };
       }),
   );
@@ -530,15 +486,13 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     },
     (args) =>
       guarded('job_show', 'read', args, async () => {
-        const job = await requireJob(app, args.job);
         const now = Date.now();
-        const fires = jobNextFires(job, now, 5);
-        const tz = scheduleTimeZone(job.schedule);
+        const shown = await showJob(app, args.job, { nowMs: now, terms: MCP_TERMS });
         return {
-          job: publicJob(job, now),
-          contract: describeContract(job, fires, tz),
-          nextRuns: fires.map((f) => new Date(f).toISOString()),
-          timeZone: tz,
+          job: publicJob(shown.job, now),
+          contract: shown.contract,
+          nextRuns: shown.nextFires.map((f) => new Date(f).toISOString()),
+          timeZone: shown.timeZone,
         };
       }),
   );
@@ -563,13 +517,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       guarded('job_add', 'admin', args, async () => {
         const now = Date.now();
         const input = { ...args, schedule: normalizeSchedule(args.schedule) } as unknown as JobInput;
-        const job = buildJob(input, now, newJobId);
-        try {
-          await app.store.insertJob(job);
-        } catch (err) {
-          if (err instanceof StoreConflictError) throw nameTaken(job.name);
-          throw err;
-        }
+        const job = await addJob(app, newJob(input, now), { terms: MCP_TERMS });
         await jobsChanged();
         return { job: publicJob(job, now) };
       }),
@@ -595,22 +543,11 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     (args) =>
       guarded('job_edit', 'admin', args, async () => {
         const { job: ref, ...rest } = args;
-        const job = await requireJob(app, ref);
+        const job = await requireJob(app, ref, { terms: MCP_TERMS });
         const patch = { ...rest } as Record<string, unknown>;
         if (patch.schedule !== undefined) patch.schedule = normalizeSchedule(patch.schedule);
-        if (Object.keys(patch).length === 0) {
-          throw new UserError('nothing to change: give at least one field besides job', {
-            hint: 'e.g. {"job":"nightly","enabled":false}; job_show gives the current values',
-          });
-        }
         const now = Date.now();
-        const updated = applyJobPatch(job, patch as Partial<JobInput>, now);
-        try {
-          await app.store.updateJob(updated);
-        } catch (err) {
-          if (err instanceof StoreConflictError) throw nameTaken(updated.name);
-          throw err;
-        }
+        const updated = await editJob(app, job, patch as Partial<JobInput>, { nowMs: now, terms: MCP_TERMS });
         await jobsChanged();
         return { job: publicJob(updated, now) };
       }),
@@ -627,8 +564,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     },
     (args) =>
       guarded('job_remove', 'admin', args, async () => {
-        const job = await requireJob(app, args.job);
-        const removed = await app.store.deleteJob(job.id);
+        const { job, removed } = await removeJob(app, args.job, { terms: MCP_TERMS });
         await jobsChanged();
         return { ok: true, removed, id: job.id, name: job.name };
       }),
@@ -647,8 +583,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
       inputSchema: z.looseObject({ job: jobRef, ...runArgs }),
       outputSchema: outputShape(runResultShape),
     },
-    (args) =>
-      guarded('job_run', 'operate', args, async () => startRun((await requireJob(app, args.job)).id, args)),
+    (args) => guarded('job_run', 'operate', args, async () => startRun(args.job, args)),
   );
 
   server.registerTool(
@@ -672,16 +607,16 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     },
     (args) =>
       guarded('runs_list', 'read', args, async () => {
-        const job =
-          args.job === undefined
-            ? undefined
-            : ((await findHistoryOwner(app.store, args.job)) ?? (await requireJob(app, args.job)));
-        const page = await app.store.listRuns({
-          ...(job ? { jobId: job.id } : {}),
-          ...(args.status ? { status: args.status as RunStatus } : {}),
-          limit: args.limit ?? 20,
-          offset: args.offset ?? 0,
-        });
+        const page = await listRuns(
+          app,
+          {
+            ...(args.job !== undefined ? { job: args.job } : {}),
+            ...(args.status ? { status: args.status as RunStatus } : {}),
+            ...(args.limit !== undefined ? { limit: args.limit } : {}),
+            ...(args.offset !== undefined ? { offset: args.offset } : {}),
+          },
+          { terms: MCP_TERMS },
+        );
         return { entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore };
       }),
   );
@@ -699,16 +634,8 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     },
     (args) =>
       guarded('run_get', 'read', args, async () => {
-        const run = await app.store.getRun(args.runId);
-        if (!run) {
-          throw new UserError(`no run with id "${args.runId}"`, {
-            hint: 'list runs with the runs_list tool; old runs are removed by the job history policy',
-            exitCode: EXIT.notFound,
-            code: 'not_found',
-          });
-        }
-        const job = await app.store.findJob(run.jobId);
-        return { ...runDetail(run), jobName: job?.name ?? null };
+        const { run, jobName } = await getRun(app, args.runId, { terms: MCP_TERMS });
+        return { ...runDetail(run), jobName };
       }),
   );
 
@@ -757,24 +684,4 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
   });
 
   return server;
-}
-
-/** The run once terminal, or as it stands at the deadline. */
-async function waitUntil(
-  app: App,
-  runId: string,
-  deadlineMs: number,
-  inProcess: Promise<{ run?: Run }> | undefined,
-): Promise<Run | undefined> {
-  if (!inProcess) return waitForRun(app, runId, deadlineMs);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>(
-    (r) => (timer = setTimeout(() => r(undefined), deadlineMs - Date.now())),
-  );
-  try {
-    const done = await Promise.race([inProcess.then((o) => o.run).catch(() => undefined), timeout]);
-    return done ?? (await app.store.getRun(runId));
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,16 +1,16 @@
 /**
- * `nightshift import openclaw`: reads OpenClaw's jobs.json (and its jobs-state.json sidecar when
- * present), plans the import against the store (openclaw.ts, pure) and writes it, all of it or,
- * when anything is invalid, none of it.
+ * Importing jobs from OpenClaw (`nightshift import openclaw`): reads its jobs.json (and the
+ * jobs-state.json sidecar when present), plans the import against the store (import/openclaw.ts,
+ * pure) and writes it, all of it or, when anything is invalid, none of it.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { App } from '../app/app.ts';
-import { newJobId } from '../app/app.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
-import { StoreConflictError } from '../store/store.ts';
-import { mapOpenClawJob, parseOpenClawStore, planImport } from './openclaw.ts';
-import type { ImportEntry } from './openclaw.ts';
+import { newJobId } from '../domain/job-id.ts';
+import { mapOpenClawJob, parseOpenClawStore, planImport } from '../import/openclaw.ts';
+import type { ImportEntry } from '../import/openclaw.ts';
+import type { App } from './app.ts';
+import { addJob, replaceJob } from './jobs.ts';
 
 export interface OpenClawImportOptions {
   dryRun?: boolean;
@@ -77,11 +77,11 @@ export async function importOpenClaw(
   const dryRun = opts.dryRun === true;
   if (!dryRun) {
     try {
-      for (const job of plan.updates) await app.store.updateJob(job);
-      for (const job of plan.inserts) await app.store.insertJob(job);
+      for (const job of plan.updates) await replaceJob(app, job);
+      for (const job of plan.inserts) await addJob(app, job);
     } catch (err) {
       // Only a concurrent edit between planning and writing gets here.
-      if (err instanceof StoreConflictError)
+      if (err instanceof UserError && err.code === 'name_taken')
         throw new UserError(`import interrupted: ${err.message}`, {
           hint: 'a job was added or renamed meanwhile; re-run the import (it picks up where it stopped)',
           exitCode: EXIT.conflict,

@@ -1,45 +1,12 @@
 /**
- * How jobs and runs look in JSON output, shared by the commands that print them.
+ * The scheduler's status at a glance (`cron status`, the MCP `status` tool): is a daemon running,
+ * how many jobs, what fires next, which jobs are failing.
  */
-import type { App } from '../../app/app.ts';
-import { probeDaemonLock } from '../../app/daemon-lock.ts';
-import type { Job, Run } from '../../domain/job.ts';
-import { nextFireTimes } from '../../domain/schedule.ts';
-import { jobStatus } from './format.ts';
+import type { Job } from '../domain/job.ts';
+import type { App } from './app.ts';
+import { probeDaemonLock } from './daemon-lock.ts';
+import { jobNextFires, jobStatus } from './views.ts';
 
-/** Next fire times of a job after `afterMs` (none when disabled). */
-export function jobNextFires(job: Job, afterMs: number, count: number): number[] {
-  if (!job.enabled) return [];
-  return nextFireTimes(job.schedule, afterMs, count, job.createdAtMs);
-}
-
-/** The job as `list --json`/`show --json` give it: the stored job plus OpenClaw's status field. */
-export function jobView(job: Job, nowMs: number): Job & { status: string; nextRunAtMs: number | null } {
-  return { ...job, status: jobStatus(job), nextRunAtMs: jobNextFires(job, nowMs, 1)[0] ?? null };
-}
-
-/** A run in the exact shape `runs --json` documents (absent values are null, never missing). */
-export function runView(run: Run): Record<string, unknown> {
-  return {
-    runId: run.runId,
-    jobId: run.jobId,
-    status: run.status,
-    trigger: run.trigger,
-    attempt: run.attempt,
-    slotMs: run.slotMs,
-    startedAtMs: run.startedAtMs ?? null,
-    finishedAtMs: run.finishedAtMs ?? null,
-    durationMs: run.durationMs ?? null,
-    exitCode: run.exitCode ?? null,
-    error: run.error ?? null,
-    outputTail: run.outputTail ?? null,
-    // The proof of `ok` and what the payload kind recorded (backup stats, model usage, deliveries).
-    evidence: run.evidence ?? null,
-    details: run.details ?? null,
-  };
-}
-
-/** What `cron status --json` and the MCP `status` tool report. */
 export interface StatusReport {
   home: string;
   daemon: { running: boolean; pid: number | null; host: string | null; startedAtMs: number | null };
