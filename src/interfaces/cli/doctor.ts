@@ -8,7 +8,8 @@ import { SystemClock } from '../../domain/clock.ts';
 import { runDoctor } from '../../app/doctor/doctor.ts';
 import type { DoctorReport } from '../../app/doctor/doctor.ts';
 import { EXIT } from '../../domain/errors.ts';
-import { globalOptions, requireJob, withApp } from './context.ts';
+import { requireJob } from '../../app/jobs.ts';
+import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
 
 function render(report: DoctorReport, quiet: boolean): string[] {

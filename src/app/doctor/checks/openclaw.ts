@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { importOpenClaw } from '../../../import/apply.ts';
+import { importOpenClaw } from '../../import.ts';
 import { nightshiftCommand } from '../check.ts';
 import type { DoctorCheck, DoctorContext, Finding } from '../check.ts';
 
