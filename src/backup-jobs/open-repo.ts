@@ -3,13 +3,20 @@
  * kept in the home) under the repository lock. Shared by the `backup` CLI and the backup jobs, so
  * both open, lock and refuse the same way.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve as resolvePath } from 'node:path';
-import { LocalBlobStore } from '../backup/backends/local.ts';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { openBlobStore, type RemoteAccess } from '../backup/backends/open-store.ts';
 import { parseConfig } from '../backup/config.ts';
 import { CONFIG_FILE } from '../backup/format.ts';
 import { acquireLock, type RepoLock } from '../backup/lock.ts';
-import { openRepository, READ_NEEDS_IDENTITY, type OpenOptions, type Repo } from '../backup/repository.ts';
+import type { BlobStore } from '../backup/ports.ts';
+import {
+  openRepository,
+  READ_NEEDS_IDENTITY,
+  unreachable,
+  type OpenOptions,
+  type Repo,
+} from '../backup/repository.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 
 /** Where the writer key of a recipients repository is kept on this host. */
@@ -22,12 +29,34 @@ export function cacheDir(homeDir: string, repoId: string): string {
   return join(homeDir, 'backup-cache', repoId);
 }
 
-/** The config's plaintext body (mode, id), or undefined when it cannot be read; open reports why. */
-export function peekConfig(location: string): { id: string; mode: string } | undefined {
+/** A location (opened with `remote` credentials) or an already open store. */
+export function storeOf(location: string | BlobStore, remote?: RemoteAccess): BlobStore {
+  return typeof location === 'string' ? openBlobStore(location, remote) : location;
+}
+
+/**
+ * The config's plaintext body (mode, id), or undefined when there is no repository there. A
+ * repository that cannot be reached at all (network, credentials) throws the reason.
+ */
+export async function peekConfig(
+  location: string | BlobStore,
+  remote?: RemoteAccess,
+): Promise<{ id: string; mode: string } | undefined> {
+  const store = storeOf(location, remote);
+  let bytes: Uint8Array;
   try {
-    return parseConfig(readFileSync(join(location, CONFIG_FILE))).cfg;
+    bytes = await store.read(CONFIG_FILE);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreachable(store, err);
+  } finally {
+    if (typeof location === 'string') await store.close?.();
+  }
+  try {
+    return parseConfig(bytes).cfg;
   } catch {
-    return undefined;
+    return undefined; // damaged: opening reports why
   }
 }
 
@@ -48,15 +77,17 @@ export interface RepoKeys {
  */
 export async function openRepoWithKeys(
   homeDir: string,
-  location: string,
+  location: string | BlobStore,
   keys: RepoKeys,
   access: Access,
+  remote?: RemoteAccess,
 ): Promise<Repo> {
+  const store = storeOf(location, remote);
   const opts: OpenOptions = {};
   if (keys.password !== undefined) opts.password = keys.password;
   const identities = keys.identities ?? [];
   if (identities.length > 0) opts.identities = identities;
-  const cfg = peekConfig(location);
+  const cfg = await peekConfig(store);
   if (cfg?.mode === 'recipients' && identities.length === 0) {
     if (access === 'read') throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
     const keyFile = keys.writerKeyFile ?? writerKeyPath(homeDir, cfg.id);
@@ -68,7 +99,7 @@ export async function openRepoWithKeys(
       });
     opts.writerKeyFile = keyFile;
   }
-  const repo = await openRepository(location, opts);
+  const repo = await openRepository(store, opts);
   if (access === 'read' && !repo.canRead) {
     await repo.close();
     throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
@@ -78,27 +109,63 @@ export async function openRepoWithKeys(
 
 /**
  * Takes the repository lock (before the index is read, so a concurrent prune cannot change it
- * underneath), opens the repository, runs `fn`, then closes and unlocks however it ends.
+ * underneath), opens the repository on the same store, runs `fn`, then closes and unlocks however
+ * it ends. One connection serves the lock and the repository (remote stores connect once).
  */
 export async function withLockedRepo<T>(
   location: string,
   lockMode: LockMode,
-  open: () => Promise<Repo>,
+  open: (store: BlobStore) => Promise<Repo>,
   fn: (repo: Repo) => Promise<T>,
+  remote?: RemoteAccess,
 ): Promise<T> {
+  const store = openBlobStore(location, remote);
+  const shared = new KeepOpen(store);
   let lock: RepoLock | undefined;
-  if (lockMode !== 'none' && peekConfig(location))
-    lock = await acquireLock(new LocalBlobStore(resolvePath(location)), {
-      exclusive: lockMode === 'exclusive',
-    });
   try {
-    const repo = await open();
+    if (lockMode !== 'none' && (await peekConfig(shared)))
+      lock = await acquireLock(shared, { exclusive: lockMode === 'exclusive' });
     try {
-      return await fn(repo);
+      const repo = await open(shared);
+      try {
+        return await fn(repo);
+      } finally {
+        await repo.close();
+      }
     } finally {
-      await repo.close();
+      await lock?.release();
     }
   } finally {
-    await lock?.release();
+    await store.close?.();
   }
+}
+
+/** A store whose close() is left to its owner (the repository closes its store; the lock still needs it). */
+class KeepOpen implements BlobStore {
+  constructor(private readonly inner: BlobStore) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  write(path: string, data: Uint8Array): Promise<void> {
+    return this.inner.write(path, data);
+  }
+  read(path: string): Promise<Uint8Array> {
+    return this.inner.read(path);
+  }
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.inner.readRange(path, offset, length);
+  }
+  exists(path: string): Promise<boolean> {
+    return this.inner.exists(path);
+  }
+  list(dir: string): Promise<string[]> {
+    return this.inner.list(dir);
+  }
+  size(path: string): Promise<number> {
+    return this.inner.size(path);
+  }
+  remove(path: string): Promise<void> {
+    return this.inner.remove(path);
+  }
+  async close(): Promise<void> {}
 }

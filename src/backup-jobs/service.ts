@@ -9,6 +9,7 @@ import { mkdtemp, open as fsOpen, readFile, rm, stat, statfs } from 'node:fs/pro
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { backup, type BackupOptions, type BackupWarning } from '../backup/archiver.ts';
+import type { RemoteAccess } from '../backup/backends/open-store.ts';
 import { check, type CheckReport } from '../backup/check.ts';
 import { FilesCache } from '../backup/files-cache.ts';
 import { parseIdentities } from '../backup/keys.ts';
@@ -76,10 +77,26 @@ async function resolveKeys(app: App, profile: BackupProfile, access: Access): Pr
   return keys;
 }
 
+/** The profile's remote logins, resolved now (absent ones fall back to the environment). */
+export async function resolveRemote(app: App, profile: BackupProfile): Promise<RemoteAccess> {
+  const r = profile.remote;
+  const out: RemoteAccess = {};
+  if (!r) return out;
+  if (r.s3AccessKeyRef !== undefined && r.s3SecretKeyRef !== undefined)
+    out.s3 = {
+      accessKeyId: (await app.secrets().resolve(r.s3AccessKeyRef)).reveal().trim(),
+      secretAccessKey: (await app.secrets().resolve(r.s3SecretKeyRef)).reveal().trim(),
+    };
+  if (r.sshKeyRef !== undefined) out.sshKey = (await app.secrets().resolve(r.sshKeyRef)).reveal();
+  if (r.knownHostsFile !== undefined) out.knownHostsFile = r.knownHostsFile;
+  return out;
+}
+
 /** Opens a profile's repository with its key (resolved now); the caller closes it. */
 export async function openProfileRepository(app: App, profile: BackupProfile, access: Access): Promise<Repo> {
   const keys = await resolveKeys(app, profile, access);
-  return openRepoWithKeys(app.home.dir, profile.repository, keys, access);
+  const remote = await resolveRemote(app, profile);
+  return openRepoWithKeys(app.home.dir, profile.repository, keys, access, remote);
 }
 
 async function withProfileRepo<T>(
@@ -91,11 +108,13 @@ async function withProfileRepo<T>(
 ): Promise<T> {
   // Keys first: a broken reference must not leave a lock behind or touch the repository.
   const keys = await resolveKeys(app, profile, access);
+  const remote = await resolveRemote(app, profile);
   return withLockedRepo(
     profile.repository,
     lock,
-    () => openRepoWithKeys(app.home.dir, profile.repository, keys, access),
+    (store) => openRepoWithKeys(app.home.dir, store, keys, access),
     fn,
+    remote,
   );
 }
 

@@ -6,9 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { open as fsOpen, readFile } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import { EXIT, UserError } from '../domain/errors.ts';
-import { LocalBlobStore } from './backends/local.ts';
+import { openBlobStore } from './backends/open-store.ts';
 import { sharedBlobPool } from './blob-workers.ts';
 import { Chunker, deriveGearTable, validateChunkerParams } from './chunker.ts';
 import { encodeConfig, parseConfig, verifyConfig, type RepoConfig } from './config.ts';
@@ -98,7 +97,7 @@ export interface InitResult {
 }
 
 function toStore(location: string | BlobStore): BlobStore {
-  return typeof location === 'string' ? new LocalBlobStore(resolve(location)) : location;
+  return typeof location === 'string' ? openBlobStore(location) : location;
 }
 
 function defaultUser(): string {
@@ -120,7 +119,10 @@ export async function initRepository(location: string | BlobStore, opts: InitOpt
   recipients.forEach(validateRecipient);
   const chunker = opts.chunker ?? DEFAULT_CHUNKER;
   validateChunkerParams(chunker);
-  if (await store.exists(CONFIG_FILE)) {
+  const existing = await store.exists(CONFIG_FILE).catch((err: unknown) => {
+    throw err instanceof UserError ? err : unreachable(store, err);
+  });
+  if (existing) {
     throw new UserError(`a repository already exists at ${store.location}`, {
       hint: 'choose an empty directory, or use the existing repository',
       exitCode: EXIT.conflict,
@@ -187,7 +189,9 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
   let cfgBytes: Uint8Array;
   try {
     cfgBytes = await store.read(CONFIG_FILE);
-  } catch {
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unreachable(store, err);
     throw new UserError(`no repository at ${store.location}`, {
       hint: 'check the path, or create one with `nightshift backup init`',
       exitCode: EXIT.notFound,
@@ -301,6 +305,17 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
   const repo = new Repo(store, cfg, keys, { canRead, identities, keyId, hostname });
   await repo.loadIndex();
   return repo;
+}
+
+/** A repository that could not be read at all (network, permissions): the reason, not "no repository". */
+export function unreachable(store: BlobStore, err: unknown): UserError {
+  const e = err as { message?: string; code?: unknown; name?: string };
+  const why = e?.message || String(e?.code ?? e?.name ?? err);
+  return new UserError(`cannot reach repository ${store.location}: ${why}`, {
+    hint: 'check the location, the network and the credentials (remote repositories: docs/repositories.md)',
+    exitCode: EXIT.failed,
+    code: 'unreachable',
+  });
 }
 
 function damaged(store: BlobStore, file: string, why: string): UserError {

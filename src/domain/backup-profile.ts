@@ -5,6 +5,7 @@
  * key kept in the home (which cannot read any backup).
  */
 import { UserError } from './errors.ts';
+import { parseRepositoryLocation } from './repository-location.ts';
 import { validatePolicy, type RetentionPolicy } from './retention.ts';
 
 export type ProfileKey =
@@ -23,9 +24,11 @@ export type ProfileKey =
 
 export interface BackupProfile {
   name: string;
-  /** Repository location: a local directory (later also s3:/sftp: URLs). */
+  /** Repository location: an absolute directory, `s3:https://host/bucket/prefix` or `sftp:user@host:/path`. */
   repository: string;
   key: ProfileKey;
+  /** How to log in to a remote repository (absent: the conventional environment, see docs/repositories.md). */
+  remote?: RemoteRefs;
   /** Absolute paths to back up. */
   paths: string[];
   /** Exclude patterns (gitignore-like, as `backup --exclude`). */
@@ -43,6 +46,16 @@ export interface BackupProfile {
   updatedAtMs: number;
 }
 
+/** Logins for remote repositories, as secret references (resolved at run time, never stored resolved). */
+export interface RemoteRefs {
+  s3AccessKeyRef?: string;
+  s3SecretKeyRef?: string;
+  /** The SSH private key for an sftp: repository. */
+  sshKeyRef?: string;
+  /** known_hosts file the SFTP server's host key is checked against (default ~/.ssh/known_hosts). */
+  knownHostsFile?: string;
+}
+
 /** Schemes a secret reference may use (mirrors secrets/secret-ref.ts; domain code does not import it). */
 const REF_SCHEMES = ['env', 'file', 'cmd', 'vault', 'mcp'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -52,6 +65,7 @@ export interface ProfileInput {
   name: string;
   repository: string;
   key: ProfileKey;
+  remote?: RemoteRefs;
   paths: string[];
   excludes?: string[];
   tags?: string[];
@@ -121,12 +135,36 @@ export function validateProfile(p: BackupProfile): BackupProfile {
     );
   if (typeof p.repository !== 'string' || p.repository.trim() === '')
     bad('--repo', 'missing', 'give the repository directory, e.g. --repo /mnt/backup/agent');
-  if (!p.repository.startsWith('/'))
+  let loc;
+  try {
+    loc = parseRepositoryLocation(p.repository);
+  } catch (err) {
+    if (err instanceof UserError) bad('--repo', err.message, err.hint);
+    throw err;
+  }
+  if (loc.kind === 'local' && !p.repository.startsWith('/'))
     bad(
       '--repo',
       `must be an absolute path, got ${JSON.stringify(p.repository)}`,
-      'the daemon does not run in your shell directory; give a full path',
+      'the daemon does not run in your shell directory; give a full path, or s3:... / sftp:...',
     );
+  const r = p.remote ?? {};
+  if ((r.s3AccessKeyRef === undefined) !== (r.s3SecretKeyRef === undefined))
+    bad('--s3-access-key-ref', 'give both --s3-access-key-ref and --s3-secret-key-ref, or neither');
+  if (r.s3AccessKeyRef !== undefined) {
+    if (loc.kind !== 's3') bad('--s3-access-key-ref', 'only for an s3: repository');
+    checkRef(r.s3AccessKeyRef, '--s3-access-key-ref');
+    checkRef(r.s3SecretKeyRef, '--s3-secret-key-ref');
+  }
+  if (r.sshKeyRef !== undefined) {
+    if (loc.kind !== 'sftp') bad('--ssh-key-ref', 'only for an sftp: repository');
+    checkRef(r.sshKeyRef, '--ssh-key-ref');
+  }
+  if (r.knownHostsFile !== undefined) {
+    if (loc.kind !== 'sftp') bad('--known-hosts', 'only for an sftp: repository');
+    if (!r.knownHostsFile.startsWith('/'))
+      bad('--known-hosts', `must be an absolute path, got ${JSON.stringify(r.knownHostsFile)}`);
+  }
   if (p.key.kind === 'passphrase') checkRef(p.key.ref, '--password-ref');
   else if (p.key.kind === 'recipients') {
     if (p.key.writerKeyFile !== undefined && !p.key.writerKeyFile.startsWith('/'))
@@ -180,6 +218,7 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
     createdAtMs,
     updatedAtMs: nowMs,
   };
+  if (input.remote !== undefined && Object.keys(input.remote).length > 0) p.remote = { ...input.remote };
   if (input.pruneEveryMs !== undefined) p.pruneEveryMs = input.pruneEveryMs;
   if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;
   if (input.minFreeBytes !== undefined) p.minFreeBytes = input.minFreeBytes;

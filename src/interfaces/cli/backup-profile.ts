@@ -13,14 +13,16 @@ import { keygen } from '../../backup/keys.ts';
 import type { App } from '../../app/app.ts';
 import { newJobId } from '../../domain/job-id.ts';
 import { peekConfig, writerKeyPath } from '../../backup-jobs/open-repo.ts';
-import { describeRetention, getProfile } from '../../backup-jobs/service.ts';
+import { describeRetention, getProfile, resolveRemote } from '../../backup-jobs/service.ts';
 import {
   buildProfile,
   parseBytes,
   type BackupProfile,
   type ProfileInput,
   type ProfileKey,
+  type RemoteRefs,
 } from '../../domain/backup-profile.ts';
+import { isRemoteLocation } from '../../domain/repository-location.ts';
 import { formatDuration, parseDuration } from '../../domain/duration.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
@@ -46,6 +48,10 @@ interface ProfileFlags extends ForgetFlags {
   pruneEvery?: string;
   verifySubset?: string;
   minFree?: string;
+  s3AccessKeyRef?: string;
+  s3SecretKeyRef?: string;
+  sshKeyRef?: string;
+  knownHosts?: string;
   /** Hidden: present only to refuse a literal passphrase without echoing it. */
   password?: string;
 }
@@ -54,7 +60,23 @@ function addProfileFlags<A extends unknown[], O extends OptionValues, G extends 
   cmd: Command<A, O, G>,
 ) {
   return cmd
-    .option('-r, --repo <path>', 'repository directory (absolute; created by `backup init`)')
+    .option(
+      '-r, --repo <location>',
+      'repository: an absolute directory, s3:https://host/bucket/prefix or sftp:user@host:/path (created by `backup init`)',
+    )
+    .option(
+      '--s3-access-key-ref <ref>',
+      's3: repository: where the access key id lives (else $AWS_ACCESS_KEY_ID)',
+    )
+    .option(
+      '--s3-secret-key-ref <ref>',
+      's3: repository: where the secret access key lives (else $AWS_SECRET_ACCESS_KEY)',
+    )
+    .option(
+      '--ssh-key-ref <ref>',
+      'sftp: repository: where the SSH private key lives (e.g. file:/root/.ssh/id_ed25519)',
+    )
+    .option('--known-hosts <file>', 'sftp: repository: known_hosts file the server key is checked against')
     .option(
       '--password-ref <ref>',
       'passphrase repository: where the passphrase lives (env:NAME, file:/path, vault:..., cmd:...)',
@@ -182,7 +204,8 @@ function profileFromFlags(
   prev: BackupProfile | undefined,
   nowMs: number,
 ): BackupProfile {
-  const repo = f.repo !== undefined ? resolvePath(f.repo) : prev?.repository;
+  const repo =
+    f.repo !== undefined ? (isRemoteLocation(f.repo) ? f.repo : resolvePath(f.repo)) : prev?.repository;
   if (repo === undefined)
     throw new UserError('--repo: missing', {
       hint: 'give the repository directory, e.g. --repo /mnt/backup/agent',
@@ -196,6 +219,14 @@ function profileFromFlags(
     tags: f.tag ?? prev?.tags ?? [],
     retention: RETENTION_FLAGS.some((k) => f[k] !== undefined) ? policyFromFlags(f) : (prev?.retention ?? {}),
   };
+  const remote: RemoteRefs = { ...(f.repo !== undefined && f.repo !== prev?.repository ? {} : prev?.remote) };
+  if (f.s3AccessKeyRef !== undefined)
+    remote.s3AccessKeyRef = refFlag('--s3-access-key-ref', f.s3AccessKeyRef);
+  if (f.s3SecretKeyRef !== undefined)
+    remote.s3SecretKeyRef = refFlag('--s3-secret-key-ref', f.s3SecretKeyRef);
+  if (f.sshKeyRef !== undefined) remote.sshKeyRef = refFlag('--ssh-key-ref', f.sshKeyRef);
+  if (f.knownHosts !== undefined) remote.knownHostsFile = resolvePath(f.knownHosts);
+  if (Object.keys(remote).length > 0) input.remote = remote;
   if (input.paths.length === 0)
     throw new UserError('--path: at least one path is required', {
       hint: 'e.g. --path ~/.openclaw (repeatable)',
@@ -224,8 +255,8 @@ function durationFlag(flag: string, v: string): number {
 }
 
 /** Refuses a profile whose repository does not exist or is keyed the other way, before it is stored. */
-function checkRepository(app: App, p: BackupProfile): void {
-  const cfg = peekConfig(p.repository);
+async function checkRepository(app: App, p: BackupProfile): Promise<void> {
+  const cfg = await peekConfig(p.repository, await resolveRemote(app, p));
   if (!cfg)
     throw new UserError(`--repo: no repository at ${p.repository}`, {
       hint: `create it first: nightshift backup init --repo ${p.repository} (or use \`nightshift backup quickstart\`)`,
@@ -258,6 +289,10 @@ export function jobsUsingProfile(jobs: Job[], name: string): Job[] {
 function printProfile(p: BackupProfile, jobs: Job[]): void {
   printLine(`profile:     ${p.name}`);
   printLine(`repository:  ${p.repository}`);
+  const r = p.remote;
+  if (r?.s3AccessKeyRef) printLine(`s3 keys:     ${r.s3AccessKeyRef}, ${r.s3SecretKeyRef}`);
+  if (r?.sshKeyRef) printLine(`ssh key:     ${r.sshKeyRef}`);
+  if (r?.knownHostsFile) printLine(`known hosts: ${r.knownHostsFile}`);
   printLine(
     `key:         ${
       p.key.kind === 'passphrase'
@@ -297,7 +332,7 @@ export function registerProfileCommands(backupCommand: CommandUnknownOpts): void
           code: 'conflict',
         });
       const p = profileFromFlags(name, flags, undefined, Date.now());
-      checkRepository(app, p);
+      await checkRepository(app, p);
       try {
         await app.store.profiles.insert(p);
       } catch (err) {
@@ -322,7 +357,12 @@ export function registerProfileCommands(backupCommand: CommandUnknownOpts): void
     await withApp(cmd, async (app) => {
       const prev = await getProfile(app, name);
       const p = profileFromFlags(name, flags, prev, Date.now());
-      if (p.repository !== prev.repository || p.key.kind !== prev.key.kind) checkRepository(app, p);
+      if (
+        p.repository !== prev.repository ||
+        p.key.kind !== prev.key.kind ||
+        JSON.stringify(p.remote) !== JSON.stringify(prev.remote)
+      )
+        await checkRepository(app, p);
       await app.store.profiles.update(p);
       if (globalOptions(cmd).json) printJson(p);
       else printLine(`updated backup profile ${name}`);
@@ -435,7 +475,7 @@ export function registerQuickstartCommand(backupCommand: CommandUnknownOpts): vo
             exitCode: EXIT.conflict,
             code: 'conflict',
           });
-        if (peekConfig(repo))
+        if (await peekConfig(repo))
           throw new UserError(`--repo: a repository already exists at ${repo}`, {
             hint: 'pass --repo with a new directory, or make a profile for the existing one: nightshift backup profile add',
             exitCode: EXIT.conflict,

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
-import { LocalBlobStore } from '../../backup/backends/local.ts';
+import { displayLocation, openBlobStore } from '../../backup/backends/open-store.ts';
 import { diffAll, listAll } from '../../backup/browse.ts';
 import { check, type CheckReport } from '../../backup/check.ts';
 import { unlock } from '../../backup/lock.ts';
@@ -20,7 +20,7 @@ import { dump } from '../../backup/tar.ts';
 import { backup, type BackupOptions, type BackupResult, type BackupWarning } from '../../backup/archiver.ts';
 import { FilesCache } from '../../backup/files-cache.ts';
 import { addKey, keygen, listKeys, readIdentityFile, removeKey } from '../../backup/keys.ts';
-import type { SnapshotMeta } from '../../backup/ports.ts';
+import type { BlobStore, SnapshotMeta } from '../../backup/ports.ts';
 import { initRepository, type InitOptions, type Repo } from '../../backup/repository.ts';
 import {
   cacheDir,
@@ -68,7 +68,10 @@ function addRepoFlags<A extends unknown[], O extends OptionValues, G extends Opt
   cmd: Command<A, O, G>,
 ) {
   return cmd
-    .option('-r, --repo <path>', 'repository directory (default: $NIGHTSHIFT_REPOSITORY)')
+    .option(
+      '-r, --repo <location>',
+      'repository: a directory, s3:https://host/bucket/prefix or sftp:user@host:/path (default: $NIGHTSHIFT_REPOSITORY)',
+    )
     .option(
       '--password-file <file>',
       'read the repository password from this file (else $NIGHTSHIFT_PASSWORD); never pass it as a flag',
@@ -223,12 +226,12 @@ async function readIdentities(files: string[] | undefined): Promise<string[]> {
 }
 
 /** Opens the repository with whatever key the flags and environment give (see open-repo.ts). */
-async function openRepo(homeDir: string, flags: RepoFlags, access: Access): Promise<Repo> {
+async function openRepo(homeDir: string, flags: RepoFlags, access: Access, store?: BlobStore): Promise<Repo> {
   const keys: RepoKeys = { identities: await readIdentities(flags.identity) };
   const password = readPassword(flags);
   if (password !== undefined) keys.password = password;
   if (flags.writerKey !== undefined) keys.writerKeyFile = flags.writerKey;
-  return openRepoWithKeys(homeDir, repoLocation(flags), keys, access);
+  return openRepoWithKeys(homeDir, store ?? repoLocation(flags), keys, access);
 }
 
 /**
@@ -249,7 +252,7 @@ async function withRepo<T>(
   return withLockedRepo(
     location,
     lockMode,
-    () => openRepo(home.dir, flags, access),
+    (store) => openRepo(home.dir, flags, access, store),
     (repo) => fn(repo, { home, json: g.json }),
   );
 }
@@ -376,13 +379,13 @@ export function registerBackupCommands(program: CommandUnknownOpts): void {
     if (g.json) {
       printJson({
         id: repo.id,
-        location: resolvePath(location),
+        location: displayLocation(location),
         mode: repo.mode,
         ...(keyPath ? { writerKey: keyPath } : {}),
       });
       return;
     }
-    printLine(`created ${repo.mode} repository ${repo.id} at ${resolvePath(location)}`);
+    printLine(`created ${repo.mode} repository ${repo.id} at ${displayLocation(location)}`);
     if (keyPath) {
       printLine(`writer key: ${keyPath} (0600)`);
       printLine('  this host can back up and prune with it, but cannot read backups;');
@@ -813,15 +816,19 @@ export function registerBackupCommands(program: CommandUnknownOpts): void {
   ).action(async (flags, cmd) => {
     const g = globalOptions(cmd);
     const location = repoLocation(flags);
-    if (!peekConfig(location))
-      throw new UserError(`no repository at ${resolvePath(location)}`, {
-        hint: 'check the --repo path',
-        exitCode: EXIT.notFound,
-        code: 'not_found',
-      });
-    const res = await unlock(new LocalBlobStore(resolvePath(location)), {
-      removeAll: flags.removeAll === true,
-    });
+    const store = openBlobStore(location);
+    let res;
+    try {
+      if (!(await peekConfig(store)))
+        throw new UserError(`no repository at ${displayLocation(location)}`, {
+          hint: 'check the --repo location',
+          exitCode: EXIT.notFound,
+          code: 'not_found',
+        });
+      res = await unlock(store, { removeAll: flags.removeAll === true });
+    } finally {
+      await store.close?.();
+    }
     if (g.json) {
       printJson(res);
       return;
