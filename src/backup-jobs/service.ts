@@ -10,6 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { backup, type BackupOptions, type BackupWarning } from '../backup/archiver.ts';
 import type { RemoteAccess } from '../backup/backends/open-store.ts';
+import { planSources, sourceRecords } from './dump-sources.ts';
 import { check, type CheckReport } from '../backup/check.ts';
 import { FilesCache } from '../backup/files-cache.ts';
 import { parseIdentities } from '../backup/keys.ts';
@@ -263,6 +264,13 @@ export async function runProfileBackup(
   const result: ProfileBackupResult = { details, evidence, warnings };
   interrupted(opts.signal);
 
+  // Database, git and command sources: passwords resolved now, tools started by the archiver.
+  const planned = await planSources(app, profile.sources ?? [], {
+    lowPriority: profile.lowPriority === true,
+    now,
+  });
+  const expectPaths = [...profile.paths, ...planned.map((p) => '/' + p.stream.path.join('/'))].sort();
+
   // 1. Backup, under a shared lock (other hosts may back up into the same repository meanwhile).
   let snapshot: SnapshotMeta;
   await withProfileRepo(app, profile, 'write', 'shared', async (repo) => {
@@ -270,14 +278,13 @@ export async function runProfileBackup(
     // With hidden paths (writer key only) the parent is trusted only if the profile's paths have not changed since.
     const parent = mine
       .filter((s) =>
-        s.pathsHidden
-          ? Date.parse(s.time) >= profile.updatedAtMs
-          : sameSet(s.paths, [...profile.paths].sort()),
+        s.pathsHidden ? Date.parse(s.time) >= profile.updatedAtMs : sameSet(s.paths, expectPaths),
       )
       .pop();
     const filesCache = FilesCache.open(cacheDir(app.home.dir, repo.id));
     const bo: BackupOptions = {
       paths: profile.paths,
+      streams: planned.map((p) => p.stream),
       host,
       tags: [tag, ...profile.tags],
       filesCache,
@@ -301,8 +308,18 @@ export async function runProfileBackup(
       throw err;
     } finally {
       filesCache.close();
+      if (planned.length > 0) details.sources = sourceRecords(planned);
     }
   });
+  for (const r of details.sources ?? [])
+    evidence.push({
+      check: `source ${r.name}`,
+      ok: r.status !== 'failed',
+      detail:
+        r.status === 'ok'
+          ? `${r.kind} ${r.path}: ${fmtBytes(r.bytes)} in ${(r.durationMs / 1000).toFixed(1)} s, exit status 0`
+          : `${r.status === 'skipped' ? 'WARNING: optional source skipped' : 'failed'}: ${r.reason ?? 'no output'}`,
+    });
   interrupted(opts.signal);
 
   // 2. Forget per retention and prune when due: these delete, so they hold the lock exclusively.
@@ -403,7 +420,9 @@ export async function runProfileBackup(
       details.repoBytes = (await repoStats(repo)).totalFileBytes;
     },
   );
-  const unreadable = warnings.filter((w) => w.kind === 'error');
+  // Skipped optional sources have their own (ok, warning) evidence above.
+  const skipped = new Set((details.sources ?? []).filter((r) => r.status === 'skipped').map((r) => r.path));
+  const unreadable = warnings.filter((w) => w.kind === 'error' && !skipped.has(w.path));
   if (unreadable.length > 0)
     evidence.push({
       check: 'all files read',

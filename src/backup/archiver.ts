@@ -39,6 +39,7 @@ import type {
 } from './ports.ts';
 import { FilesSource } from './sources/files.ts';
 import { StdinSource } from './sources/stdin.ts';
+import { StreamsSource, type VirtualStream } from './sources/streams.ts';
 import { encodeTree } from './tree.ts';
 import { checkRoots } from './walker.ts';
 import { Semaphore } from './semaphore.ts';
@@ -53,6 +54,8 @@ export interface BackupOptions {
   host?: string;
   stdin?: { stream: Readable | AsyncIterable<Uint8Array>; name: string };
   source?: Source;
+  /** Streamed files under virtual paths (database dumps...), beside `paths` or alone. */
+  streams?: VirtualStream[];
   filesCache?: FilesCache;
   parent?: SnapshotMeta;
   onProgress?: (p: Progress) => void;
@@ -156,7 +159,12 @@ function safeUsername(): string | undefined {
 }
 
 async function makeSource(opts: BackupOptions, nowMs: number): Promise<Source> {
-  const kinds = [opts.paths?.length ? 'paths' : '', opts.stdin ? 'stdin' : '', opts.source ? 'source' : ''];
+  const streams = opts.streams ?? [];
+  const kinds = [
+    opts.paths?.length || streams.length > 0 ? 'paths' : '',
+    opts.stdin ? 'stdin' : '',
+    opts.source ? 'source' : '',
+  ];
   if (kinds.filter(Boolean).length !== 1) {
     throw new UserError('give either paths to back up or --stdin, not both and not neither', {
       hint: "e.g. 'nightshift backup run ~/agent' or 'pg_dump db | nightshift backup run --stdin --stdin-name db.sql'",
@@ -164,6 +172,7 @@ async function makeSource(opts: BackupOptions, nowMs: number): Promise<Source> {
   }
   if (opts.source) return opts.source;
   if (opts.stdin) return new StdinSource({ ...opts.stdin, mtimeMs: nowMs });
+  if (!opts.paths?.length) return new StreamsSource(undefined, streams);
   const patterns = [...(opts.excludes ?? [])];
   for (const f of opts.excludeFiles ?? []) {
     let text: string;
@@ -191,7 +200,7 @@ async function makeSource(opts: BackupOptions, nowMs: number): Promise<Source> {
     oneFileSystem: opts.oneFileSystem ?? false,
   });
   await checkRoots(source.paths);
-  return source;
+  return streams.length > 0 ? new StreamsSource(source, streams) : source;
 }
 
 interface Frame {

@@ -5,6 +5,7 @@
  * key kept in the home (which cannot read any backup).
  */
 import { UserError } from './errors.ts';
+import { SOURCE_ROOTS, validateSources, type SourceSpec } from './backup-source.ts';
 import { parseRepositoryLocation } from './repository-location.ts';
 import { validatePolicy, type RetentionPolicy } from './retention.ts';
 
@@ -29,8 +30,12 @@ export interface BackupProfile {
   key: ProfileKey;
   /** How to log in to a remote repository (absent: the conventional environment, see docs/repositories.md). */
   remote?: RemoteRefs;
-  /** Absolute paths to back up. */
+  /** Absolute paths to back up (may be empty when there are sources). */
   paths: string[];
+  /** Databases, git repositories and commands streamed into the snapshot under virtual paths. */
+  sources?: SourceSpec[];
+  /** Run the backup and its dump tools at the lowest CPU and I/O priority (--nice). */
+  lowPriority?: boolean;
   /** Exclude patterns (gitignore-like, as `backup --exclude`). */
   excludes: string[];
   tags: string[];
@@ -67,6 +72,8 @@ export interface ProfileInput {
   key: ProfileKey;
   remote?: RemoteRefs;
   paths: string[];
+  sources?: SourceSpec[];
+  lowPriority?: boolean;
   excludes?: string[];
   tags?: string[];
   retention?: RetentionPolicy;
@@ -171,8 +178,24 @@ export function validateProfile(p: BackupProfile): BackupProfile {
       bad('--writer-key', `must be an absolute path, got ${JSON.stringify(p.key.writerKeyFile)}`);
     if (p.key.identityRef !== undefined) checkRef(p.key.identityRef, '--identity-ref');
   } else bad('key', 'give --password-ref REF or --recipients-repo');
-  if (!Array.isArray(p.paths) || p.paths.length === 0)
-    bad('--path', 'at least one path is required', 'e.g. --path /home/agent/.openclaw (repeatable)');
+  const sources = p.sources ?? [];
+  if (!Array.isArray(p.paths) || (p.paths.length === 0 && sources.length === 0))
+    bad(
+      '--path',
+      'at least one path or source is required',
+      'e.g. --path /home/agent/.openclaw (repeatable), or --postgres DB, --git DIR, ...',
+    );
+  validateSources(sources, looksLikeSecretRef);
+  if (sources.length > 0)
+    for (const path of p.paths) {
+      const top = path.split('/')[1] ?? '';
+      if ((SOURCE_ROOTS as readonly string[]).includes(top))
+        bad(
+          '--path',
+          `${path} would share the snapshot's /${top} with the profile's sources`,
+          'back up a parent directory instead, or keep those paths in another profile',
+        );
+    }
   for (const path of p.paths)
     if (typeof path !== 'string' || !path.startsWith('/'))
       bad(
@@ -219,6 +242,9 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
     updatedAtMs: nowMs,
   };
   if (input.remote !== undefined && Object.keys(input.remote).length > 0) p.remote = { ...input.remote };
+  if (input.sources !== undefined && input.sources.length > 0)
+    p.sources = input.sources.map((s) => ({ ...s }));
+  if (input.lowPriority) p.lowPriority = true;
   if (input.pruneEveryMs !== undefined) p.pruneEveryMs = input.pruneEveryMs;
   if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;
   if (input.minFreeBytes !== undefined) p.minFreeBytes = input.minFreeBytes;

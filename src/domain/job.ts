@@ -316,7 +316,22 @@ export interface BackupRunDetails {
   verified?: { ok: boolean; readDataSubset?: string; errors: number };
   /** Free bytes on the repository's filesystem before the run (local repositories). */
   freeBytesBefore?: number;
+  /** Database, git and command sources: what each produced, or why it was skipped. */
+  sources?: SourceRunRecord[];
   durationMs?: number;
+}
+
+export interface SourceRunRecord {
+  name: string;
+  kind: string;
+  /** Where it is in the snapshot, e.g. /databases/postgres/erp.dump. */
+  path: string;
+  /** `skipped`: an optional source that could not run (the run stays ok, with a warning). */
+  status: 'ok' | 'skipped' | 'failed';
+  exitCode?: number | null;
+  bytes: number;
+  durationMs: number;
+  reason?: string;
 }
 
 export interface DrillRunDetails {

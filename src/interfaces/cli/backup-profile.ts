@@ -23,6 +23,12 @@ import {
   type RemoteRefs,
 } from '../../domain/backup-profile.ts';
 import { isRemoteLocation } from '../../domain/repository-location.ts';
+import {
+  defaultSourceName,
+  parseCommandSource,
+  type SourceKind,
+  type SourceSpec,
+} from '../../domain/backup-source.ts';
 import { formatDuration, parseDuration } from '../../domain/duration.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
@@ -52,6 +58,15 @@ interface ProfileFlags extends ForgetFlags {
   s3SecretKeyRef?: string;
   sshKeyRef?: string;
   knownHosts?: string;
+  postgres?: string[];
+  mysql?: string[];
+  redis?: string[];
+  sqlite?: string[];
+  git?: string[];
+  commandSource?: string[];
+  optional?: string[];
+  sourcePasswordRef?: string[];
+  nice?: boolean;
   /** Hidden: present only to refuse a literal passphrase without echoing it. */
   password?: string;
 }
@@ -88,6 +103,39 @@ function addProfileFlags<A extends unknown[], O extends OptionValues, G extends 
       'recipients repository: reference to the age identity, for drills and --verify-subset reads',
     )
     .option('--path <path>', 'file or directory to back up (repeatable; replaces the list on edit)', collect)
+    .option(
+      '--postgres <[name=]db>',
+      'PostgreSQL database (name or postgresql:// URL) dumped with pg_dump -Fc (repeatable)',
+      collect,
+    )
+    .option(
+      '--mysql <[name=]db>',
+      'MariaDB/MySQL database (name or mysql://user@host:port/db), --single-transaction (repeatable)',
+      collect,
+    )
+    .option(
+      '--redis <[name=]url>',
+      'Redis server (redis://host:port) saved as an RDB snapshot (repeatable)',
+      collect,
+    )
+    .option('--sqlite <[name=]file>', 'SQLite database read consistently while in use (repeatable)', collect)
+    .option('--git <[name=]dir>', 'git repository as a bundle of all refs (repeatable)', collect)
+    .option(
+      '--command-source <name=command>',
+      "any command's output, e.g. db='docker exec db pg_dump -Fc app' (repeatable)",
+      collect,
+    )
+    .option(
+      '--optional <name>',
+      'this source may be down: skipped with a warning instead of failing the run (repeatable)',
+      collect,
+    )
+    .option(
+      '--source-password-ref <name=ref>',
+      'database password of a --postgres/--mysql source, by reference (repeatable)',
+      collect,
+    )
+    .option('--nice', 'run dump tools at the lowest CPU and I/O priority (nice 19, ionice idle)')
     .option(
       '-e, --exclude <glob>',
       'leave out matching paths (repeatable; replaces the list on edit)',
@@ -197,6 +245,63 @@ function keyFromFlags(f: ProfileFlags, prev: ProfileKey | undefined): ProfileKey
   });
 }
 
+const SOURCE_FLAGS: [keyof ProfileFlags, SourceKind][] = [
+  ['postgres', 'postgres'],
+  ['mysql', 'mysql'],
+  ['redis', 'redis'],
+  ['sqlite', 'sqlite'],
+  ['git', 'git'],
+];
+
+function splitNamed(text: string, kind: SourceKind): { name: string; target: string } {
+  // NAME=target, unless the `=` belongs to a URL's query (after ://).
+  const eq = text.indexOf('=');
+  const scheme = text.indexOf('://');
+  if (eq > 0 && (scheme < 0 || eq < scheme)) return { name: text.slice(0, eq), target: text.slice(eq + 1) };
+  const target = kind === 'sqlite' || kind === 'git' ? resolvePath(text) : text;
+  return { name: defaultSourceName(kind, target), target };
+}
+
+/** The sources from the flags; on edit, any source flag replaces the list (like --path). */
+function sourcesFromFlags(f: ProfileFlags, prev: SourceSpec[] | undefined): SourceSpec[] {
+  const given = SOURCE_FLAGS.some(([k]) => f[k] !== undefined) || f.commandSource !== undefined;
+  let out: SourceSpec[];
+  if (!given) out = (prev ?? []).map((s) => ({ ...s }));
+  else {
+    out = [];
+    for (const [flag, kind] of SOURCE_FLAGS)
+      for (const v of (f[flag] as string[] | undefined) ?? []) {
+        const { name, target } = splitNamed(v, kind);
+        out.push({ kind, name, target: kind === 'sqlite' || kind === 'git' ? resolvePath(target) : target });
+      }
+    for (const v of f.commandSource ?? []) {
+      const { name, command } = parseCommandSource(v);
+      out.push({ kind: 'command', name, target: command });
+    }
+  }
+  const byName = (flag: string, name: string): SourceSpec => {
+    const s = out.find((x) => x.name === name);
+    if (!s)
+      throw new UserError(`${flag}: the profile has no source named ${JSON.stringify(name)}`, {
+        hint: `sources: ${out.map((x) => x.name).join(', ') || 'none'}`,
+      });
+    return s;
+  };
+  for (const n of f.optional ?? []) byName('--optional', n).optional = true;
+  for (const v of f.sourcePasswordRef ?? []) {
+    const eq = v.indexOf('=');
+    if (eq <= 0)
+      throw new UserError('--source-password-ref: expected NAME=REF', {
+        hint: 'e.g. erp=env:ERP_DB_PASSWORD',
+      });
+    byName('--source-password-ref', v.slice(0, eq)).passwordRef = refFlag(
+      '--source-password-ref',
+      v.slice(eq + 1),
+    );
+  }
+  return out;
+}
+
 /** A profile from `add`/`edit` flags over the previous profile (edit) or nothing (add). */
 function profileFromFlags(
   name: string,
@@ -219,6 +324,9 @@ function profileFromFlags(
     tags: f.tag ?? prev?.tags ?? [],
     retention: RETENTION_FLAGS.some((k) => f[k] !== undefined) ? policyFromFlags(f) : (prev?.retention ?? {}),
   };
+  const sources = sourcesFromFlags(f, prev?.sources);
+  if (sources.length > 0) input.sources = sources;
+  if (f.nice ?? prev?.lowPriority) input.lowPriority = true;
   const remote: RemoteRefs = { ...(f.repo !== undefined && f.repo !== prev?.repository ? {} : prev?.remote) };
   if (f.s3AccessKeyRef !== undefined)
     remote.s3AccessKeyRef = refFlag('--s3-access-key-ref', f.s3AccessKeyRef);
@@ -227,9 +335,9 @@ function profileFromFlags(
   if (f.sshKeyRef !== undefined) remote.sshKeyRef = refFlag('--ssh-key-ref', f.sshKeyRef);
   if (f.knownHosts !== undefined) remote.knownHostsFile = resolvePath(f.knownHosts);
   if (Object.keys(remote).length > 0) input.remote = remote;
-  if (input.paths.length === 0)
-    throw new UserError('--path: at least one path is required', {
-      hint: 'e.g. --path ~/.openclaw (repeatable)',
+  if (input.paths.length === 0 && sources.length === 0)
+    throw new UserError('--path: at least one path or source is required', {
+      hint: 'e.g. --path ~/.openclaw (repeatable), --postgres erp, --git /srv/repo',
     });
   const pruneEvery = f.pruneEvery;
   if (pruneEvery !== undefined) {
@@ -300,7 +408,12 @@ function printProfile(p: BackupProfile, jobs: Job[]): void {
         : `recipients (writer key ${p.key.writerKeyFile ?? 'kept in the home'}${p.key.identityRef ? `; identity from ${p.key.identityRef}` : '; this host cannot read the backups'})`
     }`,
   );
-  printLine(`paths:       ${p.paths.join(', ')}`);
+  printLine(`paths:       ${p.paths.join(', ') || '(none)'}`);
+  for (const src of p.sources ?? [])
+    printLine(
+      `source:      ${src.name}: ${src.kind} ${src.kind === 'command' ? JSON.stringify(src.target) : src.target}${src.optional ? ' (optional)' : ''}`,
+    );
+  if (p.lowPriority) printLine('priority:    low (nice 19, ionice idle for dump tools)');
   if (p.excludes.length > 0) printLine(`excludes:    ${p.excludes.join(', ')}`);
   if (p.tags.length > 0) printLine(`tags:        ${p.tags.join(', ')}`);
   printLine(`retention:   ${describeRetention(p.retention)}`);
