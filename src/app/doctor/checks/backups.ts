@@ -6,7 +6,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { LocalBlobStore } from '../../../backup/backends/local.ts';
 import { listLocks, unlock } from '../../../backup/lock.ts';
-import { openProfileRepository } from '../../../backup-jobs/service.ts';
+import { openProfileRepository, resolveRemote } from '../../../backup-jobs/service.ts';
 import { peekConfig } from '../../../backup-jobs/open-repo.ts';
 import type { BackupProfile } from '../../../domain/backup-profile.ts';
 import { formatDuration } from '../../../domain/duration.ts';
@@ -63,7 +63,21 @@ async function profileFindings(ctx: DoctorContext, p: BackupProfile, jobs: Job[]
   const backupJobs = forProfile('backup');
   const drillJobs = forProfile('drill');
 
-  if (!peekConfig(p.repository)) {
+  let cfg;
+  try {
+    cfg = await peekConfig(p.repository, await resolveRemote(ctx.app, p));
+  } catch (err) {
+    out.push(
+      f(
+        p,
+        'fail',
+        (err as Error).message,
+        'check the network, the location and the logins of the repository',
+      ),
+    );
+    return out;
+  }
+  if (!cfg) {
     out.push(
       f(
         p,
