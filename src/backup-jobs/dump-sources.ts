@@ -4,7 +4,6 @@
  * environment (never argv), and a record per source of what happened (exit status, bytes,
  * duration, or why it was skipped) for the run's evidence.
  */
-import type { App } from '../app/app.ts';
 import { commandStream, redisEofMark, type StreamOutcome } from '../backup/sources/command-stream.ts';
 import type { VirtualStream } from '../backup/sources/streams.ts';
 import { sourcePath, type SourceSpec } from '../domain/backup-source.ts';
@@ -115,7 +114,8 @@ function sqliteStream(file: string, outcome: StreamOutcome, now: () => number): 
 
 /** Streams for each source; passwords are resolved now and live only in the tools' environment. */
 export async function planSources(
-  app: App,
+  /** Resolves a secret reference to its value (the app's secret providers). */
+  resolveSecret: (ref: string) => Promise<string>,
   sources: SourceSpec[],
   opts: SourceOptions = {},
 ): Promise<PlannedSource[]> {
@@ -126,8 +126,7 @@ export async function planSources(
     let open: VirtualStream['open'];
     if (spec.kind === 'sqlite') open = () => sqliteStream(spec.target, outcome, now);
     else {
-      const password =
-        spec.passwordRef !== undefined ? (await app.secrets().resolve(spec.passwordRef)).reveal() : undefined;
+      const password = spec.passwordRef !== undefined ? await resolveSecret(spec.passwordRef) : undefined;
       const tool = toolFor(spec, password);
       const argv = opts.lowPriority ? ['nice', '-n', '19', 'ionice', '-c', '3', ...tool.argv] : tool.argv;
       open = (signal) =>

@@ -181,6 +181,13 @@ export class DrillExecutor implements Executor<DrillPayload> {
         ok: d.failures.every((f) => !f.problem.includes('live file')),
         detail: `${d.matchedLive} match their live copy; ${d.skippedChanged} changed since the snapshot (not compared)`,
       },
+      ...(d.databases ?? []).map((db) => ({
+        check: `database ${db.source}`,
+        ok: db.ok,
+        detail: db.ok
+          ? `restored into scratch database ${db.scratch} (dropped after); ${JSON.stringify(db.query)} returned ${db.rows} row${db.rows === 1 ? '' : 's'}`
+          : (db.problem ?? 'failed'),
+      })),
     ];
     const outputTail = [
       `drill of profile ${d.profile}, snapshot ${d.snapshotId.slice(0, 8)}: ${d.sampled} sampled, ${d.verified} verified, ${d.matchedLive} matched live, ${d.skippedChanged} changed since`,

@@ -10,6 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { backup, type BackupOptions, type BackupWarning } from '../backup/archiver.ts';
 import type { RemoteAccess } from '../backup/backends/open-store.ts';
+import { drillDatabases } from './drill-databases.ts';
 import { planSources, sourceRecords } from './dump-sources.ts';
 import { check, type CheckReport } from '../backup/check.ts';
 import { FilesCache } from '../backup/files-cache.ts';
@@ -265,10 +266,14 @@ export async function runProfileBackup(
   interrupted(opts.signal);
 
   // Database, git and command sources: passwords resolved now, tools started by the archiver.
-  const planned = await planSources(app, profile.sources ?? [], {
-    lowPriority: profile.lowPriority === true,
-    now,
-  });
+  const planned = await planSources(
+    async (ref) => (await app.secrets().resolve(ref)).reveal(),
+    profile.sources ?? [],
+    {
+      lowPriority: profile.lowPriority === true,
+      now,
+    },
+  );
   const expectPaths = [...profile.paths, ...planned.map((p) => '/' + p.stream.path.join('/'))].sort();
 
   // 1. Backup, under a shared lock (other hosts may back up into the same repository meanwhile).
@@ -626,6 +631,11 @@ export async function runDrill(app: App, name: string, opts: DrillOptions = {}):
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+    if (profile.drillQuery !== undefined) {
+      details.databases = await drillDatabases(repo, latest, profile, opts.signal);
+      for (const d of details.databases)
+        if (!d.ok) details.failures.push({ path: `database ${d.source}`, problem: d.problem ?? 'failed' });
     }
     return details;
   });

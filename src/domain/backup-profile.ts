@@ -36,6 +36,8 @@ export interface BackupProfile {
   sources?: SourceSpec[];
   /** Run the backup and its dump tools at the lowest CPU and I/O priority (--nice). */
   lowPriority?: boolean;
+  /** Drills restore each database source into a scratch database and run this query, expecting rows. */
+  drillQuery?: string;
   /** Exclude patterns (gitignore-like, as `backup --exclude`). */
   excludes: string[];
   tags: string[];
@@ -74,6 +76,7 @@ export interface ProfileInput {
   paths: string[];
   sources?: SourceSpec[];
   lowPriority?: boolean;
+  drillQuery?: string;
   excludes?: string[];
   tags?: string[];
   retention?: RetentionPolicy;
@@ -245,6 +248,7 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
   if (input.sources !== undefined && input.sources.length > 0)
     p.sources = input.sources.map((s) => ({ ...s }));
   if (input.lowPriority) p.lowPriority = true;
+  if (input.drillQuery !== undefined && input.drillQuery.trim() !== '') p.drillQuery = input.drillQuery;
   if (input.pruneEveryMs !== undefined) p.pruneEveryMs = input.pruneEveryMs;
   if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;
   if (input.minFreeBytes !== undefined) p.minFreeBytes = input.minFreeBytes;

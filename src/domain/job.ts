@@ -344,6 +344,20 @@ export interface DrillRunDetails {
   /** Files whose live copy changed since the snapshot (not compared). */
   skippedChanged: number;
   failures: { path: string; problem: string }[];
+  /** Database sources restored into a scratch database (created and dropped by the drill) and queried. */
+  databases?: DrillDatabaseResult[];
+}
+
+export interface DrillDatabaseResult {
+  source: string;
+  kind: string;
+  /** The scratch database it was restored into. */
+  scratch: string;
+  ok: boolean;
+  query?: string;
+  /** Rows the check query returned. */
+  rows?: number;
+  problem?: string;
 }
 
 export interface AgentRunDetails {

@@ -16,6 +16,7 @@ import pg from 'pg';
 import { fileContent } from '../../src/backup/file-content.ts';
 import { commandStream } from '../../src/backup/sources/command-stream.ts';
 import { openRepository } from '../../src/backup/repository.ts';
+import { restoreSource } from '../../src/backup-jobs/restore-source.ts';
 import { addProfile, passphraseRepo, PASSWORD, world, type World } from './helpers.ts';
 import { freePort } from '../helpers/sshd.ts';
 
@@ -194,6 +195,49 @@ describe('profile sources', () => {
       assert.match(r.error ?? '', message);
       assert.equal(await snapshotCount(), before, `${name}: no snapshot is presented as complete`);
     }
+  });
+
+  test('the database is dropped and restored from the snapshot with equal rows; a drill restores into a scratch database', async () => {
+    await addProfile(w, {
+      name: 'erp',
+      repository: repoDir,
+      key: { kind: 'passphrase', ref: 'env:NS_TEST_PW' },
+      paths: [],
+      sources: [{ kind: 'postgres', name: 'erp', target: `postgresql://postgres@127.0.0.1:5432/${db}` }],
+      drillQuery: 'select count(*) from invoices',
+    });
+    await w.addJob('erp-backup', { kind: 'backup', profile: 'erp' });
+    await w.addJob('erp-drill', { kind: 'drill', profile: 'erp' });
+    const r = await w.run('erp-backup');
+    assert.equal(r.status, 'ok', `${r.error}\n${r.outputTail}`);
+    const d = await w.run('erp-drill');
+    assert.equal(d.status, 'ok', `${d.error}\n${d.outputTail}`);
+    const dbEv = d.evidence?.find((e) => e.check === 'database erp');
+    assert.match(
+      dbEv?.detail ?? '',
+      /restored into scratch database nightshift_drill_[0-9a-f]+ \(dropped after\); "select count\(\*\) from invoices" returned 1 row/,
+    );
+    const scratch = d.details!.drill!.databases![0]!.scratch;
+    const left = await sql(`SELECT 1 FROM pg_database WHERE datname = '${scratch}'`);
+    assert.equal(left.rowCount, 0, 'the scratch database is dropped');
+
+    // Drop the live database, restore it from the snapshot: every row is back.
+    const rows = (await sql('SELECT count(*)::int AS n, sum(amount)::int AS s FROM invoices', db)).rows[0];
+    await sql(`DROP DATABASE ${db}`);
+    const repo = await openRepository(repoDir, { password: PASSWORD });
+    try {
+      const snap = await repo.loadSnapshot(r.details!.backup!.snapshotId!);
+      const said = await restoreSource(repo, snap, 'erp', {
+        into: `postgresql://postgres@127.0.0.1:5432/${db}`,
+      });
+      assert.match(said, new RegExp(`restored erp into PostgreSQL database ${db}`));
+    } finally {
+      await repo.close();
+    }
+    assert.deepEqual(
+      (await sql('SELECT count(*)::int AS n, sum(amount)::int AS s FROM invoices', db)).rows[0],
+      rows,
+    );
   });
 
   test('a missing client tool is named with its Debian package', async () => {

@@ -67,6 +67,7 @@ interface ProfileFlags extends ForgetFlags {
   optional?: string[];
   sourcePasswordRef?: string[];
   nice?: boolean;
+  drillQuery?: string;
   /** Hidden: present only to refuse a literal passphrase without echoing it. */
   password?: string;
 }
@@ -134,6 +135,10 @@ function addProfileFlags<A extends unknown[], O extends OptionValues, G extends 
       '--source-password-ref <name=ref>',
       'database password of a --postgres/--mysql source, by reference (repeatable)',
       collect,
+    )
+    .option(
+      '--drill-query <sql>',
+      'drills restore each database source into a scratch database and run this query, expecting rows (off)',
     )
     .option('--nice', 'run dump tools at the lowest CPU and I/O priority (nice 19, ionice idle)')
     .option(
@@ -327,6 +332,8 @@ function profileFromFlags(
   const sources = sourcesFromFlags(f, prev?.sources);
   if (sources.length > 0) input.sources = sources;
   if (f.nice ?? prev?.lowPriority) input.lowPriority = true;
+  const dq = f.drillQuery ?? prev?.drillQuery;
+  if (dq !== undefined && !OFF.has(dq.trim().toLowerCase())) input.drillQuery = dq;
   const remote: RemoteRefs = { ...(f.repo !== undefined && f.repo !== prev?.repository ? {} : prev?.remote) };
   if (f.s3AccessKeyRef !== undefined)
     remote.s3AccessKeyRef = refFlag('--s3-access-key-ref', f.s3AccessKeyRef);
@@ -413,6 +420,7 @@ function printProfile(p: BackupProfile, jobs: Job[]): void {
     printLine(
       `source:      ${src.name}: ${src.kind} ${src.kind === 'command' ? JSON.stringify(src.target) : src.target}${src.optional ? ' (optional)' : ''}`,
     );
+  if (p.drillQuery) printLine(`drill query: ${p.drillQuery}`);
   if (p.lowPriority) printLine('priority:    low (nice 19, ionice idle for dump tools)');
   if (p.excludes.length > 0) printLine(`excludes:    ${p.excludes.join(', ')}`);
   if (p.tags.length > 0) printLine(`tags:        ${p.tags.join(', ')}`);

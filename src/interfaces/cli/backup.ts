@@ -33,6 +33,7 @@ import {
   type RepoKeys,
 } from '../../backup-jobs/open-repo.ts';
 import { registerProfileCommands, registerQuickstartCommand } from './backup-profile.ts';
+import { restoreSource } from '../../backup-jobs/restore-source.ts';
 import { openHome, type Home } from '../../config/home.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 
@@ -768,6 +769,35 @@ export function registerBackupCommands(program: CommandUnknownOpts): void {
       await dump(repo, snapshot, path, process.stdout, {
         onWarning: (w) => process.stderr.write(`warning: ${w.path}: ${w.message}\n`),
       });
+    });
+  });
+
+  addRepoFlags(
+    group
+      .command('restore-source')
+      .description(
+        'restore a database, git or command source of a snapshot (pg_restore, mariadb, git clone, a file), or write it to stdout',
+      )
+      .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
+      .argument('<name>', 'the source name (see `backup ls SNAPSHOT /databases`)')
+      .option('--into <target>', 'database name or URL, file, or directory to restore into (default: stdout)')
+      .option('--db-password-file <file>', 'database password for pg_restore / mariadb, read from this file'),
+  ).action(async (snap, name, flags, cmd) => {
+    if (flags.into === undefined && process.stdout.isTTY)
+      throw new UserError('refusing to write a dump to a terminal', {
+        hint: 'pass --into DB|FILE|DIR, or redirect: `nightshift backup restore-source latest erp > erp.dump`',
+      });
+    const password =
+      flags.dbPasswordFile !== undefined
+        ? readFileSync(flags.dbPasswordFile, 'utf8').replace(/\r?\n$/, '')
+        : undefined;
+    await withRepo(cmd, flags, 'read', 'shared', async (repo) => {
+      const snapshot = await repo.loadSnapshot(snap);
+      const done = await restoreSource(repo, snapshot, name, {
+        ...(flags.into !== undefined ? { into: flags.into } : {}),
+        ...(password !== undefined ? { password } : {}),
+      });
+      process.stderr.write(`${done}\n`);
     });
   });
 
