@@ -10,13 +10,14 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { backup, type BackupOptions, type BackupWarning } from '../backup/archiver.ts';
 import type { RemoteAccess } from '../backup/backends/open-store.ts';
+import { copySnapshots } from '../backup/copy.ts';
 import { drillDatabases } from './drill-databases.ts';
 import { planSources, sourceRecords } from './dump-sources.ts';
 import { check, type CheckReport } from '../backup/check.ts';
 import { FilesCache } from '../backup/files-cache.ts';
 import { parseIdentities } from '../backup/keys.ts';
 import { packPath } from '../backup/pack.ts';
-import type { BlobId, SnapshotMeta, TreeNode } from '../backup/ports.ts';
+import type { BlobId, BlobStore, SnapshotMeta, TreeNode } from '../backup/ports.ts';
 import { forgetSnapshots, prune, type PruneReport } from '../backup/prune.ts';
 import type { Repo } from '../backup/repository.ts';
 import { stats as repoStats } from '../backup/stats.ts';
@@ -425,6 +426,20 @@ export async function runProfileBackup(
       details.repoBytes = (await repoStats(repo)).totalFileBytes;
     },
   );
+  // 4. Copies to the other repositories, each with its own retention and evidence.
+  for (const dest of profile.copyTo ?? []) {
+    interrupted(opts.signal);
+    const rec = await copyToRepository(app, profile, snapshot!, dest, opts.signal);
+    (details.copies ??= []).push(rec);
+    evidence.push({
+      check: `copy to ${dest}`,
+      ok: rec.ok,
+      detail: rec.ok
+        ? `snapshot ${snapshot!.id.slice(0, 8)} is in ${dest} as ${rec.snapshotId?.slice(0, 8)}; retention there forgot ${rec.forgotten ?? 0}`
+        : `copy failed: ${rec.error}`,
+    });
+  }
+
   // Skipped optional sources have their own (ok, warning) evidence above.
   const skipped = new Set((details.sources ?? []).filter((r) => r.status === 'skipped').map((r) => r.path));
   const unreadable = warnings.filter((w) => w.kind === 'error' && !skipped.has(w.path));
@@ -439,6 +454,59 @@ export async function runProfileBackup(
     });
   details.durationMs = now() - started;
   return result;
+}
+
+type CopyRecord = NonNullable<BackupRunDetails['copies']>[number];
+
+/** Copies one snapshot of the profile to `dest` and applies the profile's retention there. */
+async function copyToRepository(
+  app: App,
+  profile: BackupProfile,
+  snapshot: SnapshotMeta,
+  dest: string,
+  signal?: AbortSignal,
+): Promise<CopyRecord> {
+  const rec: CopyRecord = { repository: dest, ok: false };
+  try {
+    const readKeys = await resolveKeys(app, profile, 'read');
+    // The destination is keyed like the profile: the same passphrase, or its own writer key in the home.
+    const writeKeys: RepoKeys = profile.key.kind === 'passphrase' ? { password: readKeys.password! } : {};
+    const openDest = (access: Access) => (store: BlobStore) =>
+      openRepoWithKeys(app.home.dir, store, writeKeys, access);
+    await withLockedRepo(
+      profile.repository,
+      'shared',
+      (store) => openRepoWithKeys(app.home.dir, store, readKeys, 'read'),
+      (from) =>
+        withLockedRepo(dest, 'shared', openDest('write'), async (to) => {
+          const r = await copySnapshots(from, to, [snapshot], signal);
+          const id = r.copied[0]?.to;
+          rec.snapshotId =
+            id ??
+            (await to.listSnapshots()).find(
+              (s) => s.time === snapshot.time && s.hostname === snapshot.hostname,
+            )?.id;
+        }),
+      await resolveRemote(app, profile),
+    );
+    if (!isEmptyPolicy(profile.retention))
+      await withLockedRepo(dest, 'exclusive', openDest('any'), async (repo) => {
+        const tag = profileTag(profile.name);
+        const mine = (await repo.listSnapshots()).filter((s) => s.tags.includes(tag));
+        const plan = applyRetention(mine, profile.retention, {
+          groupBy: ['host'],
+          timeZone: localTimeZone(),
+        });
+        const remove = plan.groups.flatMap((g) => g.remove.map((x) => x.snapshot.id));
+        rec.forgotten = remove.length > 0 ? (await forgetSnapshots(repo, remove)).length : 0;
+      });
+    rec.ok = rec.snapshotId !== undefined;
+    if (!rec.ok) rec.error = 'the copied snapshot is not listed at the destination';
+  } catch (err) {
+    rec.error =
+      err instanceof UserError && err.hint ? `${err.message} (${err.hint})` : (err as Error).message;
+  }
+  return rec;
 }
 
 /**

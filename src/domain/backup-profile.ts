@@ -36,6 +36,8 @@ export interface BackupProfile {
   sources?: SourceSpec[];
   /** Run the backup and its dump tools at the lowest CPU and I/O priority (--nice). */
   lowPriority?: boolean;
+  /** After each backup the new snapshot is copied to these repositories; retention applies to each. */
+  copyTo?: string[];
   /** Drills restore each database source into a scratch database and run this query, expecting rows. */
   drillQuery?: string;
   /** Exclude patterns (gitignore-like, as `backup --exclude`). */
@@ -77,6 +79,7 @@ export interface ProfileInput {
   sources?: SourceSpec[];
   lowPriority?: boolean;
   drillQuery?: string;
+  copyTo?: string[];
   excludes?: string[];
   tags?: string[];
   retention?: RetentionPolicy;
@@ -158,6 +161,23 @@ export function validateProfile(p: BackupProfile): BackupProfile {
       `must be an absolute path, got ${JSON.stringify(p.repository)}`,
       'the daemon does not run in your shell directory; give a full path, or s3:... / sftp:...',
     );
+  for (const c of p.copyTo ?? []) {
+    let cl;
+    try {
+      cl = parseRepositoryLocation(c);
+    } catch (err) {
+      if (err instanceof UserError) bad('--copy-to', err.message, err.hint);
+      throw err;
+    }
+    if (cl.kind === 'local' && !c.startsWith('/'))
+      bad('--copy-to', `must be an absolute path, got ${JSON.stringify(c)}`);
+    if (c === p.repository)
+      bad(
+        '--copy-to',
+        "is the profile's own repository",
+        'give another repository (a USB disk, a second site)',
+      );
+  }
   const r = p.remote ?? {};
   if ((r.s3AccessKeyRef === undefined) !== (r.s3SecretKeyRef === undefined))
     bad('--s3-access-key-ref', 'give both --s3-access-key-ref and --s3-secret-key-ref, or neither');
@@ -248,6 +268,7 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
   if (input.sources !== undefined && input.sources.length > 0)
     p.sources = input.sources.map((s) => ({ ...s }));
   if (input.lowPriority) p.lowPriority = true;
+  if (input.copyTo !== undefined && input.copyTo.length > 0) p.copyTo = [...new Set(input.copyTo)];
   if (input.drillQuery !== undefined && input.drillQuery.trim() !== '') p.drillQuery = input.drillQuery;
   if (input.pruneEveryMs !== undefined) p.pruneEveryMs = input.pruneEveryMs;
   if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;

@@ -318,6 +318,8 @@ export interface BackupRunDetails {
   freeBytesBefore?: number;
   /** Database, git and command sources: what each produced, or why it was skipped. */
   sources?: SourceRunRecord[];
+  /** Copies of the new snapshot to the profile's --copy-to repositories. */
+  copies?: { repository: string; ok: boolean; snapshotId?: string; forgotten?: number; error?: string }[];
   durationMs?: number;
 }
 

@@ -68,6 +68,7 @@ interface ProfileFlags extends ForgetFlags {
   sourcePasswordRef?: string[];
   nice?: boolean;
   drillQuery?: string;
+  copyTo?: string[];
   /** Hidden: present only to refuse a literal passphrase without echoing it. */
   password?: string;
 }
@@ -134,6 +135,11 @@ function addProfileFlags<A extends unknown[], O extends OptionValues, G extends 
     .option(
       '--source-password-ref <name=ref>',
       'database password of a --postgres/--mysql source, by reference (repeatable)',
+      collect,
+    )
+    .option(
+      '--copy-to <location>',
+      'after each backup copy the snapshot to this repository too; retention applies there (repeatable; replaces on edit; off)',
       collect,
     )
     .option(
@@ -332,6 +338,9 @@ function profileFromFlags(
   const sources = sourcesFromFlags(f, prev?.sources);
   if (sources.length > 0) input.sources = sources;
   if (f.nice ?? prev?.lowPriority) input.lowPriority = true;
+  const copyTo = f.copyTo ?? prev?.copyTo ?? [];
+  const copies = copyTo.filter((c) => !OFF.has(c)).map((c) => (isRemoteLocation(c) ? c : resolvePath(c)));
+  if (copies.length > 0) input.copyTo = copies;
   const dq = f.drillQuery ?? prev?.drillQuery;
   if (dq !== undefined && !OFF.has(dq.trim().toLowerCase())) input.drillQuery = dq;
   const remote: RemoteRefs = { ...(f.repo !== undefined && f.repo !== prev?.repository ? {} : prev?.remote) };
@@ -420,6 +429,7 @@ function printProfile(p: BackupProfile, jobs: Job[]): void {
     printLine(
       `source:      ${src.name}: ${src.kind} ${src.kind === 'command' ? JSON.stringify(src.target) : src.target}${src.optional ? ' (optional)' : ''}`,
     );
+  for (const c of p.copyTo ?? []) printLine(`copy to:     ${c}`);
   if (p.drillQuery) printLine(`drill query: ${p.drillQuery}`);
   if (p.lowPriority) printLine('priority:    low (nice 19, ionice idle for dump tools)');
   if (p.excludes.length > 0) printLine(`excludes:    ${p.excludes.join(', ')}`);

@@ -34,6 +34,7 @@ import {
 } from '../../backup-jobs/open-repo.ts';
 import { registerProfileCommands, registerQuickstartCommand } from './backup-profile.ts';
 import { restoreSource } from '../../backup-jobs/restore-source.ts';
+import { copySnapshots } from '../../backup/copy.ts';
 import { openHome, type Home } from '../../config/home.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 
@@ -771,6 +772,63 @@ export function registerBackupCommands(program: CommandUnknownOpts): void {
       });
     });
   });
+
+  group
+    .command('copy')
+    .description('copy snapshots to another repository (re-encrypted, deduplicated at the destination)')
+    .argument('[snapshots...]', 'snapshot ids or prefixes (default: all)')
+    .requiredOption('--from <location>', 'source repository')
+    .requiredOption('--to <location>', 'destination repository (created with `backup init` first)')
+    .option(
+      '--from-password-file <file>',
+      'source password (else $NIGHTSHIFT_FROM_PASSWORD, else the destination password)',
+    )
+    .option('--password-file <file>', 'destination password (else $NIGHTSHIFT_PASSWORD)')
+    .option(
+      '-i, --identity <file>',
+      'age identity to read a recipients source repository (repeatable)',
+      collect,
+    )
+    .action(async (ids, flags, cmd) => {
+      const g = globalOptions(cmd);
+      const home = openHome(g.home);
+      const toPw = readPassword({
+        ...(flags.passwordFile !== undefined ? { passwordFile: flags.passwordFile } : {}),
+      });
+      const fromPw =
+        flags.fromPasswordFile !== undefined
+          ? readPassword({ passwordFile: flags.fromPasswordFile })
+          : process.env.NIGHTSHIFT_FROM_PASSWORD || toPw;
+      const fromKeys: RepoKeys = { identities: await readIdentities(flags.identity) };
+      if (fromPw !== undefined) fromKeys.password = fromPw;
+      const toKeys: RepoKeys = {};
+      if (toPw !== undefined) toKeys.password = toPw;
+      const result = await withLockedRepo(
+        flags.from,
+        'shared',
+        (store) => openRepoWithKeys(home.dir, store, fromKeys, 'read'),
+        (from) =>
+          withLockedRepo(
+            flags.to,
+            'shared',
+            (store) => openRepoWithKeys(home.dir, store, toKeys, 'write'),
+            async (to) => {
+              const all = await from.listSnapshots();
+              const chosen = ids.length === 0 ? all : await Promise.all(ids.map((i) => from.loadSnapshot(i)));
+              return copySnapshots(from, to, chosen);
+            },
+          ),
+      );
+      if (g.json) {
+        printJson(result);
+        return;
+      }
+      for (const c of result.copied) printLine(`copied snapshot ${shortId(c.from)} -> ${shortId(c.to)}`);
+      for (const s of result.skipped) printLine(`snapshot ${shortId(s)} is already in ${flags.to}`);
+      printLine(
+        `${result.copied.length} copied, ${result.skipped.length} already there; ${result.blobsNew} new blobs (${formatBytes(result.bytesNew)}) at the destination`,
+      );
+    });
 
   addRepoFlags(
     group
