@@ -19,7 +19,7 @@ import type { Repo } from '../backup/repository.ts';
 import { stats as repoStats } from '../backup/stats.ts';
 import { loadTree } from '../backup/tree.ts';
 import { sha256Hex } from '../backup/crypto.ts';
-import type { App } from '../app/app.ts';
+import type { App } from '../config/app-context.ts';
 import type { Clock } from '../domain/clock.ts';
 import { parseSubset, type BackupProfile } from '../domain/backup-profile.ts';
 import { EXIT, UserError } from '../domain/errors.ts';

@@ -10,8 +10,8 @@ import * as z from 'zod/v4';
 import type { App } from '../../app/app.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
-import type { Scope } from './scopes.ts';
-import type { RunArgs } from './server.ts';
+import type { Scope } from '../../domain/scope.ts';
+import type { RunArgs } from './shapes.ts';
 import type * as BackupServiceModule from '../../backup-jobs/service.ts';
 
 type BackupService = typeof BackupServiceModule;
