@@ -3,7 +3,13 @@
  * resolved here, at the moment they are needed, and are never stored or put into any message.
  */
 import { parseIdentities } from '../backup/keys.ts';
-import { withRepository, type Access, type LockMode, type RepositoryKeys } from '../backup/access.ts';
+import {
+  openRepositoryFor,
+  withRepository,
+  type Access,
+  type LockMode,
+  type RepositoryKeys,
+} from '../backup/access.ts';
 import type { Repo } from '../backup/repository.ts';
 import type { BackupProfile } from '../domain/backup-profile.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
@@ -58,6 +64,16 @@ async function resolveKeys(
     keys.identities = parseIdentities(secret.reveal(), k.identityRef);
   }
   return keys;
+}
+
+/** Opens the profile's repository with its key (resolved now), without a lock; the caller closes it. */
+export async function openProfileRepository(
+  ctx: BackupContext,
+  profile: BackupProfile,
+  access: Access,
+): Promise<Repo> {
+  const keys = await resolveKeys(ctx, profile, access);
+  return openRepositoryFor({ location: profile.repository, keys, access, homeDir: ctx.home.dir });
 }
 
 /** Opens the profile's repository under the lock, runs `fn`, then closes and unlocks (see access.ts). */

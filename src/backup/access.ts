@@ -73,13 +73,22 @@ export interface RepositoryUse {
 }
 
 /**
+ * Opens the repository without a lock, for a quick look (a health check listing snapshots); the
+ * caller closes it. Work that reads or changes data goes through withRepository.
+ */
+export async function openRepositoryFor(use: Omit<RepositoryUse, 'lock'>): Promise<Repo> {
+  const store = repositoryStore(use.location);
+  return openWithKeys(store, await peekRepository(store), use);
+}
+
+/**
  * Opens the repository with the given keys. `read` access refuses a writer-only session up front,
  * so a command never half-runs before finding out it cannot decrypt.
  */
 async function openWithKeys(
   store: BlobStore,
   head: RepositoryHead | undefined,
-  use: RepositoryUse,
+  use: Omit<RepositoryUse, 'lock'>,
 ): Promise<Repo> {
   const { keys, access } = use;
   const opts: OpenOptions = {};
