@@ -29,7 +29,7 @@ export function registerQuickstartCommand(backupCommand: CommandUnknownOpts): vo
     .option('-r, --repo <path>', 'repository directory (default: <home>/repository)')
     .option('--at <HH:MM>', 'time of day of the backup, host time zone', '03:00')
     .option('--name <name>', 'name of the profile and the job', 'daily-backup')
-    .option('--identity-out <file>', 'where to write the identity (default: <home>/<name>-identity.txt)')
+    .option('--identity-out <file>', 'where to write the age identity (default: <home>/<name>-identity.txt)')
     .option('--keep-last <n>', 'snapshots kept', '7')
     .action(async (flags, cmd) => {
       const json = globalOptions(cmd).json;
