@@ -89,6 +89,8 @@ export interface OpenOptions {
   identityFile?: string;
   identities?: string[];
   hostname?: string;
+  /** The config file's bytes when the caller has already read them (see access.ts). */
+  configBytes?: Uint8Array;
 }
 
 export interface InitResult {
@@ -186,7 +188,7 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
   const store = toStore(location);
   let cfgBytes: Uint8Array;
   try {
-    cfgBytes = await store.read(CONFIG_FILE);
+    cfgBytes = opts.configBytes ?? (await store.read(CONFIG_FILE));
   } catch {
     throw new UserError(`no repository at ${store.location}`, {
       hint: 'check the path, or create one with `nightshift backup init`',

@@ -4,10 +4,9 @@
  * read at all, are there stale locks of dead processes, and is there room on a local repository's disk.
  */
 import { resolve as resolvePath } from 'node:path';
-import { LocalBlobStore } from '../../../backup/backends/local.ts';
+import { peekRepository, repositoryStore } from '../../../backup/access.ts';
 import { listLocks, unlock } from '../../../backup/lock.ts';
-import { openProfileRepository } from '../../../backup-jobs/service.ts';
-import { peekConfig } from '../../../backup-jobs/open-repo.ts';
+import { openProfileRepository } from '../../../backup-jobs/profile-repository.ts';
 import type { BackupProfile } from '../../../domain/backup-profile.ts';
 import { formatDuration } from '../../../domain/duration.ts';
 import type { Job } from '../../../domain/job.ts';
@@ -63,7 +62,7 @@ async function profileFindings(ctx: DoctorContext, p: BackupProfile, jobs: Job[]
   const backupJobs = forProfile('backup');
   const drillJobs = forProfile('drill');
 
-  if (!peekConfig(p.repository)) {
+  if (!(await peekRepository(p.repository))) {
     out.push(
       f(
         p,
@@ -210,7 +209,7 @@ function drillFindings(ctx: DoctorContext, p: BackupProfile, drills: Job[], now:
 }
 
 async function lockFindings(p: BackupProfile): Promise<Finding[]> {
-  const store = new LocalBlobStore(resolvePath(p.repository));
+  const store = repositoryStore(p.repository);
   const stale = (await listLocks(store)).filter((l) => l.stale);
   if (stale.length === 0) return [];
   return [
