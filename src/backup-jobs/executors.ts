@@ -4,7 +4,6 @@
  * verification passed when configured); a drill is `ok` only when every sampled file restored,
  * verified and matched its live copy where that is unchanged.
  */
-import type { App } from '../config/app-context.ts';
 import type { Clock } from '../domain/clock.ts';
 import { UserError } from '../domain/errors.ts';
 import type { BackupPayload, BackupRunDetails, DrillPayload, Run } from '../domain/job.ts';

@@ -3,7 +3,6 @@
  * snapshot against the job that should make them, did the last restore drill pass and can drills
  * read at all, are there stale locks of dead processes, and is there room on a local repository's disk.
  */
-import { resolve as resolvePath } from 'node:path';
 import { peekRepository, repositoryStore } from '../../../backup/access.ts';
 import { listLocks, unlock } from '../../../backup/lock.ts';
 import { openProfileRepository } from '../../../backup-jobs/profile-repository.ts';
