@@ -5,7 +5,8 @@
  * placed in the Authorization header; error texts are scrubbed of it (a gateway may echo it back).
  */
 import { REDACTED } from '../secrets/redact.ts';
-import type { ChatMessage, ToolCall, ToolDefinition, Usage } from './types.ts';
+import type { ChatMessage, ToolCall } from '../domain/chat.ts';
+import type { ToolDefinition, Usage } from './types.ts';
 
 export type FetchLike = typeof fetch;
 

@@ -2,13 +2,13 @@
  * The executors of the agent payload kinds (agentTurn, heartbeat, systemEvent), sharing one
  * runtime so the preflight cache spans them. The app's executor list adds these.
  */
-import type { App } from '../app/app.ts';
+import type { App } from '../config/app-context.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Executor } from '../payloads/executor.ts';
-import { HeartbeatExecutor } from '../sessions/heartbeat.ts';
 import { SystemEventExecutor } from '../sessions/system-event.ts';
 import type { WakeHeartbeat } from '../sessions/system-event.ts';
 import { AgentTurnExecutor } from './agent-turn-executor.ts';
+import { HeartbeatExecutor } from './heartbeat-executor.ts';
 import { AgentRuntime } from './runtime.ts';
 import type { AgentRuntimeDeps } from './runtime.ts';
 

@@ -7,7 +7,7 @@
 import type { Clock } from '../domain/clock.ts';
 import { ChatClient, ChatError, displayUrl } from './chat-client.ts';
 import type { FetchLike } from './chat-client.ts';
-import type { EndpointKind } from './types.ts';
+import type { EndpointKind } from '../domain/chat.ts';
 
 export const PREFLIGHT_CACHE_MS = 5 * 60 * 1000;
 const DEFAULT_PROBE_TIMEOUT_MS = 5000;

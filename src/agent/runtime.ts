@@ -4,7 +4,7 @@
  * session (its history in, the turn's new messages appended), and mapping the TurnResult to a run
  * outcome with `details.agent`. One Preflight is shared so its 5-minute cache spans turns.
  */
-import type { App } from '../app/app.ts';
+import type { App } from '../config/app-context.ts';
 import type { AgentConfig } from '../config/config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { UserError } from '../domain/errors.ts';
@@ -16,7 +16,8 @@ import type { FetchLike } from './chat-client.ts';
 import { Preflight } from './preflight.ts';
 import { runAgentTurn } from './turn.ts';
 import type { AgentTurnInput } from './turn.ts';
-import type { ChatMessage, ModelEndpoint, ToolHandler, TurnResult } from './types.ts';
+import type { ChatMessage, ModelEndpoint } from '../domain/chat.ts';
+import type { ToolHandler, TurnResult } from './types.ts';
 
 export interface AgentRuntimeDeps {
   app: App;

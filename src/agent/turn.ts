@@ -18,15 +18,8 @@ import { Preflight, describeDown } from './preflight.ts';
 import type { PreflightResult } from './preflight.ts';
 import { createExecTool } from './tools/exec.ts';
 import { ZERO_USAGE, addUsage } from './types.ts';
-import type {
-  ChatMessage,
-  EndpointKind,
-  ModelEndpoint,
-  ToolCallRecord,
-  ToolDefinition,
-  ToolHandler,
-  TurnResult,
-} from './types.ts';
+import type { ChatMessage, EndpointKind, ModelEndpoint } from '../domain/chat.ts';
+import type { ToolCallRecord, ToolDefinition, ToolHandler, TurnResult } from './types.ts';
 
 export interface AgentTurnInput {
   message: string;

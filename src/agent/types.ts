@@ -1,20 +1,9 @@
 /**
- * The shapes of an agent turn: chat messages as the OpenAI chat-completions protocol has them,
- * model endpoints, tools and the turn's result. Kept free of I/O so the payload wiring and the
- * store can use them without pulling in the runtime.
+ * The shapes of an agent turn: tools, usage and the turn's result. Kept free of I/O so the payload
+ * wiring can use them without pulling in the runtime. Chat messages and model endpoints, which the
+ * store and the configuration keep too, are in domain/chat.ts.
  */
-
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
-
-export type ChatMessage =
-  | { role: 'system'; content: string }
-  | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
-  | { role: 'tool'; tool_call_id: string; content: string };
+import type { ChatMessage } from '../domain/chat.ts';
 
 /** A function tool as offered to the model (`tools: [{type:'function', function: …}]`). */
 export interface ToolDefinition {
@@ -38,19 +27,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
     completionTokens: a.completionTokens + b.completionTokens,
     totalTokens: a.totalTokens + b.totalTokens,
   };
-}
-
-export type EndpointKind = 'openai' | 'ollama';
-
-/** One model endpoint of a fallback chain. */
-export interface ModelEndpoint {
-  /** The chat-completions base URL, e.g. `http://127.0.0.1:11434/v1` or `https://api.openai.com/v1`. */
-  baseUrl: string;
-  model: string;
-  /** Secret reference (`env:OPENAI_API_KEY`, `vault:…`) for the bearer key; only the reference is kept. */
-  apiKeyRef?: string;
-  /** How preflight checks it: `ollama` asks `/api/tags` at the server root, `openai` asks `{baseUrl}/models`. */
-  kind?: EndpointKind;
 }
 
 /** What a tool handler returns: a result for the model, or a denial that ends the turn. */

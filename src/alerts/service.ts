@@ -17,9 +17,10 @@
  * - The hooks never throw: a missing channel, a failed send or a store error is recorded (in the
  *   run's details.alerts, in AlertState for dead-man alerts) and logged.
  */
-import type { App } from '../app/app.ts';
+import type { App } from '../config/app-context.ts';
 import type { Notification } from '../delivery/channel.ts';
 import type { ChannelDeps } from '../delivery/deps.ts';
+import { configuredChannel } from '../delivery/create-channel.ts';
 import type { AlertState } from '../domain/alert-state.ts';
 import type { Clock, TimerHandle } from '../domain/clock.ts';
 import type { DeliveryRecord, Job, Run } from '../domain/job.ts';
@@ -351,7 +352,7 @@ export class AlertService {
       names.map(async (name): Promise<DeliveryRecord> => {
         let channel;
         try {
-          channel = this.app.channel(name, this.channelDeps);
+          channel = configuredChannel(this.app, name, this.channelDeps);
         } catch (err) {
           return fail(name, `none: no channel named "${name}"`, errorText(err));
         }

@@ -8,16 +8,13 @@ import { SystemClock } from '../domain/clock.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Job } from '../domain/job.ts';
 import { openHome } from '../config/home.ts';
-import { Engine } from '../scheduler/engine.ts';
-import type { EngineEvent } from '../scheduler/engine.ts';
-import { openApp } from './app.ts';
+import type { Engine, EngineEvent } from '../scheduler/engine.ts';
+import { openAppAt } from './app.ts';
 import { ensureJob, newJob } from './jobs.ts';
-import { createExecutors } from './executors.ts';
 import type { App } from './app.ts';
 import { acquireDaemonLock, DAEMON_HEARTBEAT_MS } from './daemon-lock.ts';
 import type { AlertEvent } from '../alerts/service.ts';
-import { createRunHooks } from './run-hooks.ts';
-import { heartbeatWaker } from '../sessions/heartbeat.ts';
+import { buildEngine } from './engine.ts';
 import { ensureHeartbeatJobs } from './sessions.ts';
 import { describeSchedule } from '../domain/schedule.ts';
 import { configDigest } from '../config/config-digest.ts';
@@ -73,31 +70,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const lock = acquireDaemonLock(home.daemonLockPath, 'daemon', { waitMs: 2_000 });
   let app: App | undefined;
   try {
-    app = await openApp(opts.homeFlag);
+    app = await openAppAt(home);
     const opened = app;
     // Configuration errors stop the start here, before anything runs, with the file and field named.
     opened.config();
     await opts.beforeStart?.(opened);
     const clock = opts.clock ?? new SystemClock();
-    // The executors need the engine (to wake a heartbeat) and the engine needs the executors.
-    const late: { engine?: Engine } = {};
-    const hooks = createRunHooks(opened, clock, opts.log, () =>
-      late.engine ? late.engine.jobs() : opened.store.listJobs(),
-    );
-    const alerts = hooks.alerts;
-    const engine = new Engine({
-      store: opened.store,
-      clock,
-      executors: createExecutors({
-        app: opened,
-        clock,
-        wakeHeartbeat: heartbeatWaker((name) => (late.engine as Engine).requestRun(name)),
-      }),
-      log: opts.log,
-      onRunStarted: hooks.onRunStarted,
-      onRunFinished: hooks.onRunFinished,
-    });
-    late.engine = engine;
+    const { engine, alerts } = buildEngine(opened, { clock, log: opts.log, role: 'daemon' });
     for (const job of await ensureHeartbeatJobs(opened, clock.now()))
       opts.log({
         event: 'heartbeat.job',

@@ -1,7 +1,7 @@
 /**
  * What happens around every run, wherever it executes (the daemon, or `cron run` in-process):
- * healthcheck pings, failure/recovery/anomaly alerts, and delivery of the result. Both the daemon
- * and run-now build their engine hooks here, so a run behaves the same either way.
+ * healthcheck pings, failure/recovery/anomaly alerts, and delivery of the result. engine.ts hands
+ * them to every engine it builds, so a run behaves the same either way.
  */
 import type { Clock } from '../domain/clock.ts';
 import type { Job, Run } from '../domain/job.ts';

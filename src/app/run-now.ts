@@ -5,11 +5,8 @@
  */
 import { SystemClock } from '../domain/clock.ts';
 import type { Run, RunStatus } from '../domain/job.ts';
-import { Engine } from '../scheduler/engine.ts';
 import type { RunRequestResult } from '../scheduler/engine.ts';
-import { createExecutors } from './executors.ts';
-import { createRunHooks } from './run-hooks.ts';
-import { heartbeatWaker } from '../sessions/heartbeat.ts';
+import { buildEngine } from './engine.ts';
 import type { App } from './app.ts';
 import { readLockHolder, tryAcquireDaemonLock } from './daemon-lock.ts';
 import type { LockHolder } from './daemon-lock.ts';
@@ -42,23 +39,7 @@ export async function requestManualRun(
   req: ManualRunRequest = {},
 ): Promise<ManualRunOutcome> {
   const lock = tryAcquireDaemonLock(app.home.daemonLockPath, 'run');
-  const clock = new SystemClock();
-  const hooks = createRunHooks(app, clock);
-  const late: { engine?: Engine } = {};
-  const engine = new Engine({
-    store: app.store,
-    clock,
-    executors: createExecutors({
-      app,
-      clock,
-      // A system event with --wake now queues the heartbeat; a daemon (or the next cron run) takes it.
-      wakeHeartbeat: heartbeatWaker((name) => (late.engine as Engine).requestRun(name)),
-    }),
-    onRunStarted: hooks.onRunStarted,
-    onRunFinished: hooks.onRunFinished,
-    changePollMs: 0,
-  });
-  late.engine = engine;
+  const { engine } = buildEngine(app, { clock: new SystemClock(), role: 'run' });
   try {
     const result = await engine.requestRun(idOrName, { due: req.due === true });
     if (!lock) {

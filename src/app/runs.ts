@@ -11,7 +11,6 @@ import type { App } from './app.ts';
 import { requireJob } from './jobs.ts';
 import { findHistoryOwner } from './run-history.ts';
 import type { HistoryOwner } from './run-history.ts';
-import { requestManualRun, waitForRun } from './run-now.ts';
 import type { RunExecutor } from './run-now.ts';
 import { CLI_TERMS } from './terms.ts';
 import type { Terms } from './terms.ts';
@@ -114,6 +113,8 @@ export async function runNow(
   callOpts: { terms?: Terms } = {},
 ): Promise<RunNowResult> {
   const jobId = (await requireJob(app, ref, callOpts)).id;
+  // Loaded here: the engine and every executor are only needed by a manual run.
+  const { requestManualRun } = await import('./run-now.ts');
   let result: RunRequestResult;
   let executor: RunExecutor;
   let inProcess: Promise<{ run?: Run }> | undefined;
@@ -145,7 +146,7 @@ async function waitUntil(
   deadlineMs: number | undefined,
   inProcess: Promise<{ run?: Run }> | undefined,
 ): Promise<Run | undefined> {
-  if (!inProcess) return waitForRun(app, runId, deadlineMs);
+  if (!inProcess) return (await import('./run-now.ts')).waitForRun(app, runId, deadlineMs);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => {
     if (deadlineMs !== undefined) timer = setTimeout(() => r(undefined), deadlineMs - Date.now());

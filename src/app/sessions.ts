@@ -3,7 +3,7 @@
  * its inbox; and the heartbeat jobs that empty those inboxes (one per configured agent, created by
  * the daemon at start).
  */
-import type { ChatMessage } from '../agent/types.ts';
+import type { ChatMessage } from '../domain/chat.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
 import { mainSessionId } from '../domain/session.ts';

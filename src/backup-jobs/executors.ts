@@ -4,23 +4,20 @@
  * verification passed when configured); a drill is `ok` only when every sampled file restored,
  * verified and matched its live copy where that is unchanged.
  */
-import type { App } from '../app/app.ts';
 import type { Clock } from '../domain/clock.ts';
 import { UserError } from '../domain/errors.ts';
 import type { BackupPayload, BackupRunDetails, DrillPayload, Run } from '../domain/job.ts';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../payloads/executor.ts';
-import {
-  fmtBytes,
-  getProfile,
-  InterruptedError,
-  precheckSpace,
-  runDrill,
-  runProfileBackup,
-  type ProfileBackupOptions,
-} from './service.ts';
+import type { BackupContext } from './context.ts';
+import { fmtBytes, precheckSpace } from './disk-space.ts';
+import { runDrill } from './drill.ts';
+import { InterruptedError } from './interrupted.ts';
+import { runProfileBackup, type ProfileBackupOptions } from './profile-backup.ts';
+import { getProfile } from './profile-repository.ts';
 
 export interface BackupExecutorDeps {
-  app: App;
+  /** The application's parts the backups use (its `App` has them). */
+  app: BackupContext;
   clock: Clock;
 }
 

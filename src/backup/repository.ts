@@ -88,6 +88,8 @@ export interface OpenOptions {
   identityFile?: string;
   identities?: string[];
   hostname?: string;
+  /** The config file's bytes when the caller has already read them (see access.ts). */
+  configBytes?: Uint8Array;
 }
 
 export interface InitResult {
@@ -188,7 +190,7 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
   const store = toStore(location);
   let cfgBytes: Uint8Array;
   try {
-    cfgBytes = await store.read(CONFIG_FILE);
+    cfgBytes = opts.configBytes ?? (await store.read(CONFIG_FILE));
   } catch (err) {
     if (err instanceof UserError) throw err;
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw unreachable(store, err);

@@ -13,11 +13,11 @@ import { z } from 'zod';
 import { UserError } from '../domain/errors.ts';
 import { httpUrl, parseSecretsConfig, refString as ref } from '../secrets/config.ts';
 import type { SecretsConfig } from '../secrets/config.ts';
-import { parseChannelsConfig } from '../delivery/config.ts';
-import type { ChannelConfig } from '../delivery/config.ts';
+import { parseChannelsConfig } from './channel-config.ts';
+import type { ChannelConfig } from './channel-config.ts';
 import { parseDuration } from '../domain/duration.ts';
-import type { Scope } from '../interfaces/mcp/scopes.ts';
-import type { ModelEndpoint } from '../agent/types.ts';
+import type { Scope } from '../domain/scope.ts';
+import type { ModelEndpoint } from '../domain/chat.ts';
 
 export interface AlertsConfig {
   /** Channels that get alerts when a job names none. */

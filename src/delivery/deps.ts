@@ -3,9 +3,10 @@
  * retry waits without sleeping, and resolve secrets without a SecretResolver.
  */
 import type { Clock } from '../domain/clock.ts';
-import type { ChannelConfig } from './config.ts';
+import type { ChannelConfig } from '../config/channel-config.ts';
 import { DEFAULT_RETRY_POLICY, clockSleep, realSleep } from './retry.ts';
-import type { RetryPolicy, Sleep } from './retry.ts';
+import type { RetryPolicy } from '../config/channel-config.ts';
+import type { Sleep } from './retry.ts';
 
 export interface ChannelDeps {
   /**

@@ -4,7 +4,7 @@
  * seconds (also sent as the Retry-After header); both are honoured.
  */
 import type { Channel, DeliveryResult, Notification, SendOptions } from './channel.ts';
-import type { DiscordChannelConfig } from './config.ts';
+import type { DiscordChannelConfig } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
 import { SEVERITY_COLOR, SEVERITY_EMOJI, SEVERITY_LABEL, facts, oneLine, truncate } from './format.ts';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Channel, DeliveryResult, Notification, SendOptions } from './channel.ts';
-import type { EmailChannelConfig, EmailSecurity } from './config.ts';
+import type { EmailChannelConfig, EmailSecurity } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
 import { plainBody, subjectLine } from './format.ts';

@@ -13,11 +13,12 @@
  * Every attempt becomes a DeliveryRecord (what was intended, what it resolved to, whether it
  * arrived) added to the run's details. Nothing here throws for a failed send.
  */
-import type { App } from '../app/app.ts';
+import type { App } from '../config/app-context.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { DeliveryRecord, DeliveryTarget, Job, Run } from '../domain/job.ts';
 import type { Channel, Notification } from './channel.ts';
 import type { ChannelDeps } from './deps.ts';
+import { configuredChannel } from './create-channel.ts';
 import { WebhookChannel } from './webhook.ts';
 import { displayUrl } from './http.ts';
 import { looksLikeSecretRef } from '../secrets/secret-ref.ts';
@@ -137,7 +138,7 @@ async function announce(
 ): Promise<DeliveryRecord> {
   let channel: Channel;
   try {
-    channel = app.channel(target.channel, channelDeps(app, opts));
+    channel = configuredChannel(app, target.channel, channelDeps(app, opts));
   } catch (err) {
     return {
       purpose,

@@ -5,7 +5,7 @@
  * encoded, which ntfy decodes.
  */
 import type { Channel, DeliveryResult, Notification, SendOptions, Severity } from './channel.ts';
-import type { NtfyChannelConfig } from './config.ts';
+import type { NtfyChannelConfig } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
 import { SEVERITY_LABEL, oneLine, plainBody, truncate } from './format.ts';

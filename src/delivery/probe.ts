@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
-import type { ChannelConfig } from './config.ts';
+import type { ChannelConfig } from '../config/channel-config.ts';
 import { DEFAULT_TIMEOUT_MS } from './deps.ts';
 import { smtpOptions } from './email.ts';
 import { Scrubber } from './http.ts';

@@ -5,21 +5,8 @@
  * wait for real.
  */
 import type { Clock } from '../domain/clock.ts';
+import type { RetryPolicy } from '../config/channel-config.ts';
 import type { DeliveryResult } from './channel.ts';
-
-export interface RetryPolicy {
-  /** Total attempts including the first; 1 means no retry. */
-  attempts: number;
-  /** Wait before the first retry; doubles for each further one. */
-  baseDelayMs: number;
-  /** Cap on one backoff wait. */
-  maxDelayMs: number;
-  /**
-   * A server asking to wait longer than this (Retry-After) is not retried: the send fails now
-   * rather than holding up the alert queue.
-   */
-  maxRetryAfterMs: number;
-}
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   attempts: 4,

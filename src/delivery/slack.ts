@@ -4,7 +4,7 @@
  * embeds the credential, so it is configured as a secret reference and never shown.
  */
 import type { Channel, DeliveryResult, Notification, SendOptions } from './channel.ts';
-import type { SlackChannelConfig } from './config.ts';
+import type { SlackChannelConfig } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
 import { SEVERITY_EMOJI, facts, oneLine, truncate } from './format.ts';

@@ -4,7 +4,7 @@
  * and the chat, and the token is scrubbed from anything that might quote it.
  */
 import type { Channel, DeliveryResult, Notification, SendOptions } from './channel.ts';
-import type { TelegramChannelConfig, TelegramParseMode } from './config.ts';
+import type { TelegramChannelConfig, TelegramParseMode } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
 import { SEVERITY_EMOJI, facts, oneLine, truncate } from './format.ts';

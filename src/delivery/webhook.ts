@@ -11,7 +11,7 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Channel, DeliveryResult, Notification, SendOptions } from './channel.ts';
-import type { WebhookChannelConfig } from './config.ts';
+import type { WebhookChannelConfig } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
 import { deliverHttp } from './http-channel.ts';

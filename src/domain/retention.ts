@@ -456,3 +456,16 @@ function judgeGroup<S extends RetentionSnapshot>(
 function shortId(id: string): string {
   return id.slice(0, 8);
 }
+
+/** The retention policy in words: `keep-last 3, keep-within 7d`. */
+export function describeRetention(policy: RetentionPolicy): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(policy)) {
+    if (v === undefined) continue;
+    const flag = `keep-${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+    if (k === 'keepTags') parts.push(`keep-tag ${(v as string[]).join(' ')}`);
+    else if (typeof v === 'number' && !k.startsWith('within')) parts.push(`${flag} ${v}`);
+    else parts.push(`${flag} ${formatSpan(v as Parameters<typeof formatSpan>[0])}`);
+  }
+  return parts.length > 0 ? parts.join(', ') : 'keep everything';
+}

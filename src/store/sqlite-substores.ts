@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { BackupProfile } from '../domain/backup-profile.ts';
 import type { InboxItem, Session, SessionKind } from '../domain/session.ts';
 import type { AlertState } from '../domain/alert-state.ts';
-import type { ChatMessage } from '../agent/types.ts';
+import type { ChatMessage } from '../domain/chat.ts';
 import { StoreConflictError } from './store.ts';
 import type { AlertStateStore, ProfileStore, SessionStore } from './store.ts';
 import type { Schema } from './sqlite-schema.ts';

@@ -7,7 +7,7 @@ import type { Job, JobState, Run, RunDetails, RunStatus, TerminalRunStatus } fro
 import type { BackupProfile } from '../domain/backup-profile.ts';
 import type { InboxItem, Session } from '../domain/session.ts';
 import type { AlertState } from '../domain/alert-state.ts';
-import type { ChatMessage } from '../agent/types.ts';
+import type { ChatMessage } from '../domain/chat.ts';
 
 export interface RunQuery {
   jobId?: string;

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeDanglingToolCalls, resolveFallbacks } from '../../src/agent/runtime.ts';
 import type { AgentConfig } from '../../src/config/config.ts';
-import type { ChatMessage } from '../../src/agent/types.ts';
+import type { ChatMessage } from '../../src/domain/chat.ts';
 
 const own: AgentConfig = {
   baseUrl: 'http://127.0.0.1:11434/v1',

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { openApp, type App } from '../../src/app/app.ts';
 import { initRepository } from '../../src/backup/repository.ts';
 import { keygen } from '../../src/backup/keys.ts';
-import { writerKeyPath } from '../../src/backup-jobs/open-repo.ts';
+import { writerKeyPath } from '../../src/backup/access.ts';
 import { createBackupExecutors } from '../../src/backup-jobs/executors.ts';
 import { buildProfile, type ProfileInput } from '../../src/domain/backup-profile.ts';
 import { ManualClock } from '../../src/domain/clock.ts';

@@ -5,12 +5,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  checkProfile,
-  listProfileSnapshots,
-  runDrill,
-  runProfileBackup,
-} from '../../src/backup-jobs/service.ts';
+import { runDrill } from '../../src/backup-jobs/drill.ts';
+import { runProfileBackup } from '../../src/backup-jobs/profile-backup.ts';
+import { checkProfile, listProfileSnapshots } from '../../src/backup-jobs/profile-snapshots.ts';
 import { buildProfile, parseBytes, parseSubset, type ProfileInput } from '../../src/domain/backup-profile.ts';
 import { UserError } from '../../src/domain/errors.ts';
 import { addProfile, recipientsRepo, world } from './helpers.ts';

@@ -18,7 +18,7 @@ import { keygen } from '../../src/backup/keys.ts';
 import { forgetSnapshots } from '../../src/backup/prune.ts';
 import { initRepository, openRepository, type Repo } from '../../src/backup/repository.ts';
 import { restore } from '../../src/backup/restorer.ts';
-import { writerKeyPath } from '../../src/interfaces/cli/backup.ts';
+import { writerKeyPath } from '../../src/backup/access.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/nightshift', import.meta.url));
 const SEED = Number(process.env.NIGHTSHIFT_CRASH_SEED ?? 20261122);

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../../src/domain/errors.ts';
-import { parseChannelConfig, parseChannelsConfig } from '../../src/delivery/config.ts';
+import { parseChannelConfig, parseChannelsConfig } from '../../src/config/channel-config.ts';
 
 function refused(raw: unknown, pattern: RegExp, name = 'ops'): UserError {
   let caught: unknown;

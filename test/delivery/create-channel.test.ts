@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SecretResolver } from '../../src/secrets/resolver.ts';
 import { Redactor } from '../../src/secrets/redact.ts';
 import { createChannel } from '../../src/delivery/create-channel.ts';
-import { parseChannelsConfig } from '../../src/delivery/config.ts';
+import { parseChannelsConfig } from '../../src/config/channel-config.ts';
 import { startRecorder } from './http-recorder.ts';
 
 describe('createChannel with the secret resolver', () => {

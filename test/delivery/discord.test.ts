@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createChannel } from '../../src/delivery/create-channel.ts';
-import { parseChannelConfig } from '../../src/delivery/config.ts';
+import { parseChannelConfig } from '../../src/config/channel-config.ts';
 import { recordingSleep, secrets, startRecorder } from './http-recorder.ts';
 
 const HOOK_PATH = '/api/webhooks/1234567890/aBcDeFgHiJkLmNoP-token';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerOptions } from 'smtp-server';
 import { createChannel } from '../../src/delivery/create-channel.ts';
-import { parseChannelConfig } from '../../src/delivery/config.ts';
+import { parseChannelConfig } from '../../src/config/channel-config.ts';
 import type { Notification } from '../../src/delivery/channel.ts';
 import { recordingSleep, secrets } from './http-recorder.ts';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createChannel } from '../../src/delivery/create-channel.ts';
-import { parseChannelConfig } from '../../src/delivery/config.ts';
+import { parseChannelConfig } from '../../src/config/channel-config.ts';
 import { recordingSleep, secrets, startRecorder } from './http-recorder.ts';
 
 const TOKEN = '7012345678:AAHk3-Secret_TokenValue0123456789abcd';

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../../src/domain/errors.ts';
 import { createChannel } from '../../src/delivery/create-channel.ts';
-import { parseChannelConfig } from '../../src/delivery/config.ts';
+import { parseChannelConfig } from '../../src/config/channel-config.ts';
 import { assertDelivered, sendTestMessage } from '../../src/delivery/test-message.ts';
 import { recordingSleep, secrets, startRecorder } from './http-recorder.ts';
 

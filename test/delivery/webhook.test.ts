@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { createChannel } from '../../src/delivery/create-channel.ts';
-import { parseChannelConfig } from '../../src/delivery/config.ts';
+import { parseChannelConfig } from '../../src/config/channel-config.ts';
 import type { Notification } from '../../src/delivery/channel.ts';
 import { recordingSleep, secrets, startRecorder } from './http-recorder.ts';
 

@@ -5,6 +5,7 @@
  * alerting remembers per job. See docs/alerts.md.
  */
 import type { Command } from '@commander-js/extra-typings';
+import { configuredChannel } from '../../delivery/create-channel.ts';
 import { assertDelivered, sendTestMessage } from '../../delivery/test-message.ts';
 import { effectivePolicy } from '../../alerts/policy.ts';
 import type { EffectivePolicy } from '../../alerts/policy.ts';
@@ -27,7 +28,7 @@ export function registerAlertCommands(program: Command): void {
     .action(async (name, _opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const channel = app.channel(name);
+        const channel = configuredChannel(app, name);
         const result = await sendTestMessage(channel);
         if (json) {
           printJson({

@@ -6,7 +6,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { openApp } from '../../app/app.ts';
 import { globalOptions } from './context.ts';
-import { parseScope } from '../mcp/scopes.ts';
+import { parseScope } from '../../domain/scope.ts';
 
 export function registerMcpCommand(program: Command): void {
   program

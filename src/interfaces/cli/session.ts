@@ -4,7 +4,7 @@
  * events waiting for the next heartbeat.
  */
 import type { Command } from '@commander-js/extra-typings';
-import type { ChatMessage } from '../../agent/types.ts';
+import type { ChatMessage } from '../../domain/chat.ts';
 import { listSessions, sessionInbox, sessionTranscript } from '../../app/sessions.ts';
 import type { Session } from '../../domain/session.ts';
 import { globalOptions, withApp } from './context.ts';

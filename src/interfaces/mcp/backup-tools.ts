@@ -10,11 +10,10 @@ import * as z from 'zod/v4';
 import type { App } from '../../app/app.ts';
 import { EXIT, UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
-import type { Scope } from './scopes.ts';
-import type { RunArgs } from './server.ts';
-import type * as BackupServiceModule from '../../backup-jobs/service.ts';
-
-type BackupService = typeof BackupServiceModule;
+import type { Scope } from '../../domain/scope.ts';
+import type { RunArgs } from './shapes.ts';
+import type * as BackupsModule from '../../app/backups.ts';
+import type * as DrillsModule from '../../app/drills.ts';
 
 type Structured = Record<string, unknown>;
 type OutputShape = <S extends Record<string, z.ZodType>>(shape: S) => Record<string, z.ZodType>;
@@ -98,7 +97,8 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
   const { app, guarded, startRun, scopeNote } = ctx;
   const { jobRef, runArgs, runResultShape, outputShape } = ctx.schemas;
   // Loaded on first use: the backup engine is a large module tree the scheduler tools do not need.
-  const service = (): Promise<BackupService> => import('../../backup-jobs/service.ts');
+  const backups = (): Promise<typeof BackupsModule> => import('../../app/backups.ts');
+  const drills = (): Promise<typeof DrillsModule> => import('../../app/drills.ts');
 
   server.registerTool(
     'backup_run',
@@ -126,27 +126,7 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
         oneOf(args, 'backup_run');
         let job: Job;
         if (args.job !== undefined) job = await requireKindJob(app, args.job, 'backup');
-        else {
-          const name = args.profile!;
-          await (await service()).getProfile(app, name);
-          const jobs = (await app.store.listJobs()).filter(
-            (j) => j.payload.kind === 'backup' && j.payload.profile === name,
-          );
-          if (jobs.length === 0)
-            throw new UserError(`no backup job runs profile "${name}"`, {
-              hint: `add one (admin): job_add with payload {"kind":"backup","profile":"${name}"}, or \`nightshift cron add --backup ${name}\``,
-              exitCode: EXIT.notFound,
-              code: 'not_found',
-            });
-          if (jobs.length > 1)
-            throw new UserError(
-              `several jobs back up profile "${name}": ${jobs.map((j) => j.name).join(', ')}`,
-              {
-                hint: 'give the job instead of the profile',
-              },
-            );
-          job = jobs[0]!;
-        }
+        else job = await (await backups()).backupJobOfProfile(app, args.profile!);
         const profile = job.payload.kind === 'backup' ? job.payload.profile : '';
         const run = await startRun(job.id, args as RunArgs);
         return { ...run, jobId: job.id, jobName: job.name, profile };
@@ -167,7 +147,7 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
     },
     (args) =>
       guarded('snapshots_list', 'read', args, async () => {
-        const snaps = await (await service()).listProfileSnapshots(app, args.profile);
+        const snaps = await (await backups()).profileSnapshots(app, args.profile);
         return {
           profile: args.profile,
           snapshots: snaps.map((s) => ({
@@ -214,8 +194,8 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
     (args) =>
       guarded('backup_check', 'operate', args, async () => {
         const report = await (
-          await service()
-        ).checkProfile(
+          await backups()
+        ).checkProfileRepository(
           app,
           args.profile,
           args.readDataSubset === undefined ? {} : { readDataSubset: args.readDataSubset },
@@ -279,8 +259,8 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
         if (args.sampleFiles !== undefined && args.samplePercent !== undefined)
           throw new UserError('sampleFiles: give a number of files or a percentage, not both');
         const drill = await (
-          await service()
-        ).runDrill(app, args.profile!, {
+          await drills()
+        ).drillProfile(app, args.profile!, {
           ...(args.sampleFiles !== undefined ? { sampleFiles: args.sampleFiles } : {}),
           ...(args.samplePercent !== undefined ? { samplePercent: args.samplePercent } : {}),
         });

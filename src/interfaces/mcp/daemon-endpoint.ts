@@ -8,8 +8,8 @@ import type { App } from '../../app/app.ts';
 import { UserError } from '../../domain/errors.ts';
 import type { McpHttpLogEvent } from './http.ts';
 import { startMcpHttp } from './http.ts';
-import type { Scope } from './scopes.ts';
-import type { RunRequester } from './server.ts';
+import type { Scope } from '../../domain/scope.ts';
+import type { RunRequester } from '../../app/runs.ts';
 
 export type McpEndpointLogEvent =
   | McpHttpLogEvent

@@ -12,10 +12,11 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { App } from '../../app/app.ts';
 import { UserError } from '../../domain/errors.ts';
-import type { Scope } from './scopes.ts';
-import { parseScope } from './scopes.ts';
+import type { Scope } from '../../domain/scope.ts';
+import { parseScope } from '../../domain/scope.ts';
 import { createMcpServer, whenRunsSettled } from './server.ts';
-import type { McpLogEvent, RunRequester } from './server.ts';
+import type { RunRequester } from '../../app/runs.ts';
+import type { McpLogEvent } from './guard.ts';
 
 export type McpHttpLogEvent =
   | McpLogEvent

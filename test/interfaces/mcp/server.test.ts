@@ -10,7 +10,7 @@ import { openApp } from '../../../src/app/app.ts';
 import type { App } from '../../../src/app/app.ts';
 import { createMcpServer, whenRunsSettled } from '../../../src/interfaces/mcp/server.ts';
 import type { McpLogEvent } from '../../../src/interfaces/mcp/server.ts';
-import type { Scope } from '../../../src/interfaces/mcp/scopes.ts';
+import type { Scope } from '../../../src/domain/scope.ts';
 
 interface Connected {
   client: Client;

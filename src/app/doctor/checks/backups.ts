@@ -3,13 +3,13 @@
  * snapshot against the job that should make them, did the last restore drill pass and can drills
  * read at all, are there stale locks of dead processes, and is there room on a local repository's disk.
  */
-import { resolve as resolvePath } from 'node:path';
-import { LocalBlobStore } from '../../../backup/backends/local.ts';
+import { peekRepository, repositoryStore } from '../../../backup/access.ts';
+import type { RemoteAccess } from '../../../backup/backends/open-store.ts';
 import { listLocks, unlock } from '../../../backup/lock.ts';
-import { openProfileRepository, resolveRemote } from '../../../backup-jobs/service.ts';
-import { peekConfig } from '../../../backup-jobs/open-repo.ts';
+import { openProfileRepository, resolveRemote } from '../../../backup-jobs/profile-repository.ts';
 import type { BackupProfile } from '../../../domain/backup-profile.ts';
 import { formatDuration } from '../../../domain/duration.ts';
+import { isRemoteLocation } from '../../../domain/repository-location.ts';
 import type { Job } from '../../../domain/job.ts';
 import { nextFireTime } from '../../../domain/schedule.ts';
 import { nightshiftCommand } from '../check.ts';
@@ -63,9 +63,9 @@ async function profileFindings(ctx: DoctorContext, p: BackupProfile, jobs: Job[]
   const backupJobs = forProfile('backup');
   const drillJobs = forProfile('drill');
 
-  let cfg;
+  let head;
   try {
-    cfg = await peekConfig(p.repository, await resolveRemote(ctx.app, p));
+    head = await peekRepository(p.repository, await resolveRemote(ctx.app, p));
   } catch (err) {
     out.push(
       f(
@@ -77,7 +77,7 @@ async function profileFindings(ctx: DoctorContext, p: BackupProfile, jobs: Job[]
     );
     return out;
   }
-  if (!cfg) {
+  if (!head) {
     out.push(
       f(
         p,
@@ -148,8 +148,8 @@ async function profileFindings(ctx: DoctorContext, p: BackupProfile, jobs: Job[]
     );
 
   out.push(...drillFindings(ctx, p, drillJobs, now));
-  out.push(...(await lockFindings(p)));
-  const free = freeBytes(p.repository);
+  out.push(...(await lockFindings(p, await resolveRemote(ctx.app, p))));
+  const free = isRemoteLocation(p.repository) ? undefined : freeBytes(p.repository);
   if (free !== undefined) {
     const want = p.minFreeBytes ?? GiB;
     const v = spaceVerdict(free, want, Math.min(want, 100 * 1024 ** 2));
@@ -223,9 +223,15 @@ function drillFindings(ctx: DoctorContext, p: BackupProfile, drills: Job[], now:
   return out;
 }
 
-async function lockFindings(p: BackupProfile): Promise<Finding[]> {
-  const store = new LocalBlobStore(resolvePath(p.repository));
-  const stale = (await listLocks(store)).filter((l) => l.stale);
+async function lockFindings(p: BackupProfile, remote: RemoteAccess): Promise<Finding[]> {
+  const store = repositoryStore(p.repository, remote);
+  let stale;
+  try {
+    stale = (await listLocks(store)).filter((l) => l.stale);
+  } finally {
+    // A remote store connects again for the repair, if it comes to that.
+    await store.close?.();
+  }
   if (stale.length === 0) return [];
   return [
     {

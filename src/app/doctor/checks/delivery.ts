@@ -3,6 +3,7 @@
  * (delivery/probe.ts); a real test message only with `--send-test`.
  */
 import { probeChannel } from '../../../delivery/probe.ts';
+import { configuredChannel } from '../../../delivery/create-channel.ts';
 import { sendTestMessage } from '../../../delivery/test-message.ts';
 import { effectivePolicy } from '../../../alerts/policy.ts';
 import { nightshiftCommand } from '../check.ts';
@@ -29,7 +30,7 @@ export const deliveryCheck: DoctorCheck = {
     const out: Finding[] = [];
     for (const c of channels) {
       if (ctx.sendTest) {
-        const result = await sendTestMessage(ctx.app.channel(c.name, ctx.fetch ? { fetch: ctx.fetch } : {}));
+        const result = await sendTestMessage(configuredChannel(ctx.app, c.name, ctx.fetch ? { fetch: ctx.fetch } : {}));
         out.push(
           result.ok
             ? {

@@ -4,7 +4,7 @@
  * way, so a broken one shows up under each reference that needs it.
  */
 import type { NightshiftConfig } from '../../../config/config.ts';
-import type { ChannelConfig } from '../../../delivery/config.ts';
+import type { ChannelConfig } from '../../../config/channel-config.ts';
 import { looksLikeSecretRef } from '../../../secrets/secret-ref.ts';
 import type { DoctorCheck, Finding } from '../check.ts';
 

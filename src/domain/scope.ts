@@ -2,7 +2,7 @@
  * MCP grants. Each client gets one scope; scopes are ordered, each including the one before:
  * `read` (inspect), `operate` (also run jobs), `admin` (also create, edit and remove jobs).
  */
-import { UserError } from '../../domain/errors.ts';
+import { UserError } from './errors.ts';
 
 export const SCOPES = ['read', 'operate', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,12 +1,27 @@
 /**
- * Channel configuration: what a user writes down to name a destination. It is plain JSON and
+ * Channel configuration (the `channels` of config.json): what a user writes down to name a
+ * destination; delivery/ builds the channels from it. It is plain JSON and
  * holds secret *references* only (`env:SLACK_WEBHOOK_URL`, `file:~/.config/nightshift/tg-token`);
  * the values are resolved at send time. `parseChannelConfig` validates untrusted input and names
  * the field at fault.
  */
 import { UserError } from '../domain/errors.ts';
 import { looksLikeSecretRef, parseSecretRef } from '../secrets/secret-ref.ts';
-import type { RetryPolicy } from './retry.ts';
+
+/** How a channel retries a failed send (delivery/retry.ts applies it). */
+export interface RetryPolicy {
+  /** Total attempts including the first; 1 means no retry. */
+  attempts: number;
+  /** Wait before the first retry; doubles for each further one. */
+  baseDelayMs: number;
+  /** Cap on one backoff wait. */
+  maxDelayMs: number;
+  /**
+   * A server asking to wait longer than this (Retry-After) is not retried: the send fails now
+   * rather than holding up the alert queue.
+   */
+  maxRetryAfterMs: number;
+}
 
 export const CHANNEL_KINDS = ['webhook', 'slack', 'discord', 'telegram', 'ntfy', 'email'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];

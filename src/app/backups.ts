@@ -1,0 +1,352 @@
+/**
+ * The backup use cases on a repository the caller names (location and keys): back up now, list,
+ * forget, browse, restore, dump, check, prune, stats, unlock; and on a backup profile: its
+ * snapshots, the check of its repository and the job that backs it up. Each opens the repository
+ * through backup/access.ts with the access and lock it needs, and returns typed results; the
+ * faces (the `backup` commands, the MCP backup tools) word and print them.
+ */
+import { resolve as resolvePath } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { BackupOptions, BackupResult } from '../backup/archiver.ts';
+import {
+  cacheDir,
+  peekRepository,
+  repositoryStore,
+  withRepository,
+  type Access,
+  type LockMode,
+  type RepositoryKeys,
+} from '../backup/access.ts';
+import { diffAll, listAll, type DiffEntry, type LsEntry } from '../backup/browse.ts';
+import { check, type CheckReport } from '../backup/check.ts';
+import { incrementalBackup } from '../backup/incremental.ts';
+import { unlock, type LockInfo } from '../backup/lock.ts';
+import type { SnapshotMeta } from '../backup/ports.ts';
+import { forgetSnapshots, prune, type PruneOptions, type PruneReport } from '../backup/prune.ts';
+import type { Repo } from '../backup/repository.ts';
+import { restore, type RestoreOptions, type RestoreStats } from '../backup/restorer.ts';
+import { stats, type RepoStats } from '../backup/stats.ts';
+import { dump } from '../backup/tar.ts';
+import { checkProfile, listProfileSnapshots } from '../backup-jobs/profile-snapshots.ts';
+import { getProfile } from '../backup-jobs/profile-repository.ts';
+import { EXIT, UserError } from '../domain/errors.ts';
+import type { Job } from '../domain/job.ts';
+import {
+  applyRetention,
+  type GroupField,
+  type RetentionPolicy,
+  type RetentionResult,
+} from '../domain/retention.ts';
+import { hostTimeZone } from '../domain/schedule.ts';
+import { displayLocation } from '../backup/backends/open-store.ts';
+import { copySnapshots, type CopyResult } from '../backup/copy.ts';
+import { restoreSource, type RestoreSourceOptions } from '../backup-jobs/restore-source.ts';
+import type { App } from './app.ts';
+
+/** A repository as the caller names it: where, with which keys, from which home. */
+export interface RepositoryRef {
+  /** The home: where writer keys and files caches are kept. */
+  homeDir: string;
+  location: string;
+  keys: RepositoryKeys;
+}
+
+function using<T>(
+  ref: RepositoryRef,
+  access: Access,
+  lock: LockMode,
+  fn: (repo: Repo) => Promise<T>,
+): Promise<T> {
+  return withRepository({ ...ref, access, lock }, fn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Back up now
+
+export type BackupNowInput = Pick<
+  BackupOptions,
+  | 'paths'
+  | 'stdin'
+  | 'excludes'
+  | 'excludeFiles'
+  | 'excludeIfPresent'
+  | 'oneFileSystem'
+  | 'onProgress'
+  | 'onWarning'
+  | 'signal'
+> & { host: string; tags: string[] };
+
+export interface BackupNowResult extends BackupResult {
+  /** The snapshot the new one follows (backup/incremental.ts's rule). */
+  parent?: SnapshotMeta;
+}
+
+/** A new snapshot of files or a stream; the parent and files cache as for a backup job. */
+export function runBackup(ref: RepositoryRef, input: BackupNowInput): Promise<BackupNowResult> {
+  return using(ref, 'write', 'shared', (repo) =>
+    incrementalBackup(repo, { ...input, cacheDir: cacheDir(ref.homeDir, repo.id) }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots and retention
+
+export interface SnapshotFilter {
+  host?: string[];
+  /** `a,b`: with both; several: any of them. */
+  tag?: string[];
+  path?: string[];
+}
+
+function filterSnapshots(list: SnapshotMeta[], f: SnapshotFilter): SnapshotMeta[] {
+  return list.filter(
+    (s) =>
+      (!f.host?.length || f.host.includes(s.hostname)) &&
+      (!f.tag?.length || f.tag.some((t) => t.split(',').every((x) => s.tags.includes(x.trim())))) &&
+      (!f.path?.length || f.path.every((p) => s.paths.includes(resolvePath(p)))),
+  );
+}
+
+/** The snapshots matching the filter, oldest first (read without a lock). */
+export async function listSnapshots(
+  ref: RepositoryRef,
+  filter: SnapshotFilter = {},
+): Promise<SnapshotMeta[]> {
+  return using(ref, 'any', 'none', async (repo) => filterSnapshots(await repo.listSnapshots(), filter));
+}
+
+export interface ForgetInput {
+  policy: RetentionPolicy;
+  groupBy: GroupField[];
+  filter?: SnapshotFilter;
+  /** Decide and report; remove nothing. */
+  dryRun?: boolean;
+  /** Prune right after (not with dryRun). */
+  prune?: boolean;
+}
+
+export interface ForgetResult {
+  plan: RetentionResult<SnapshotMeta>;
+  /** Paths were asked for in groupBy but are encrypted, so snapshots were grouped without them. */
+  groupedWithoutPaths: boolean;
+  /** The snapshots the plan removes (removed unless dryRun). */
+  removeIds: string[];
+  removed: string[];
+  prune?: PruneReport;
+}
+
+/** Refuses an invalid or empty retention policy (a face calls it before it opens anything). */
+export function checkForgetPolicy(policy: RetentionPolicy, groupBy: GroupField[]): void {
+  applyRetention([], policy, { groupBy });
+}
+
+/**
+ * Removes snapshots by a retention policy, in the host time zone's calendar. The policy is
+ * validated (an empty one refused) before the repository is touched.
+ */
+export async function forget(ref: RepositoryRef, input: ForgetInput): Promise<ForgetResult> {
+  checkForgetPolicy(input.policy, input.groupBy);
+  return using(ref, 'any', 'exclusive', async (repo) => {
+    const all = filterSnapshots(await repo.listSnapshots(), input.filter ?? {});
+    let by = input.groupBy;
+    const groupedWithoutPaths = by.includes('paths') && all.some((s) => s.pathsHidden);
+    if (groupedWithoutPaths) by = by.filter((f) => f !== 'paths');
+    const plan = applyRetention(all, input.policy, { groupBy: by, timeZone: hostTimeZone() });
+    const removeIds = plan.groups.flatMap((g) => g.remove.map((r) => r.snapshot.id));
+    const result: ForgetResult = { plan, groupedWithoutPaths, removeIds, removed: [] };
+    if (!input.dryRun && removeIds.length > 0) {
+      await forgetSnapshots(repo, removeIds);
+      result.removed = removeIds;
+    }
+    if (!input.dryRun && input.prune) result.prune = await prune(repo);
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browse, restore, dump
+
+function isDirectChild(base: string, path: string): boolean {
+  const b = '/' + base.split('/').filter(Boolean).join('/');
+  const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+  return parent === b;
+}
+
+/** A snapshot's entries under `path`; with recursive false only those directly under it. */
+export function listFiles(
+  ref: RepositoryRef,
+  snapshotRef: string,
+  path: string,
+  opts: { recursive?: boolean } = {},
+): Promise<{ snapshot: SnapshotMeta; entries: LsEntry[] }> {
+  return using(ref, 'read', 'shared', async (repo) => {
+    const snapshot = await repo.loadSnapshot(snapshotRef);
+    const entries = await listAll(repo, snapshot, path);
+    return {
+      snapshot,
+      entries: opts.recursive === false ? entries.filter((e) => isDirectChild(path, e.path)) : entries,
+    };
+  });
+}
+
+export interface DiffResult {
+  a: SnapshotMeta;
+  b: SnapshotMeta;
+  changes: DiffEntry[];
+  summary: { added: number; removed: number; modified: number; metadata: number };
+}
+
+/** What changed from snapshot a to snapshot b. */
+export function diffSnapshots(ref: RepositoryRef, a: string, b: string): Promise<DiffResult> {
+  return using(ref, 'read', 'shared', async (repo) => {
+    const [sa, sb] = [await repo.loadSnapshot(a), await repo.loadSnapshot(b)];
+    const changes = await diffAll(repo, sa, sb);
+    const count = (c: string): number => changes.filter((x) => x.change === c).length;
+    return {
+      a: sa,
+      b: sb,
+      changes,
+      summary: {
+        added: count('added'),
+        removed: count('removed'),
+        modified: count('modified'),
+        metadata: count('metadata'),
+      },
+    };
+  });
+}
+
+/** Restores a snapshot into `opts.target` (resolved; never written outside). */
+export function restoreSnapshot(
+  ref: RepositoryRef,
+  snapshotRef: string,
+  opts: RestoreOptions,
+): Promise<{ snapshot: SnapshotMeta; target: string; stats: RestoreStats }> {
+  return using(ref, 'read', 'shared', async (repo) => {
+    const snapshot = await repo.loadSnapshot(snapshotRef);
+    const target = resolvePath(opts.target);
+    const stats = await restore(repo, snapshot, { ...opts, target });
+    return { snapshot, target, stats };
+  });
+}
+
+/** Writes a snapshot (or a path in it) to `out` as a tar stream. */
+export async function dumpSnapshot(
+  ref: RepositoryRef,
+  snapshotRef: string,
+  path: string | undefined,
+  out: Writable,
+  onWarning?: (w: { path: string; message: string }) => void,
+): Promise<void> {
+  await using(ref, 'read', 'shared', async (repo) => {
+    const snapshot = await repo.loadSnapshot(snapshotRef);
+    await dump(repo, snapshot, path, out, onWarning ? { onWarning } : {});
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance
+
+/** Verifies the repository; readData decrypts every blob or a sample of packs. */
+export function checkRepository(
+  ref: RepositoryRef,
+  readData: boolean | { subsetPercent: number },
+): Promise<CheckReport> {
+  return using(ref, readData ? 'read' : 'any', 'shared', (repo) => check(repo, { readData }));
+}
+
+/** Deletes data no snapshot refers to, under the exclusive lock. */
+export function pruneRepository(ref: RepositoryRef, opts: PruneOptions = {}): Promise<PruneReport> {
+  return using(ref, 'any', 'exclusive', (repo) => prune(repo, opts));
+}
+
+export function repositoryStats(ref: RepositoryRef): Promise<RepoStats> {
+  return using(ref, 'any', 'shared', (repo) => stats(repo));
+}
+
+/** Removes stale locks (every lock with removeAll); needs no key. */
+export async function unlockRepository(
+  location: string,
+  opts: { removeAll?: boolean } = {},
+): Promise<{ removed: LockInfo[]; kept: LockInfo[] }> {
+  const store = repositoryStore(location);
+  try {
+    if (!(await peekRepository(store)))
+      throw new UserError(`no repository at ${displayLocation(location)}`, {
+        hint: 'check the --repo location',
+        exitCode: EXIT.notFound,
+        code: 'not_found',
+      });
+    return await unlock(store, { removeAll: opts.removeAll === true });
+  } finally {
+    await store.close?.();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup profiles
+
+/** A profile's snapshots, oldest first (paths hidden when this host holds only the writer key). */
+export function profileSnapshots(app: App, name: string): Promise<SnapshotMeta[]> {
+  return listProfileSnapshots(app, name);
+}
+
+/** `check` of a profile's repository; readDataSubset ("5%", "1/10") also reads that share back. */
+export function checkProfileRepository(
+  app: App,
+  name: string,
+  opts: { readDataSubset?: string } = {},
+): Promise<CheckReport> {
+  return checkProfile(app, name, opts);
+}
+
+/** The one backup job that runs the profile; not_found when none, a refusal when several. */
+export async function backupJobOfProfile(app: App, name: string): Promise<Job> {
+  await getProfile(app, name);
+  const jobs = (await app.store.listJobs()).filter(
+    (j) => j.payload.kind === 'backup' && j.payload.profile === name,
+  );
+  if (jobs.length === 0)
+    throw new UserError(`no backup job runs profile "${name}"`, {
+      hint: `add one (admin): job_add with payload {"kind":"backup","profile":"${name}"}, or \`nightshift cron add --backup ${name}\``,
+      exitCode: EXIT.notFound,
+      code: 'not_found',
+    });
+  if (jobs.length > 1)
+    throw new UserError(`several jobs back up profile "${name}": ${jobs.map((j) => j.name).join(', ')}`, {
+      hint: 'give the job instead of the profile',
+    });
+  return jobs[0]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources and copies
+
+/** Restores one database, git or command source of a snapshot (docs/sources.md). */
+export function restoreSourceOf(
+  ref: RepositoryRef,
+  snapshot: string,
+  name: string,
+  opts: RestoreSourceOptions,
+): Promise<string> {
+  return using(ref, 'read', 'shared', async (repo) =>
+    restoreSource(repo, await repo.loadSnapshot(snapshot), name, opts),
+  );
+}
+
+/** Copies snapshots (all, or those named) from one repository to another. */
+export function copyBetween(
+  from: RepositoryRef,
+  to: RepositoryRef,
+  snapshots: string[],
+): Promise<CopyResult> {
+  return using(from, 'read', 'shared', (src) =>
+    using(to, 'write', 'shared', async (dst) => {
+      const chosen =
+        snapshots.length === 0
+          ? await src.listSnapshots()
+          : await Promise.all(snapshots.map((s) => src.loadSnapshot(s)));
+      return copySnapshots(src, dst, chosen);
+    }),
+  );
+}

@@ -1,0 +1,216 @@
+/**
+ * Flags the `backup` commands share: the repository and its key (--repo, --password-file,
+ * --identity, --writer-key), the retention policy of forget and profiles, and the recipients file.
+ * Secrets (passwords, identities, writer keys) are only ever read from files or the environment,
+ * never from argv, and never printed.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
+import type { RepositoryKeys } from '../../../backup/access.ts';
+import { readIdentityFile } from '../../../backup/keys.ts';
+import type { RepositoryRef } from '../../../app/backups.ts';
+import { openHome } from '../../../config/home.ts';
+import { UserError } from '../../../domain/errors.ts';
+import { parseRetentionDuration, type GroupField, type RetentionPolicy } from '../../../domain/retention.ts';
+import { globalOptions } from '../context.ts';
+
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export interface RepoFlags {
+  repo?: string;
+  passwordFile?: string;
+  identity?: string[];
+  writerKey?: string;
+  /** Hidden: present only to refuse a password on the command line without echoing it. */
+  password?: string;
+}
+
+export function addRepoFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return cmd
+    .option('-r, --repo <path>', 'repository directory (default: $NIGHTSHIFT_REPOSITORY)')
+    .option(
+      '--password-file <file>',
+      'read the repository password from this file (else $NIGHTSHIFT_PASSWORD); never pass it as a flag',
+    )
+    .option(
+      '-i, --identity <file>',
+      'age identity file for reading a recipients repository (repeatable)',
+      collect,
+    )
+    .option(
+      '--writer-key <file>',
+      'writer key of a recipients repository (default: the one kept in the home)',
+    )
+    .addOption(new Option('--password <value>').hideHelp());
+}
+
+/** The repository location from --repo or $NIGHTSHIFT_REPOSITORY. */
+export function repoLocation(flags: RepoFlags, env: NodeJS.ProcessEnv = process.env): string {
+  const loc = flags.repo ?? env.NIGHTSHIFT_REPOSITORY;
+  if (!loc)
+    throw new UserError('no repository given', {
+      hint: 'pass --repo PATH or set NIGHTSHIFT_REPOSITORY',
+    });
+  return loc;
+}
+
+/**
+ * The password from --password-file or $NIGHTSHIFT_PASSWORD, or undefined. A single trailing
+ * newline is dropped (files written by `echo`). The value never appears in an error.
+ */
+export function readPassword(flags: RepoFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (flags.password !== undefined)
+    throw new UserError(
+      'a password on the command line would be visible to other users (ps, shell history)',
+      {
+        hint: 'put it in a file readable only by you and pass --password-file FILE, or set NIGHTSHIFT_PASSWORD',
+      },
+    );
+  if (flags.passwordFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.passwordFile, 'utf8');
+    } catch (err) {
+      throw new UserError(
+        `cannot read the password file ${flags.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        { hint: 'pass --password-file with a readable file holding the password' },
+      );
+    }
+    const pw = text.replace(/\r?\n$/, '');
+    if (pw === '')
+      throw new UserError(`the password file ${flags.passwordFile} is empty`, {
+        hint: 'write the password into the file',
+      });
+    return pw;
+  }
+  const env_ = env.NIGHTSHIFT_PASSWORD;
+  return env_ === undefined || env_ === '' ? undefined : env_;
+}
+
+async function readIdentities(files: string[] | undefined): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files ?? []) out.push(...(await readIdentityFile(f)));
+  return out;
+}
+
+/**
+ * The repository the flags name, with whatever key the flags and environment give, in the home
+ * of --home. Flags are checked before anything is written to the repository (a lock is a write).
+ */
+export async function repositoryRef(cmd: CommandUnknownOpts, flags: RepoFlags): Promise<RepositoryRef> {
+  const home = openHome(globalOptions(cmd).home);
+  const location = repoLocation(flags);
+  const password = readPassword(flags);
+  const keys: RepositoryKeys = { identities: await readIdentities(flags.identity) };
+  if (password !== undefined) keys.password = password;
+  if (flags.writerKey !== undefined) keys.writerKeyFile = flags.writerKey;
+  return { homeDir: home.dir, location, keys };
+}
+
+// ---------------------------------------------------------------------------------------------
+// forget: flags to a retention policy
+
+export interface ForgetFlags {
+  keepLast?: string;
+  keepHourly?: string;
+  keepDaily?: string;
+  keepWeekly?: string;
+  keepMonthly?: string;
+  keepYearly?: string;
+  keepWithin?: string;
+  keepWithinHourly?: string;
+  keepWithinDaily?: string;
+  keepWithinWeekly?: string;
+  keepWithinMonthly?: string;
+  keepWithinYearly?: string;
+  keepTag?: string[];
+  groupBy?: string;
+  host?: string[];
+  tag?: string[];
+  path?: string[];
+}
+
+function parseCount(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === 'unlimited' || v === '-1') return Infinity;
+  if (!/^\d+$/.test(v))
+    throw new UserError(`--${flag} must be a whole number >= 0 or "unlimited", got "${value}"`, {
+      hint: `e.g. --${flag} 7`,
+    });
+  return Number(v);
+}
+
+function parseSpan(flag: string, value: string | undefined): RetentionPolicy['within'] {
+  if (value === undefined) return undefined;
+  try {
+    return parseRetentionDuration(value);
+  } catch (err) {
+    if (err instanceof UserError)
+      throw new UserError(`--${flag}: ${err.message}`, { hint: err.hint ?? 'e.g. 7d, 1y6m, 36h' });
+    throw err;
+  }
+}
+
+/** Builds the retention policy from forget's flags; refuses an empty one. */
+export function policyFromFlags(f: ForgetFlags): RetentionPolicy {
+  const policy: RetentionPolicy = {
+    last: parseCount('keep-last', f.keepLast),
+    hourly: parseCount('keep-hourly', f.keepHourly),
+    daily: parseCount('keep-daily', f.keepDaily),
+    weekly: parseCount('keep-weekly', f.keepWeekly),
+    monthly: parseCount('keep-monthly', f.keepMonthly),
+    yearly: parseCount('keep-yearly', f.keepYearly),
+    within: parseSpan('keep-within', f.keepWithin),
+    withinHourly: parseSpan('keep-within-hourly', f.keepWithinHourly),
+    withinDaily: parseSpan('keep-within-daily', f.keepWithinDaily),
+    withinWeekly: parseSpan('keep-within-weekly', f.keepWithinWeekly),
+    withinMonthly: parseSpan('keep-within-monthly', f.keepWithinMonthly),
+    withinYearly: parseSpan('keep-within-yearly', f.keepWithinYearly),
+    keepTags: f.keepTag,
+  };
+  for (const k of Object.keys(policy) as (keyof RetentionPolicy)[])
+    if (policy[k] === undefined) delete policy[k];
+  return policy;
+}
+
+export function parseGroupBy(value: string | undefined): GroupField[] {
+  if (value === undefined) return ['host', 'paths'];
+  const fields = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const out: GroupField[] = [];
+  for (const f of fields) {
+    const norm = f === 'hostname' ? 'host' : f === 'path' ? 'paths' : f === 'tag' ? 'tags' : f;
+    if (norm !== 'host' && norm !== 'paths' && norm !== 'tags')
+      throw new UserError(`--group-by: unknown field "${f}"`, {
+        hint: 'use a comma list of host, paths, tags, or "" to judge all snapshots together',
+      });
+    if (!out.includes(norm)) out.push(norm);
+  }
+  return out;
+}
+
+export function readRecipientsFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(
+      `cannot read the recipients file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      {
+        hint: 'pass --recipients-file with one age1… recipient a line',
+      },
+    );
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
