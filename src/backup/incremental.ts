@@ -43,7 +43,9 @@ export function chooseParent(snapshots: SnapshotMeta[], rule: ParentRule): Snaps
 
 /** The paths a snapshot of these inputs records (the archiver's own normalisation). */
 export function snapshotRoots(what: { paths?: string[]; stdinName?: string }): string[] {
-  return what.stdinName !== undefined ? ['/' + what.stdinName] : normaliseRoots(what.paths ?? []);
+  if (what.stdinName !== undefined) return ['/' + what.stdinName];
+  // A backup of streams only (database dumps) has no host paths.
+  return what.paths?.length ? normaliseRoots(what.paths) : [];
 }
 
 /** Whether two path lists hold the same paths; `sorted` must be sorted. */
