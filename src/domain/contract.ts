@@ -103,6 +103,8 @@ export function describeContract(
   lines.push(`Schedule: ${describeSchedule(job.schedule)}`);
   if (!job.enabled) {
     lines.push('Next fires: none, the job is disabled (`cron run` still runs it on demand)');
+  } else if (job.schedule.kind === 'after') {
+    lines.push("Next fires: when its predecessors' runs end as above (a chain run has trigger `chain`)");
   } else if (nextFires.length === 0) {
     lines.push('Next fires: none (the schedule has no future fire time)');
   } else {

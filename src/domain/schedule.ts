@@ -12,6 +12,7 @@ import { Cron } from 'croner';
 import type { CronOptions } from 'croner';
 import type { Schedule } from './job.ts';
 import { UserError } from './errors.ts';
+import { describeAfter, validateAfterSchedule } from './chain.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 
 /** Shortest interval an `every` schedule may have; anything tighter floods run history. */
@@ -401,10 +402,13 @@ export function validateSchedule(s: Schedule, nowMs?: number): Schedule {
       if (isRelativeAt(at)) return { kind: 'at', at: new Date(ms).toISOString() };
       return tz === undefined ? { kind: 'at', at } : { kind: 'at', at, tz: tz as string };
     }
+    case 'after':
+      return validateAfterSchedule(raw);
     default:
-      throw new UserError(`schedule.kind: must be "cron", "every" or "at", got ${JSON.stringify(raw.kind)}`, {
-        hint: 'on the command line use --cron EXPR, --every DURATION or --at TIME',
-      });
+      throw new UserError(
+        `schedule.kind: must be "cron", "every", "at" or "after", got ${JSON.stringify(raw.kind)}`,
+        { hint: 'on the command line use --cron EXPR, --every DURATION, --at TIME or --after JOB' },
+      );
   }
 }
 
@@ -431,6 +435,9 @@ export function nextFireTimes(s: Schedule, afterMs: number, count: number, ancho
   const out: number[] = [];
   if (count <= 0) return out;
   switch (s.kind) {
+    case 'after':
+      // A chained job has no time of its own: its predecessors' runs start it.
+      return out;
     case 'every': {
       let t = everyNext(s.everyMs, everyAnchor(s, anchorMs), afterMs);
       while (out.length < count) {
@@ -509,5 +516,7 @@ export function describeSchedule(s: Schedule): string {
       );
     case 'at':
       return `once at ${s.at}` + (s.tz ? ` (${s.tz})` : '');
+    case 'after':
+      return describeAfter(s);
   }
 }

@@ -15,6 +15,7 @@ import { statusReport } from '../../app/status.ts';
 import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './format.ts';
+import { displayPath } from '../../app/job-files.ts';
 import { printJson, printLine } from './output.ts';
 import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
 import { registerJobEditCommands } from './cron-edit.ts';
@@ -178,6 +179,8 @@ export function registerCronCommands(program: Command): void {
 function printShow(job: Job, contract: string[], now: number): void {
   printLine(`${job.name}  (id ${job.id}, ${job.enabled ? 'enabled' : 'disabled'}, status ${jobStatus(job)})`);
   if (job.description) printLine(`  ${job.description}`);
+  if (job.source?.kind === 'file') printLine(`source: file ${displayPath(job.source.path)}`);
+  else if (job.source?.kind === 'openclaw') printLine(`source: OpenClaw job ${job.source.id}`);
   printLine('');
   printLine('execution contract:');
   for (const line of contract) printLine(`  ${line}`);
