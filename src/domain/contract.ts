@@ -245,7 +245,9 @@ function describeNotify(job: Job): string[] {
     lines.push(
       kind === 'backup' || kind === 'drill'
         ? 'Alerts: after every failed run (the default for backups), to the default alert channels; a recovery notice follows the next success'
-        : 'Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)',
+        : job.schedule.kind === 'after' && job.schedule.withinMs !== undefined
+          ? 'Alerts: after every failed run or broken chain (the default for chains with a window), to the default alert channels'
+          : 'Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)',
     );
   } else {
     lines.push(
