@@ -16,6 +16,7 @@ import { registerAlertCommands } from './alert.ts';
 import { registerImportCommands } from './import.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerJobFileCommands } from './job-files.ts';
+import { registerCostCommand } from './cost.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -74,6 +75,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerImportCommands(program);
   registerDoctorCommand(program, version);
   registerJobFileCommands(program);
+  registerCostCommand(program);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {
