@@ -1,7 +1,7 @@
 /**
  * `nightshift apply`: brings the store in line with job files. Everything is read and validated
  * first (files, the profiles they name, chains over the jobs as they will be); only then is
- * anything written, through the job operations (job-ops.ts). A job is matched to its file by
+ * anything written, through the job use cases (jobs.ts). A job is matched to its file by
  * name; jobs not made from files are never touched (a name clash with one is refused unless
  * `adopt`), and jobs made from files under the given paths that the files no longer declare are
  * orphans, removed only with `prune` after `confirm` agrees.
@@ -13,10 +13,10 @@ import type { Job } from '../domain/job.ts';
 import type { JobInput } from '../domain/job-validation.ts';
 import { definitionDiff } from '../domain/job-drift.ts';
 import type { FieldDrift } from '../domain/job-drift.ts';
-import type { ProfileStore } from '../store/store.ts';
+import type { App } from './app.ts';
+import { addJob, editJob, listJobs, newJob, removeJob } from './jobs.ts';
 import { displayPath, loadJobFiles, problemsError } from './job-files.ts';
 import type { DeclaredJob, FileProblem } from './job-files.ts';
-import type { JobOps } from './job-ops.ts';
 
 export interface ApplyOptions {
   valuesFile?: string;
@@ -59,11 +59,6 @@ export interface ApplyReport {
   relinked: JobChange[];
   /** True when the store matches the files (nothing to create, update or prune). */
   inSync: boolean;
-}
-
-export interface ApplyDeps {
-  jobs: JobOps;
-  profiles: ProfileStore;
 }
 
 /** True when `file` is `root` or lies under it. */
@@ -116,18 +111,18 @@ interface Plan {
   orphans: Job[];
 }
 
-async function plan(paths: string[], deps: ApplyDeps, opts: ApplyOptions): Promise<Plan> {
+async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan> {
   const nowMs = opts.nowMs ?? Date.now();
   const loaded = loadJobFiles(paths, { valuesFile: opts.valuesFile, nowMs, newId: () => 'planned' });
   const problems: FileProblem[] = [...loaded.problems];
-  const stored = await deps.jobs.list();
+  const stored = await listJobs(app, { all: true });
   const byName = new Map(stored.map((j) => [j.name, j]));
   const declaredNames = new Set(loaded.jobs.map((d) => d.job.name));
 
   // Checks that need the store: profiles named, name clashes, chains over the jobs as they will be.
   for (const d of loaded.jobs) {
     const p = d.job.payload;
-    if ((p.kind === 'backup' || p.kind === 'drill') && !(await deps.profiles.get(p.profile))) {
+    if ((p.kind === 'backup' || p.kind === 'drill') && !(await app.store.profiles.get(p.profile))) {
       const key = p.kind;
       problems.push({
         file: d.file,
@@ -230,11 +225,12 @@ async function plan(paths: string[], deps: ApplyDeps, opts: ApplyOptions): Promi
  * invalid, or when orphans are to be pruned and `confirm` says no (or is missing).
  */
 export async function applyJobFiles(
+  app: App,
   paths: string[],
-  deps: ApplyDeps,
   opts: ApplyOptions = {},
 ): Promise<ApplyReport> {
-  const { report, creates, updates, orphans } = await plan(paths, deps, opts);
+  const nowMs = opts.nowMs ?? Date.now();
+  const { report, creates, updates, orphans } = await plan(app, paths, { ...opts, nowMs });
   if (opts.check || opts.dryRun) return report;
   if (opts.prune && orphans.length > 0) {
     const ok = opts.confirm ? await opts.confirm(orphans) : false;
@@ -248,15 +244,22 @@ export async function applyJobFiles(
         },
       );
   }
-  for (const u of updates) {
-    const patch = definitionPatch(u.stored, u.declared.job, u.drift);
-    if (u.sourceChanged) patch.source = { kind: 'file', path: u.declared.file };
-    await deps.jobs.edit(u.stored.id, patch);
+  // Predecessors first, in the order of the chains as they will be: every intermediate state
+  // then has only chains whose jobs exist and no cycle, so the use cases' chain checks pass.
+  const updatesByName = new Map(updates.map((u) => [u.declared.job.name, u]));
+  for (const d of predecessorsFirst([...creates, ...updates.map((u) => u.declared)])) {
+    const u = updatesByName.get(d.job.name);
+    if (!u) {
+      await addJob(app, newJob(inputOf(d.job), nowMs), { nowMs });
+      continue;
+    }
+    const patch = definitionPatch(u.stored, d.job, u.drift);
+    if (u.sourceChanged) patch.source = { kind: 'file', path: d.file };
+    await editJob(app, u.stored, patch, { nowMs });
   }
-  for (const c of predecessorsFirst(creates)) await deps.jobs.add(inputOf(c.job));
   if (opts.prune) {
     for (const o of orphans) {
-      await deps.jobs.remove(o.id);
+      await removeJob(app, o);
       report.removed.push(o.name);
     }
   }
@@ -284,7 +287,7 @@ function inputOf(job: Job): JobInput {
   return input;
 }
 
-/** New jobs ordered so that a chained job comes after the new jobs it runs after. */
+/** Jobs ordered so that a chained job comes after those of them it runs after. */
 function predecessorsFirst(creates: DeclaredJob[]): DeclaredJob[] {
   const pending = new Map(creates.map((c) => [c.job.name, c]));
   const out: DeclaredJob[] = [];

@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
 import { jobToDocument } from '../domain/job-file.ts';
-import type { JobOps } from './job-ops.ts';
+import type { App } from './app.ts';
+import { listJobs } from './jobs.ts';
 
 export interface ExportedJob {
   name: string;
@@ -24,8 +25,8 @@ function toYaml(job: Job): string {
 }
 
 /** The named jobs (all but heartbeat jobs when none are named), as YAML documents by name. */
-export async function exportJobs(jobs: JobOps, names: string[] = []): Promise<ExportedJob[]> {
-  const all = await jobs.list();
+export async function exportJobs(app: App, names: string[] = []): Promise<ExportedJob[]> {
+  const all = await listJobs(app, { all: true });
   let chosen: Job[];
   if (names.length > 0) {
     chosen = names.map((n) => {

@@ -8,7 +8,8 @@ import type { App } from '../../src/app/app.ts';
 import { applyJobFiles } from '../../src/app/apply-jobs.ts';
 import type { ApplyOptions } from '../../src/app/apply-jobs.ts';
 import { exportJobs, fileNameFor } from '../../src/app/export-jobs.ts';
-import { storeJobOps } from '../../src/app/job-ops.ts';
+import { addJob, newJob } from '../../src/app/jobs.ts';
+import type { JobInput } from '../../src/domain/job-validation.ts';
 import { renderJobFiles } from '../../src/app/job-files.ts';
 import { UserError } from '../../src/domain/errors.ts';
 import { jobDocumentJsonSchema } from '../../src/domain/job-file-schema.ts';
@@ -25,7 +26,11 @@ function write(name: string, text: string): string {
 }
 
 function apply(opts: ApplyOptions = {}, paths = [dir]) {
-  return applyJobFiles(paths, { jobs: storeJobOps(app), profiles: app.store.profiles }, opts);
+  return applyJobFiles(app, paths, opts);
+}
+
+function add(input: JobInput) {
+  return addJob(app, newJob(input));
 }
 
 async function snapshot(): Promise<string> {
@@ -160,7 +165,7 @@ describe('apply', () => {
     write('nightly.yaml', NIGHTLY);
     const extra = write('sub/extra.yml', 'name: extra\nevery: 1h\ncommand: "true"\n');
     await apply();
-    await storeJobOps(app).add({
+    await add({
       name: 'by-hand',
       schedule: { kind: 'every', everyMs: 60_000 },
       payload: { kind: 'command', command: 'true' },
@@ -260,7 +265,7 @@ describe('apply refuses, and the store stays as it was', () => {
   });
 
   test('a job of the same name made elsewhere with another definition (unless --adopt)', async () => {
-    await storeJobOps(app).add({
+    await add({
       name: 'mine',
       schedule: { kind: 'every', everyMs: 60_000 },
       payload: { kind: 'command', command: 'true' },
@@ -321,9 +326,8 @@ describe('templates', () => {
 
 describe('export', () => {
   test('round trip: every kind of field exported and applied back reports no drift', async () => {
-    const ops = storeJobOps(app);
     const now = Date.now();
-    await ops.add({
+    await add({
       name: 'cmd',
       description: 'd',
       schedule: { kind: 'cron', expr: '*/5 * * * *', tz: 'Europe/Berlin' },
@@ -359,7 +363,7 @@ describe('export', () => {
       },
       healthcheck: { url: 'https://hc.example.com/x' },
     });
-    await ops.add({
+    await add({
       name: 'turn',
       enabled: false,
       schedule: { kind: 'every', everyMs: 5_400_000 },
@@ -376,14 +380,14 @@ describe('export', () => {
       } as never,
       delivery: { mode: 'announce', channel: 'ops', to: '#x' },
     });
-    await ops.add({
+    await add({
       name: 'event',
       schedule: { kind: 'at', at: new Date(now + 86_400_000).toISOString() },
       deleteAfterRun: false,
       payload: { kind: 'systemEvent', text: 'ping', session: 'main', wake: 'now' } as never,
       delivery: { mode: 'none' },
     });
-    await ops.add({
+    await add({
       name: 'chained',
       schedule: {
         kind: 'after',
@@ -395,7 +399,7 @@ describe('export', () => {
       },
       payload: { kind: 'command', command: 'true' },
     });
-    const exported = await exportJobs(ops);
+    const exported = await exportJobs(app);
     assert.equal(exported.length, 4);
     for (const e of exported) write(fileNameFor(e.name), e.yaml);
     const r = await apply({ check: true });

@@ -16,8 +16,7 @@ import { applyJobFiles, where } from '../../app/apply-jobs.ts';
 import type { ApplyReport } from '../../app/apply-jobs.ts';
 import { exportJobs, fileNameFor } from '../../app/export-jobs.ts';
 import { displayPath, renderJobFiles } from '../../app/job-files.ts';
-import { storeJobOps } from '../../app/job-ops.ts';
-import { newJobId } from '../../app/app.ts';
+import { newJobId } from '../../domain/job-id.ts';
 import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
 
@@ -92,18 +91,14 @@ export function registerJobFileCommands(program: Command): void {
       const { json } = globalOptions(cmd);
       const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true && !json;
       const report = await withApp(cmd, (app) =>
-        applyJobFiles(
-          paths,
-          { jobs: storeJobOps(app), profiles: app.store.profiles },
-          {
-            valuesFile: opts.values,
-            dryRun: opts.dryRun === true,
-            check: opts.check === true,
-            prune: opts.prune === true,
-            adopt: opts.adopt === true,
-            confirm: opts.yes ? async () => true : interactive ? askToPrune : undefined,
-          },
-        ),
+        applyJobFiles(app, paths, {
+          valuesFile: opts.values,
+          dryRun: opts.dryRun === true,
+          check: opts.check === true,
+          prune: opts.prune === true,
+          adopt: opts.adopt === true,
+          confirm: opts.yes ? async () => true : interactive ? askToPrune : undefined,
+        }),
       );
       if (json) printJson(report);
       else printReport(report);
@@ -141,7 +136,7 @@ export function registerJobFileCommands(program: Command): void {
           hint: '--dir writes one file per job, -o one file with all of them',
         });
       }
-      const exported = await withApp(cmd, (app) => exportJobs(storeJobOps(app), opts.job ?? []));
+      const exported = await withApp(cmd, (app) => exportJobs(app, opts.job ?? []));
       const written: string[] = [];
       if (opts.dir !== undefined) {
         const dir = resolve(opts.dir);
