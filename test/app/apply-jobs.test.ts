@@ -8,7 +8,7 @@ import type { App } from '../../src/app/app.ts';
 import { applyJobFiles } from '../../src/app/apply-jobs.ts';
 import type { ApplyOptions } from '../../src/app/apply-jobs.ts';
 import { exportJobs, fileNameFor } from '../../src/app/export-jobs.ts';
-import { addJob, newJob } from '../../src/app/jobs.ts';
+import { addJob, editJob, newJob } from '../../src/app/jobs.ts';
 import type { JobInput } from '../../src/domain/job-validation.ts';
 import { renderJobFiles } from '../../src/app/job-files.ts';
 import { UserError } from '../../src/domain/errors.ts';
@@ -428,4 +428,24 @@ test('the JSON Schema lists the keys and refuses others', () => {
     assert.ok(k in s.properties, k);
   assert.equal(s.additionalProperties, false);
   assert.deepEqual(s.required, ['name']);
+});
+
+describe('chains through the job use cases (cron add/edit --after)', () => {
+  test('a missing predecessor, a cycle made by an edit, and a rename that strands a follower are refused', async () => {
+    await add({
+      name: 'a',
+      schedule: { kind: 'every', everyMs: 60_000 },
+      payload: { kind: 'command', command: 'true' },
+    });
+    const chainTo = (job: string) => ({ kind: 'after' as const, after: [{ job, on: 'success' as const }] });
+    await assert.rejects(
+      add({ name: 'b', schedule: chainTo('nope'), payload: { kind: 'command', command: 'true' } }),
+      /schedule\.after: b runs after nope, and there is no job named nope/,
+    );
+    await add({ name: 'b', schedule: chainTo('a'), payload: { kind: 'command', command: 'true' } });
+    const before = await snapshot();
+    await assert.rejects(editJob(app, 'a', { schedule: chainTo('b') }), /chain cycle: a -> b -> a/);
+    await assert.rejects(editJob(app, 'a', { name: 'a2' }), /b runs after a, and there is no job named a/);
+    assert.equal(await snapshot(), before);
+  });
 });
