@@ -79,6 +79,7 @@ export class ChainTrigger {
 
   /** Every follower, once (at start): picks up chains a stop interrupted. */
   async recover(): Promise<void> {
+    this.stopped = false;
     const seen = new Set<string>();
     for (const list of this.followers.values())
       for (const f of list) {
