@@ -426,9 +426,12 @@ export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Par
     patch.schedule = { ...old, withinMs: durationFlag('--within', flags.within) };
   } else if (flags.tz !== undefined) {
     if (old.kind === 'every' || old.kind === 'after') {
-      throw new UserError('--tz has no effect on an --every or --after job (it has no wall-clock time)', {
-        hint: 'drop --tz, or switch to wall-clock times with --cron EXPR --tz ZONE',
-      });
+      throw new UserError(
+        old.kind === 'every'
+          ? '--tz has no effect on an --every job (intervals are real time)'
+          : '--tz has no effect on an --after job (it has no time of its own)',
+        { hint: 'drop --tz, or switch to wall-clock times with --cron EXPR --tz ZONE' },
+      );
     }
     patch.schedule =
       old.kind === 'cron'
