@@ -6,7 +6,7 @@
 import { DEFAULT_KILL_GRACE_MS, DEFAULT_TIMEOUT_SECONDS } from './job.ts';
 import type { CommandPayload, Job } from './job.ts';
 import { formatDuration } from './duration.ts';
-import { describeSchedule, zoneOffsetMs } from './schedule.ts';
+import { describeCronDays, describeSchedule, zoneOffsetMs } from './schedule.ts';
 import { RESERVED_ENV_KEYS } from './job-validation.ts';
 
 export interface ContractOptions {
@@ -100,7 +100,8 @@ export function describeContract(
   lines.push(...describeNotify(job));
 
   // When.
-  lines.push(`Schedule: ${describeSchedule(job.schedule)}`);
+  const cronDays = describeCronDays(job.schedule);
+  lines.push(`Schedule: ${describeSchedule(job.schedule)}${cronDays ? `, ${cronDays}` : ''}`);
   if (!job.enabled) {
     lines.push('Next fires: none, the job is disabled (`cron run` still runs it on demand)');
   } else if (job.schedule.kind === 'after') {

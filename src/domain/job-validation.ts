@@ -300,7 +300,7 @@ function validateState(v: unknown): JobState {
 
 function checkAtNotPast(s: Schedule, nowMs: number): void {
   if (s.kind !== 'at') return;
-  const t = parseAt(s.at, s.tz);
+  const t = parseAt(s.at, s.tz, undefined, { inGap: 'after' });
   if (t <= nowMs) {
     fail(
       `schedule.at: ${new Date(t).toISOString()} is in the past, so the job would never run`,
