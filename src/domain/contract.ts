@@ -165,7 +165,9 @@ function describePayload(job: Job, opts: ContractOptions): string[] {
           : 'Fallbacks: none',
         p.tools?.length
           ? `Tools the model may call: ${p.tools.join(', ')}`
-          : 'Tools: none (the model can only reply)',
+          : job.source?.kind === 'openclaw'
+            ? "Tools: none. Imported from OpenClaw, where this turn had its agent's default tools; here the model can only reply (give it tools with `cron edit --tools`)"
+            : 'Tools: none (the model can only reply)',
       ];
       if (p.execAllowlist?.length)
         lines.push(
