@@ -10,23 +10,11 @@ import { PassThrough } from 'node:stream';
 import { check } from '../../src/backup/check.ts';
 import { dump } from '../../src/backup/tar.ts';
 import type { Repo } from '../../src/backup/repository.ts';
-import type { SnapshotMeta, TreeNode } from '../../src/backup/ports.ts';
+import type { SnapshotMeta } from '../../src/backup/ports.ts';
 import { UserError } from '../../src/domain/errors.ts';
-import { newRepo, rmrf, tmpDir } from './archiver-helpers.ts';
+import { newRepo, rmrf, saveRawTree, tmpDir } from './archiver-helpers.ts';
 
-/** A tree blob from raw nodes, bypassing the archiver's checks, as a hostile repository could. */
-async function saveTree(repo: Repo, nodes: Partial<TreeNode>[]): Promise<string> {
-  const full = nodes.map((n) => ({
-    type: 'file',
-    mode: 0o100644,
-    uid: 0,
-    gid: 0,
-    mtimeMs: 0,
-    size: 0,
-    ...n,
-  }));
-  return (await repo.saveBlob('tree', Buffer.from(JSON.stringify({ nodes: full })))).id;
-}
+const saveTree = saveRawTree;
 
 async function snapshotOf(repo: Repo, build: (data: string) => Promise<string[]>): Promise<SnapshotMeta> {
   const data = await repo.saveBlob('data', Buffer.from('payload'));
