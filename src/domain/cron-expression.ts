@@ -166,9 +166,7 @@ function readItem(spec: FieldSpec, field: string, item: string): Item {
   let to: number;
   let cronerBase: string;
   if (base === '*' || base === '?') {
-    if (base === '?' && spec.name !== 'day-of-month' && spec.name !== 'day-of-week') {
-      fail(spec, field, '"?" is only for day-of-month and day-of-week; use *');
-    }
+    // `?` (Quartz's "no specific value") reads as `*`, in any field, as croner has always read it.
     from = spec.min;
     to = spec.max;
     cronerBase = '*';

@@ -528,7 +528,13 @@ const NICKNAME_FIELDS: Record<string, string> = {
 export function describeCronDays(s: Schedule): string | undefined {
   if (s.kind !== 'cron') return undefined;
   const expr = normalizeCronExpr(s.expr);
-  return parseCronExpression(NICKNAME_FIELDS[expr] ?? expr).days;
+  try {
+    return parseCronExpression(NICKNAME_FIELDS[expr] ?? expr).days;
+  } catch {
+    // A stored expression that no longer reads (a database edited by hand): its refusal is shown
+    // where its fire times are computed; a description just has nothing to add.
+    return undefined;
+  }
 }
 
 /** A short human description: `cron "30 2 * * *" (Europe/Berlin)`, `every 1h30m`, `at …`. */
