@@ -19,6 +19,8 @@ export class LocalBlobStore implements BlobStore {
   readonly location: string;
   // Files are write-once, so a handle stays valid for the file's life; insertion order is LRU order.
   private readonly handles = new Map<string, Promise<FileHandle>>();
+  /** Bytes of packs this store has written: what a command that stops leaves unused. */
+  private packBytesWritten = 0;
 
   constructor(dir: string) {
     this.location = dir;
@@ -35,8 +37,9 @@ export class LocalBlobStore implements BlobStore {
     try {
       await this.writeFile(path, data);
     } catch (err) {
-      throw await writeError(err, this.location);
+      throw await writeError(err, this.location, this.packBytesWritten);
     }
+    if (path.startsWith('data/')) this.packBytesWritten += data.length;
   }
 
   private async writeFile(path: string, data: Uint8Array): Promise<void> {
@@ -164,7 +167,7 @@ export class LocalBlobStore implements BlobStore {
  * causes a user can act on (a file where the directory should be, a full disk, no permission).
  * Anything else is passed on as it is.
  */
-async function writeError(err: unknown, location: string): Promise<unknown> {
+async function writeError(err: unknown, location: string, packBytes: number): Promise<unknown> {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOTDIR' || code === 'EEXIST') {
     // Find the file standing where a directory is needed: the location or one of its parents.
@@ -183,8 +186,9 @@ async function writeError(err: unknown, location: string): Promise<unknown> {
     }
   }
   if (code === 'ENOSPC' || code === 'EDQUOT') {
+    const mib = (packBytes / 1048576).toFixed(1);
     return new UserError(`no space left on the repository's disk (${location})`, {
-      hint: 'free space on that disk and run the command again; data a backup wrote before it stopped is used by no snapshot, and `nightshift backup prune` removes it',
+      hint: `free space on that disk and run the command again; this command wrote ${mib} MiB of packs before the disk filled, which no snapshot uses now that it stopped: \`nightshift backup prune\` removes them`,
       exitCode: EXIT.failed,
       code: 'no_space',
     });
