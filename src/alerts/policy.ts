@@ -27,9 +27,16 @@ export interface EffectivePolicy {
   maxRepoBytes?: number;
 }
 
-/** Payload kinds whose failures alert without being asked: losing backups silently is the worst case. */
+/**
+ * Jobs whose failures alert without being asked: losing backups silently is the worst case, and
+ * a chain with a `within` window asked to hear when it breaks.
+ */
 function alertsByDefault(job: Job): boolean {
-  return job.payload.kind === 'backup' || job.payload.kind === 'drill';
+  return (
+    job.payload.kind === 'backup' ||
+    job.payload.kind === 'drill' ||
+    (job.schedule.kind === 'after' && job.schedule.withinMs !== undefined)
+  );
 }
 
 export function effectivePolicy(job: Job): EffectivePolicy {

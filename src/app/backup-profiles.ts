@@ -189,8 +189,8 @@ export async function quickstart(app: App, input: QuickstartInput): Promise<Quic
   if (await peekRepository(repo))
     throw new UserError(`--repo: a repository already exists at ${repo}`, {
       hint: 'pass --repo with a new directory, or make a profile for the existing one: nightshift backup profile add',
-      exitCode: EXIT.conflict,
-      code: 'conflict',
+      exitCode: EXIT.exists,
+      code: 'exists',
     });
   if (existsSync(identityFile))
     throw new UserError(`--identity-out: ${identityFile} already exists`, {

@@ -1,10 +1,14 @@
 /**
  * Importing jobs from OpenClaw (`nightshift import openclaw`): reads its jobs.json (and the
  * jobs-state.json sidecar when present), plans the import against the store (import/openclaw.ts,
- * pure) and writes it, all of it or, when anything is invalid, none of it.
+ * pure) and writes it, all of it or, when anything is invalid, none of it. The CLI reads the file
+ * and checks every job before it opens a store (readOpenClawImport), so a refused import leaves
+ * no nightshift home database behind.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { loadConfig } from '../config/config.ts';
+import { resolveHomeDir } from '../config/home.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { newJobId } from '../domain/job-id.ts';
 import { mapOpenClawJob, parseOpenClawStore, planImport } from '../import/openclaw.ts';
@@ -56,20 +60,56 @@ function readText(file: string): string {
   }
 }
 
-export async function importOpenClaw(
-  app: App,
-  path: string,
-  opts: OpenClawImportOptions = {},
-): Promise<OpenClawImportReport> {
+/** An OpenClaw store read from disk. */
+export interface OpenClawSource {
+  file: string;
+  stateFile: string | null;
+  jobs: Array<Record<string, unknown>>;
+}
+
+/** Reads the OpenClaw store at `path` (jobs.json, or a directory holding it) and its sidecar. */
+export function readOpenClawFile(path: string): OpenClawSource {
   const file = locateJobsFile(path);
   const sidecar = join(dirname(file), 'jobs-state.json');
   const stateFile = existsSync(sidecar) ? sidecar : null;
-  const raw = parseOpenClawStore(
+  const jobs = parseOpenClawStore(
     readText(file),
     file,
     stateFile === null ? undefined : readText(stateFile),
     stateFile ?? undefined,
   );
+  return { file, stateFile, jobs };
+}
+
+/**
+ * Reads the OpenClaw store at `path` and checks every job against the configuration of the home
+ * `homeFlag` names, without opening (or creating) that home's database: whatever would refuse the
+ * import refuses it here.
+ */
+export function readOpenClawImport(
+  path: string,
+  homeFlag?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  nowMs = Date.now(),
+): OpenClawSource {
+  const source = readOpenClawFile(path);
+  const channels = loadConfig(resolveHomeDir(homeFlag, env), env).channels.map((c) => c.name);
+  // Planned against no stored jobs: the job checks are the same; names are settled later.
+  planImport(
+    source.jobs.map((j) => mapOpenClawJob(j, { nowMs, channels })),
+    [],
+    nowMs,
+    () => 'unsaved',
+  );
+  return source;
+}
+
+export async function importOpenClaw(
+  app: App,
+  source: string | OpenClawSource,
+  opts: OpenClawImportOptions = {},
+): Promise<OpenClawImportReport> {
+  const { file, stateFile, jobs: raw } = typeof source === 'string' ? readOpenClawFile(source) : source;
   const nowMs = opts.nowMs ?? Date.now();
   const channels = app.config().channels.map((c) => c.name);
   const mapped = raw.map((j) => mapOpenClawJob(j, { nowMs, channels }));

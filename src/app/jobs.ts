@@ -4,6 +4,7 @@
  * validation, the name clash and the not-found answer exist once. Errors are UserErrors with a
  * stable `code` (`not_found`, `name_taken`, `invalid`), worded in the caller's terms (terms.ts).
  */
+import { assertChainsValid } from '../domain/chain.ts';
 import { describeContract } from '../domain/contract.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
@@ -37,6 +38,7 @@ export function newJob(input: JobInput, nowMs: number = Date.now()): Job {
 
 /** Stores a new job (from newJob); a name clash is a `name_taken` error (exit code 4). */
 export async function addJob(app: App, job: Job, opts: JobCallOptions = {}): Promise<Job> {
+  if (job.schedule.kind === 'after') await checkChains(app, job);
   await save(app, job, 'insert', opts.terms ?? CLI_TERMS);
   return job;
 }
@@ -104,6 +106,8 @@ export async function editJob(
     throw new UserError(w.message, { hint: w.hint });
   }
   const updated = applyJobPatch(job, patch, opts.nowMs ?? Date.now());
+  // A chained job's predecessors must exist and form no cycle; a renamed job must leave no follower behind.
+  if (updated.schedule.kind === 'after' || updated.name !== job.name) await checkChains(app, updated);
   await save(app, updated, 'update', terms);
   return updated;
 }
@@ -152,6 +156,11 @@ export async function showJob(
   const nextFires = jobNextFires(job, opts.nowMs ?? Date.now(), opts.count ?? 5);
   const timeZone = scheduleTimeZone(job.schedule);
   return { job, contract: describeContract(job, nextFires, timeZone), nextFires, timeZone };
+}
+
+/** Refuses a job whose chain names a missing job or closes a cycle (domain/chain.ts). */
+async function checkChains(app: App, job: Job): Promise<void> {
+  assertChainsValid([...(await app.store.listJobs()).filter((j) => j.id !== job.id), job]);
 }
 
 async function save(app: App, job: Job, how: 'insert' | 'update', terms: Terms): Promise<void> {

@@ -13,7 +13,7 @@ import { decryptBlob, headerLength, openHeader, packPath, fromPacked, type BlobE
 import type { BlobId } from './ports.ts';
 import { READ_NEEDS_IDENTITY, type Repo } from './repository.ts';
 import { snapshotPath } from './snapshot-file.ts';
-import { decodeTree } from './tree.ts';
+import { decodeTree, refusedEntry } from './tree.ts';
 
 export interface CheckIssue {
   /** Repository-relative file the issue concerns, when there is one. */
@@ -245,9 +245,10 @@ async function walkTrees(
   err: (file: string | undefined, message: string) => void,
 ): Promise<void> {
   const file = snapshotPath(sid);
-  const queue: BlobId[] = [root];
+  // Each tree with the path it was first reached by, so a refused entry can be named.
+  const queue: Array<[BlobId, string]> = [[root, '']];
   while (queue.length > 0) {
-    const id = queue.pop()!;
+    const [id, dirPath] = queue.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
     const e = repo.index.get(id);
@@ -262,6 +263,12 @@ async function walkTrees(
       );
       continue;
     }
+    const refused = refusedEntry(tree.nodes);
+    if (refused)
+      err(
+        file,
+        `snapshot ${sid.slice(0, 12)} holds ${JSON.stringify(`${dirPath}/${refused.name}`)}, which restore and dump refuse: ${refused.why}`,
+      );
     for (const n of tree.nodes) {
       for (const c of n.content ?? []) {
         if (!repo.index.has(c))
@@ -274,7 +281,7 @@ async function walkTrees(
           err(file, `snapshot ${sid.slice(0, 12)} does not list tree ${n.subtree.slice(0, 16)} it uses`);
         if (!repo.index.has(n.subtree))
           err(file, `a directory in snapshot ${sid.slice(0, 12)} refers to a tree no index lists`);
-        else queue.push(n.subtree);
+        else queue.push([n.subtree, `${dirPath}/${n.name}`]);
       }
     }
   }

@@ -3,7 +3,8 @@
  * (backup, restore, check) coexist; an exclusive lock (prune, forget) excludes every other lock.
  * A lock is stale when not refreshed for LOCK_STALE_MS, or when it names this host and a pid that
  * is not running. Acquiring writes our lock first and then looks for conflicts, so two racing
- * processes cannot both proceed.
+ * processes cannot both proceed; it also removes the locks of dead processes of this host, so
+ * killed runs leave no lock files piling up.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
@@ -133,9 +134,13 @@ export async function acquireLock(s: StoreLike, o: LockOptions): Promise<RepoLoc
     return name;
   };
   id = await write();
-  const others = (
-    await listLocks(store, { clock, hostname, ...(o.isAlive ? { isAlive: o.isAlive } : {}) })
-  ).filter((l) => l.id !== id && !l.stale && (o.exclusive || l.exclusive));
+  const all = await listLocks(store, { clock, hostname, ...(o.isAlive ? { isAlive: o.isAlive } : {}) });
+  for (const l of all) {
+    // Only this host can tell that a pid is gone; another host's lock waits for LOCK_STALE_MS.
+    if (l.id !== id && l.stale && l.hostname === hostname && l.staleReason?.endsWith('is not running'))
+      await store.remove(`${DIRS.locks}/${l.id}`).catch(() => {});
+  }
+  const others = all.filter((l) => l.id !== id && !l.stale && (o.exclusive || l.exclusive));
   if (others.length > 0) {
     await store.remove(`${DIRS.locks}/${id}`);
     throw new UserError(`repository ${store.location} is locked: ${describe(others[0]!)}`, {

@@ -127,7 +127,8 @@ export async function initRepository(location: string | BlobStore, opts: InitOpt
   if (existing) {
     throw new UserError(`a repository already exists at ${store.location}`, {
       hint: 'choose an empty directory, or use the existing repository',
-      exitCode: EXIT.conflict,
+      exitCode: EXIT.exists,
+      code: 'exists',
     });
   }
   const mode = recipients.length > 0 ? 'recipients' : 'passphrase';

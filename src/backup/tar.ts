@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { UserError } from '../domain/errors.ts';
 import type { Repository, SnapshotMeta, TreeNode } from './ports.ts';
 import { findNode } from './browse.ts';
-import { loadTree, unsafeNameReason } from './tree.ts';
+import { loadTree, refusedEntry } from './tree.ts';
 
 export interface DumpStats {
   entries: number;
@@ -67,12 +67,8 @@ export async function dump(
       await w.entry({ ...base, type: 'dir', size: 0 });
       stats.entries++;
       const tree = await loadTree(repo, node.subtree!);
-      for (const child of tree.nodes) {
-        const why = unsafeNameReason(child.name);
-        if (why)
-          throw new UserError(`refusing to dump ${name}/${child.name}: the name ${why}`, { exitCode: 1 });
-        await emit(child, `${name}/${child.name}`);
-      }
+      refuseWhatRestoreRefuses(tree.nodes, `${name}/`);
+      for (const child of tree.nodes) await emit(child, `${name}/${child.name}`);
     } else if (node.type === 'symlink') {
       await w.entry({ ...base, type: 'symlink', size: 0, linkname: node.linkTarget ?? '' });
       stats.entries++;
@@ -116,17 +112,25 @@ export async function dump(
   const target = path === undefined || path === '/' || path === '' ? undefined : path;
   if (target === undefined) {
     const tree = await loadTree(repo, snapshot.tree);
-    for (const n of tree.nodes) {
-      const why = unsafeNameReason(n.name);
-      if (why) throw new UserError(`refusing to dump ${n.name}: the name ${why}`, { exitCode: 1 });
-      await emit(n, n.name);
-    }
+    refuseWhatRestoreRefuses(tree.nodes, '');
+    for (const n of tree.nodes) await emit(n, n.name);
   } else {
     const node = await findNode(repo, snapshot, target);
     await emit(node, node.name);
   }
   await w.end();
   return stats;
+}
+
+/** A tar must not hold what a restore of the same snapshot refuses (tar would extract it). */
+function refuseWhatRestoreRefuses(nodes: readonly TreeNode[], prefix: string): void {
+  const bad = refusedEntry(nodes);
+  if (!bad) return;
+  throw new UserError(`refusing to dump ${JSON.stringify(prefix + bad.name)}: ${bad.why}`, {
+    hint: 'restore refuses this snapshot tree too; `nightshift backup check` lists such entries',
+    exitCode: 1,
+    code: 'unsafe_path',
+  });
 }
 
 /** Streams tar records to a Writable, honouring backpressure. */

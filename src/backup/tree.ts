@@ -22,6 +22,24 @@ export function unsafeNameReason(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The first entry of one directory that a restore refuses, and why: an unsafe name, or a name
+ * given twice (a symlink and a directory of one name would let the link stand in for the parent).
+ * Restore, dump and check apply this one rule.
+ */
+export function refusedEntry(
+  nodes: readonly Pick<TreeNode, 'name'>[],
+): { name: string; why: string } | undefined {
+  const names = new Set<string>();
+  for (const n of nodes) {
+    const why = unsafeNameReason(n.name);
+    if (why) return { name: n.name, why: `the name ${why}` };
+    if (names.has(n.name)) return { name: n.name, why: 'it appears twice in one directory' };
+    names.add(n.name);
+  }
+  return undefined;
+}
+
 export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }

@@ -62,6 +62,14 @@ export interface NightshiftConfig {
   healthchecks: { baseUrl?: string };
   agents: Record<string, AgentConfig>;
   mcp: { http?: McpHttpConfig };
+  /** Model prices for `nightshift cost`, by model name (as runs record it). */
+  prices: Record<string, ModelPrice>;
+}
+
+/** US dollars (or any one currency) per million tokens. */
+export interface ModelPrice {
+  input: number;
+  output: number;
 }
 
 export const DEFAULT_HEARTBEAT_EVERY_MS = 30 * 60_000;
@@ -115,6 +123,17 @@ const schema = z
             fallbacks: z.array(endpoint).optional(),
             systemPrompt: z.string().optional(),
             heartbeatEvery: duration.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    prices: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            input: z.number().nonnegative().describe('price per million input (prompt) tokens'),
+            output: z.number().nonnegative().describe('price per million output (completion) tokens'),
           })
           .strict(),
       )
@@ -188,6 +207,7 @@ export function parseConfig(raw: unknown, file?: string): NightshiftConfig {
     mcp: c.mcp?.http
       ? { http: { host: c.mcp.http.host ?? '127.0.0.1', port: c.mcp.http.port, clients: c.mcp.http.clients } }
       : {},
+    prices: c.prices ?? {},
   };
   if (file !== undefined) config.file = file;
   return config;

@@ -6,7 +6,7 @@
 import { DEFAULT_KILL_GRACE_MS, DEFAULT_TIMEOUT_SECONDS } from './job.ts';
 import type { CommandPayload, Job } from './job.ts';
 import { formatDuration } from './duration.ts';
-import { describeSchedule, zoneOffsetMs } from './schedule.ts';
+import { describeCronDays, describeSchedule, zoneOffsetMs } from './schedule.ts';
 import { RESERVED_ENV_KEYS } from './job-validation.ts';
 
 export interface ContractOptions {
@@ -100,9 +100,12 @@ export function describeContract(
   lines.push(...describeNotify(job));
 
   // When.
-  lines.push(`Schedule: ${describeSchedule(job.schedule)}`);
+  const cronDays = describeCronDays(job.schedule);
+  lines.push(`Schedule: ${describeSchedule(job.schedule)}${cronDays ? `, ${cronDays}` : ''}`);
   if (!job.enabled) {
     lines.push('Next fires: none, the job is disabled (`cron run` still runs it on demand)');
+  } else if (job.schedule.kind === 'after') {
+    lines.push("Next fires: when its predecessors' runs end as above (a chain run has trigger `chain`)");
   } else if (nextFires.length === 0) {
     lines.push('Next fires: none (the schedule has no future fire time)');
   } else {
@@ -162,7 +165,9 @@ function describePayload(job: Job, opts: ContractOptions): string[] {
           : 'Fallbacks: none',
         p.tools?.length
           ? `Tools the model may call: ${p.tools.join(', ')}`
-          : 'Tools: none (the model can only reply)',
+          : job.source?.kind === 'openclaw'
+            ? "Tools: none. Imported from OpenClaw, where this turn had its agent's default tools; here the model can only reply (give it tools with `cron edit --tools`)"
+            : 'Tools: none (the model can only reply)',
       ];
       if (p.execAllowlist?.length)
         lines.push(
@@ -243,7 +248,9 @@ function describeNotify(job: Job): string[] {
     lines.push(
       kind === 'backup' || kind === 'drill'
         ? 'Alerts: after every failed run (the default for backups), to the default alert channels; a recovery notice follows the next success'
-        : 'Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)',
+        : job.schedule.kind === 'after' && job.schedule.withinMs !== undefined
+          ? 'Alerts: after every failed run or broken chain (the default for chains with a window), to the default alert channels'
+          : 'Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)',
     );
   } else {
     lines.push(

@@ -14,6 +14,8 @@ export const EXIT = {
   conflict: 4,
   /** Wrong key or password. */
   auth: 5,
+  /** What was to be created exists already (`backup init` on a repository). */
+  exists: 6,
   /** Unexpected internal failure. */
   internal: 70,
 } as const;

@@ -41,7 +41,7 @@ export interface JobInput {
   delivery?: DeliveryPolicy | null;
   /** Replaces the healthcheck on edit; null removes it. */
   healthcheck?: { url: string } | null;
-  /** Set by imports; kept through edits. */
+  /** Set by imports and job files; kept through edits that do not give one. */
   source?: JobSource;
 }
 
@@ -300,7 +300,7 @@ function validateState(v: unknown): JobState {
 
 function checkAtNotPast(s: Schedule, nowMs: number): void {
   if (s.kind !== 'at') return;
-  const t = parseAt(s.at, s.tz);
+  const t = parseAt(s.at, s.tz, undefined, { inGap: 'after' });
   if (t <= nowMs) {
     fail(
       `schedule.at: ${new Date(t).toISOString()} is in the past, so the job would never run`,
@@ -410,6 +410,10 @@ export function applyJobPatch(job: Job, patch: Partial<JobInput>, nowMs: number)
     if (d === undefined) delete edited.description;
     else edited.description = d;
   }
+  if (patch.source !== undefined) {
+    const source = validateSource(patch.source);
+    if (source) edited.source = source;
+  }
   if (scheduleChanged || patch.enabled !== undefined) {
     const next = initialNextRun(edited, nowMs);
     if (next === undefined) delete edited.state.nextRunAtMs;
@@ -484,8 +488,16 @@ function definitionFields(raw: Record<string, unknown>, schedule: Schedule): Job
 
 function validateSource(v: unknown): JobSource | undefined {
   if (v === undefined || v === null) return undefined;
+  if (isObject(v) && v.kind === 'file') {
+    const path = textField(v.path, 'source.path');
+    if (path.trim() === '') fail('source.path: must name the job file');
+    return { kind: 'file', path };
+  }
   if (!isObject(v) || v.kind !== 'openclaw')
-    fail(`source: must be { kind: "openclaw", id }, got ${show(v)}`, 'source is set by `nightshift import`');
+    fail(
+      `source: must be { kind: "openclaw", id } or { kind: "file", path }, got ${show(v)}`,
+      'source is set by `nightshift import` and `nightshift apply`',
+    );
   const id = textField(v.id, 'source.id');
   if (id.trim() === '' || id.length > 200)
     fail('source.id: must be a non-empty id of at most 200 characters');

@@ -11,7 +11,20 @@ export type Schedule =
   /** Every `everyMs`, on a grid anchored at `anchorMs` (default: the job's creation time). */
   | { kind: 'every'; everyMs: number; anchorMs?: number }
   /** One shot. ISO-8601; without an offset it means UTC, unless `tz` names the zone. */
-  | { kind: 'at'; at: string; tz?: string };
+  | { kind: 'at'; at: string; tz?: string }
+  /** A chain: runs when its predecessors' runs end (chain.ts), never at a time of its own. */
+  | { kind: 'after'; after: ChainLink[]; withinMs?: number };
+
+/** Which end of a predecessor's run lets a follower start. */
+export type ChainOn = 'success' | 'failure' | 'always';
+export const CHAIN_ON: readonly ChainOn[] = ['success', 'failure', 'always'];
+
+/** One predecessor of a chained job, by name. */
+export interface ChainLink {
+  job: string;
+  /** Default `success`. */
+  on: ChainOn;
+}
 
 /** Runs a command as a child process in its own process group. */
 export interface CommandPayload {
@@ -156,7 +169,7 @@ export type TerminalRunStatus = Exclude<RunStatus, 'queued' | 'running'>;
 export const TERMINAL_RUN_STATUSES = RUN_STATUSES.filter(
   (s): s is TerminalRunStatus => s !== 'queued' && s !== 'running',
 );
-export type RunTrigger = 'schedule' | 'manual' | 'catchup' | 'retry';
+export type RunTrigger = 'schedule' | 'manual' | 'catchup' | 'retry' | 'chain';
 
 /** Mutable scheduling state, kept with the job (OpenClaw's field names). */
 export interface JobState {
@@ -195,11 +208,14 @@ export interface Job {
   state: JobState;
 }
 
-export interface JobSource {
-  kind: 'openclaw';
-  /** The job's id in the system it came from. */
-  id: string;
-}
+export type JobSource =
+  | {
+      kind: 'openclaw';
+      /** The job's id in the system it came from. */
+      id: string;
+    }
+  /** Declared in a job file (`nightshift apply`); the next apply overwrites edits made elsewhere. */
+  | { kind: 'file'; path: string };
 
 export interface AlertPolicy {
   /** Alert after this many consecutive failed runs (error, timeout, missed); 0 = never. Default 1 for backup and drill jobs, else 0. */
@@ -294,6 +310,16 @@ export interface RunDetails {
   delivery?: DeliveryRecord[];
   /** Alerts this run caused (failure, recovery, anomaly). */
   alerts?: DeliveryRecord[];
+  /** Chain runs: the predecessor run that started this one (or, for a broken chain, what was missing). */
+  chain?: ChainRunDetails;
+}
+
+export interface ChainRunDetails {
+  /** The predecessor run whose end completed the chain (the last of several). */
+  afterRunId?: string;
+  afterJob?: string;
+  /** Every predecessor run that counted, by job name. */
+  runs: Record<string, string>;
 }
 
 export interface BackupRunDetails {

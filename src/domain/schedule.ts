@@ -12,7 +12,9 @@ import { Cron } from 'croner';
 import type { CronOptions } from 'croner';
 import type { Schedule } from './job.ts';
 import { UserError } from './errors.ts';
+import { describeAfter, validateAfterSchedule } from './chain.ts';
 import { formatDuration, parseDuration } from './duration.ts';
+import { parseCronExpression } from './cron-expression.ts';
 
 /** Shortest interval an `every` schedule may have; anything tighter floods run history. */
 export const MIN_EVERY_MS = 1_000;
@@ -26,18 +28,6 @@ export const CRON_NICKNAMES = [
   '@midnight',
   '@hourly',
 ];
-
-const FIELDS_5 = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'] as const;
-const FIELDS_6 = ['second', ...FIELDS_5] as const;
-
-const FIELD_HELP: Record<string, string> = {
-  second: '0-59, *, lists (1,2), ranges (1-5), steps (*/15)',
-  minute: '0-59, *, lists (0,30), ranges (0-29), steps (*/15)',
-  hour: '0-23, *, lists (9,17), ranges (9-17), steps (*/2)',
-  'day-of-month': '1-31, *, L (last day), 15W (nearest weekday), lists, ranges, steps',
-  month: '1-12 or JAN-DEC, *, lists, ranges, steps',
-  'day-of-week': '0-7 or SUN-SAT (0 and 7 are Sunday), *, L (5L = last Friday), # (MON#2), lists, ranges',
-};
 
 /** The host's IANA time zone (what cron schedules without `tz` use). */
 export function hostTimeZone(): string {
@@ -74,7 +64,7 @@ export function scheduleTimeZone(s: Schedule): string {
 // ---------------------------------------------------------------------------------------------
 // cron
 
-function cronOptions(tz: string): CronOptions {
+function cronOptions(tz: string, daysAnded: boolean): CronOptions {
   return {
     paused: true,
     // UTC as a zero offset takes croner's arithmetic path instead of Intl lookups (~10x faster).
@@ -83,8 +73,9 @@ function cronOptions(tz: string): CronOptions {
     mode: '5-or-6-parts',
     // Vixie cron: a job without wildcard or step in second/minute/hour is a fixed-time job for DST.
     fixedTimeRule: 'no-wildcard',
-    // Vixie cron: when both day-of-month and day-of-week are restricted, either may match.
-    domAndDow: false,
+    // Vixie cron: two restricted day fields match when either does; a day field starting with `*`
+    // leaves the other to decide (see cron-expression.ts).
+    domAndDow: daysAnded,
   };
 }
 
@@ -102,7 +93,11 @@ function cronFor(expr: string, tz: string): Cron {
   const key = tz + '\u0000' + expr;
   let c = cronCache.get(key);
   if (!c) {
-    c = new Cron(expr, cronOptions(tz));
+    if (expr.startsWith('@')) c = new Cron(expr, cronOptions(tz, false));
+    else {
+      const parsed = parseCronExpression(expr);
+      c = new Cron(parsed.cronerText, cronOptions(tz, parsed.daysAnded));
+    }
     // Without a year field croner never reads its 10,000-entry year table (~80 KB per pattern).
     const pattern = (c as unknown as CronInternals)._states?.pattern;
     if (pattern?.starYear === true && Array.isArray(pattern.year)) pattern.year = [];
@@ -144,10 +139,6 @@ function normalizeCronExpr(expr: string): string {
   return e.startsWith('@') ? e.toLowerCase() : e;
 }
 
-function cleanCronerMessage(msg: string): string {
-  return msg.replace(/^Cron(Pattern|Date)?:\s*/, '');
-}
-
 /** Throws a UserError naming the field of `expr` that is wrong. `expr` is already normalized. */
 function checkCronExpr(expr: string, tz: string): void {
   if (expr === '') {
@@ -163,44 +154,24 @@ function checkCronExpr(expr: string, tz: string): void {
     }
     return;
   }
-  const parts = expr.split(' ');
-  if (parts.length !== 5 && parts.length !== 6) {
-    throw new UserError(`schedule.expr: "${expr}" has ${parts.length} fields; cron needs 5 or 6`, {
-      hint:
-        parts.length < 5
-          ? 'write minute hour day-of-month month day-of-week, e.g. "30 2 * * *"'
-          : 'use 5 fields, or 6 with seconds first ("0 30 2 * * *"); a year field is not supported',
-    });
-  }
+  const parsed = parseCronExpression(expr);
   let cron: Cron;
   try {
     cron = cronFor(expr, tz);
-  } catch (err) {
-    // Find the field at fault: check each alone, the others wildcards.
-    const names = parts.length === 6 ? FIELDS_6 : FIELDS_5;
-    for (let i = 0; i < parts.length; i++) {
-      const probe = parts.map((p, j) => (j === i ? p : '*')).join(' ');
-      try {
-        new Cron(probe, cronOptions('UTC'));
-      } catch (fieldErr) {
-        const name = names[i]!;
-        throw new UserError(
-          `schedule.expr: ${name} field "${parts[i]}" is invalid (${cleanCronerMessage((fieldErr as Error).message)})`,
-          { hint: `${name} accepts ${FIELD_HELP[name]}` },
-        );
-      }
-    }
-    throw new UserError(
-      `schedule.expr: "${expr}" is invalid (${cleanCronerMessage((err as Error).message)})`,
-      {
-        hint: 'check the combination of fields, e.g. "0 3 * * *" or "0 0 L * *"',
-      },
-    );
+  } catch {
+    // Every field passed our own reading; croner refusing the whole is a combination it lacks.
+    throw new UserError(`schedule.expr: "${expr}" cannot be scheduled`, {
+      hint: 'check the combination of fields, e.g. "0 3 * * *" or "0 0 L * *"',
+    });
   }
   // A 5/6-field pattern repeats within 400 years, so "nothing after 2000-01-01" means never.
   if (cron.nextRun(new Date(Date.UTC(2000, 0, 1))) === null) {
-    throw new UserError(`schedule.expr: "${expr}" never fires (no date matches its day-of-month and month)`, {
-      hint: 'check the day-of-month against the month, e.g. February has no 30th; use L for the last day',
+    const month = expr.split(' ').at(-2)!;
+    const inMonth = month === '*' ? '' : ` in month ${month}`;
+    throw new UserError(`schedule.expr: "${expr}" never fires: no date falls ${parsed.days}${inMonth}`, {
+      hint: parsed.days.includes(' AND ')
+        ? 'check the day fields: both must match on one date (a day field starting with * still counts); e.g. February has no 30th, and the 1st is never a 4th Monday'
+        : 'check the day-of-month against the month, e.g. February has no 30th; use L for the last day',
     });
   }
 }
@@ -208,21 +179,35 @@ function checkCronExpr(expr: string, tz: string): void {
 // ---------------------------------------------------------------------------------------------
 // at
 
-const ISO_LOCAL = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?$/;
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+/** ISO 8601 date, optional time (`T`, `t` or a space before it; `24:00` = end of day), optional offset. */
+const ISO_AT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
 
 /** True if `at` is relative (`+20m`, `20m`, `in 20m`): it needs a "now" to mean anything. */
 export function isRelativeAt(at: string): boolean {
   return /^(\+|in\s+)?\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)/i.test(at.trim());
 }
 
+export interface ParseAtOptions {
+  /**
+   * A wall time that does not exist in the zone (clocks jumped over it): `refuse` (what a user
+   * typing it gets, naming the gap and its neighbours) or `after` (the first instant after the
+   * jump; for times stored before they were refused).
+   */
+  inGap?: 'refuse' | 'after';
+}
+
+const AT_HINT =
+  'use ISO 8601, e.g. 2027-03-14T07:00:00Z, 2027-03-14T09:00:00+02:00, or 2027-03-14T09:00 with a tz; or +20m';
+
 /**
  * The instant an `at` string names. ISO 8601 with `Z` or an offset is taken as is; without one it
- * is wall time in `tz` (default UTC). A wall time skipped by a DST jump means the first instant
- * after the jump; a repeated one means its first occurrence (as for cron). Relative times
- * (`+20m`, `20m`, `in 1h30m`) count from `nowMs`, which must then be given.
+ * is wall time in `tz` (default UTC). `24:00` is the end of that day (the next day's 00:00), as in
+ * ISO 8601. A repeated wall time (clocks going back) means its first occurrence, as for cron; one
+ * that does not exist is refused (see ParseAtOptions). Relative times (`+20m`, `20m`, `in 1h30m`)
+ * count from `nowMs`, which must then be given.
  */
-export function parseAt(at: string, tz?: string, nowMs?: number): number {
+export function parseAt(at: string, tz?: string, nowMs?: number, opts: ParseAtOptions = {}): number {
   const text = String(at).trim();
   if (tz !== undefined && !isValidTimeZone(tz)) {
     throw new UserError(`schedule.tz: unknown time zone "${tz}"`, {
@@ -244,44 +229,59 @@ export function parseAt(at: string, tz?: string, nowMs?: number): number {
     }
     return nowMs + ms;
   }
-  if (ISO_WITH_OFFSET.test(text)) {
-    const ms = Date.parse(text.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
-    if (Number.isFinite(ms)) {
-      if (tz !== undefined) {
-        throw new UserError(`schedule.at: "${at}" has its own UTC offset, so tz "${tz}" would be ignored`, {
-          hint: 'drop the offset to read the time in tz, or drop tz',
-        });
-      }
-      return ms;
-    }
+  const m = ISO_AT.exec(text);
+  if (!m) throw new UserError(`schedule.at: cannot read "${at}" as a time`, { hint: AT_HINT });
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) => Number(v ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const frac = m[7] ? Math.round(Number('0.' + m[7]) * 1000) : 0;
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  // Date.UTC rolls over (Feb 30 -> Mar 2); a real date survives the round trip.
+  const realDate = day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+  const endOfDay = h === 24 && mi === 0 && sec === 0 && frac === 0;
+  if (!realDate || (!endOfDay && (h > 23 || mi > 59 || sec > 59))) {
+    throw new UserError(`schedule.at: "${at}" is not a real date and time`, {
+      hint: 'check the day of the month (February has 28 or 29 days), hours 00-23 (or 24:00 for the end of the day), minutes and seconds 00-59',
+    });
   }
-  const m = ISO_LOCAL.exec(text);
-  if (m) {
-    const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) => Number(v ?? 0)) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    const frac = m[7] ? Math.round(Number('0.' + m[7]) * 1000) : 0;
-    const probe = new Date(Date.UTC(y, mo - 1, d, h, mi, s, frac));
-    // Date.UTC rolls over (Feb 30 -> Mar 2); a real date survives the round trip.
-    if (
-      probe.getUTCFullYear() === y &&
-      probe.getUTCMonth() === mo - 1 &&
-      probe.getUTCDate() === d &&
-      probe.getUTCHours() === h &&
-      probe.getUTCMinutes() === mi &&
-      probe.getUTCSeconds() === s
-    ) {
-      return wallTimeToInstant(probe.getTime(), tz ?? 'UTC');
+  const wallMs = day.getTime() + (h * 3600 + mi * 60 + sec) * 1000 + frac;
+  const offset = m[8];
+  if (offset !== undefined) {
+    if (tz !== undefined) {
+      throw new UserError(`schedule.at: "${at}" has its own UTC offset, so tz "${tz}" would be ignored`, {
+        hint: 'drop the offset to read the time in tz, or drop tz',
+      });
     }
+    if (offset.toUpperCase() === 'Z') return wallMs;
+    const om = /^([+-])(\d{2}):?(\d{2})$/.exec(offset)!;
+    const offsetMs = (Number(om[2]) * 60 + Number(om[3])) * 60_000 * (om[1] === '-' ? -1 : 1);
+    return wallMs - offsetMs;
   }
-  throw new UserError(`schedule.at: cannot read "${at}" as a time`, {
-    hint: 'use ISO 8601, e.g. 2027-03-14T07:00:00Z, 2027-03-14T09:00:00+02:00, or 2027-03-14T09:00 with a tz; or +20m',
-  });
+  const zone = tz ?? 'UTC';
+  const resolved = wallTimeToInstant(wallMs, zone);
+  if (typeof resolved === 'number') return resolved;
+  if (opts.inGap === 'after') return resolved.jumpMs;
+  const g = resolved;
+  const wall = (ms: number): string => new Date(ms).toISOString().slice(0, 16);
+  throw new UserError(
+    `schedule.at: ${wall(wallMs)} does not exist in ${zone}: the clocks jump from ${wall(g.jumpMs + g.beforeOffsetMs)} to ${wall(g.jumpMs + g.afterOffsetMs)} (${formatOffset(g.beforeOffsetMs)} to ${formatOffset(g.afterOffsetMs)})`,
+    {
+      hint: `pick a time that exists, e.g. the last minute before the jump, ${wall(g.jumpMs + g.beforeOffsetMs - 60_000)} (${formatOffset(g.beforeOffsetMs)}), or the first after it, ${wall(g.jumpMs + g.afterOffsetMs)} (${formatOffset(g.afterOffsetMs)})`,
+      code: 'at-in-gap',
+    },
+  );
+}
+
+/** `+02:00`, `-04:00`, `+05:45`. */
+function formatOffset(offsetMs: number): string {
+  const min = Math.round(Math.abs(offsetMs) / 60_000);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${offsetMs < 0 ? '-' : '+'}${pad(Math.floor(min / 60))}:${pad(min % 60)}`;
 }
 
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
@@ -312,8 +312,15 @@ export function zoneOffsetMs(tz: string, instantMs: number): number {
   return wall - whole;
 }
 
-/** Wall time (as if UTC) in `tz` to an instant: first occurrence if repeated, the jump if skipped. */
-function wallTimeToInstant(wallMs: number, tz: string): number {
+/** A wall time the clocks jumped over: the instant of the jump and the offsets either side. */
+interface WallTimeGap {
+  jumpMs: number;
+  beforeOffsetMs: number;
+  afterOffsetMs: number;
+}
+
+/** Wall time (as if UTC) in `tz` to an instant (the first occurrence if repeated), or its gap. */
+function wallTimeToInstant(wallMs: number, tz: string): number | WallTimeGap {
   const before = zoneOffsetMs(tz, wallMs - 86_400_000);
   const after = zoneOffsetMs(tz, wallMs + 86_400_000);
   const candidates = [wallMs - before, wallMs - after].sort((a, b) => a - b);
@@ -327,7 +334,7 @@ function wallTimeToInstant(wallMs: number, tz: string): number {
     if (zoneOffsetMs(tz, mid) === loOffset) lo = mid;
     else hi = mid;
   }
-  return hi;
+  return { jumpMs: hi, beforeOffsetMs: loOffset, afterOffsetMs: zoneOffsetMs(tz, hi) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,10 +408,13 @@ export function validateSchedule(s: Schedule, nowMs?: number): Schedule {
       if (isRelativeAt(at)) return { kind: 'at', at: new Date(ms).toISOString() };
       return tz === undefined ? { kind: 'at', at } : { kind: 'at', at, tz: tz as string };
     }
+    case 'after':
+      return validateAfterSchedule(raw);
     default:
-      throw new UserError(`schedule.kind: must be "cron", "every" or "at", got ${JSON.stringify(raw.kind)}`, {
-        hint: 'on the command line use --cron EXPR, --every DURATION or --at TIME',
-      });
+      throw new UserError(
+        `schedule.kind: must be "cron", "every", "at" or "after", got ${JSON.stringify(raw.kind)}`,
+        { hint: 'on the command line use --cron EXPR, --every DURATION, --at TIME or --after JOB' },
+      );
   }
 }
 
@@ -431,6 +441,9 @@ export function nextFireTimes(s: Schedule, afterMs: number, count: number, ancho
   const out: number[] = [];
   if (count <= 0) return out;
   switch (s.kind) {
+    case 'after':
+      // A chained job has no time of its own: its predecessors' runs start it.
+      return out;
     case 'every': {
       let t = everyNext(s.everyMs, everyAnchor(s, anchorMs), afterMs);
       while (out.length < count) {
@@ -440,7 +453,8 @@ export function nextFireTimes(s: Schedule, afterMs: number, count: number, ancho
       return out;
     }
     case 'at': {
-      const t = parseAt(s.at, s.tz);
+      // A stored time the clocks skip (written before such times were refused) fires after the jump.
+      const t = parseAt(s.at, s.tz, undefined, { inGap: 'after' });
       if (t > afterMs) out.push(t);
       return out;
     }
@@ -497,6 +511,32 @@ export function slotsBetween(
   return out;
 }
 
+const NICKNAME_FIELDS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+/**
+ * Which days a cron schedule fires on, in words, naming the day-field rule that applies:
+ * "on day-of-month 1-7 AND Monday (both day fields must match)". Undefined for other kinds.
+ */
+export function describeCronDays(s: Schedule): string | undefined {
+  if (s.kind !== 'cron') return undefined;
+  const expr = normalizeCronExpr(s.expr);
+  try {
+    return parseCronExpression(NICKNAME_FIELDS[expr] ?? expr).days;
+  } catch {
+    // A stored expression that no longer reads (a database edited by hand): its refusal is shown
+    // where its fire times are computed; a description just has nothing to add.
+    return undefined;
+  }
+}
+
 /** A short human description: `cron "30 2 * * *" (Europe/Berlin)`, `every 1h30m`, `at …`. */
 export function describeSchedule(s: Schedule): string {
   switch (s.kind) {
@@ -509,5 +549,7 @@ export function describeSchedule(s: Schedule): string {
       );
     case 'at':
       return `once at ${s.at}` + (s.tz ? ` (${s.tz})` : '');
+    case 'after':
+      return describeAfter(s);
   }
 }

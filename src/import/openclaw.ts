@@ -6,6 +6,9 @@
  *
  * Imported jobs carry their OpenClaw id in `source`: re-running the import finds them by it and
  * updates them instead of adding duplicates.
+ *
+ * One file past the usual size: it is the field-by-field map of one foreign format (docs/openclaw.md
+ * is its table), and each field's fate reads best next to the others'.
  */
 import { UserError } from '../domain/errors.ts';
 import { isObject, show } from '../domain/fields.ts';
@@ -26,8 +29,10 @@ export interface MappedJob {
   openclawId: string;
   name: string;
   input: JobInput;
-  /** Informative state carried over on creation (last run, last error). */
+  /** Informative state carried over on creation (last run, last error, consecutive failures). */
   state: Partial<JobState>;
+  /** OpenClaw's creation time, kept on creation. */
+  createdAtMs?: number;
   unmapped: UnmappedField[];
 }
 
@@ -157,8 +162,9 @@ function parseStateSidecar(text: string, file: string): Map<string, Record<strin
 
 // ---------------------------------------------------------------------------------------------
 
-/** Fields of an OpenClaw job that mean nothing in nightshift and are dropped without a word. */
-const IGNORED_TOP = new Set(['createdAtMs', 'updatedAtMs', 'jobId', 'scheduleIdentity']);
+/** Fields of an OpenClaw job that mean nothing in nightshift: `jobId` is the id's old name, the
+ * other OpenClaw's own bookkeeping of the schedule. */
+const IGNORED_TOP = new Set(['jobId', 'scheduleIdentity']);
 const KNOWN_TOP = new Set([
   'id',
   'name',
@@ -174,8 +180,20 @@ const KNOWN_TOP = new Set([
   'agentId',
   'sessionKey',
   'notify',
+  'createdAtMs',
+  'updatedAtMs',
   ...IGNORED_TOP,
 ]);
+
+/** A non-negative whole number of milliseconds, also when written as a numeric string. */
+function wholeMs(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'string' && /^\s*\d+\s*$/.test(v)) {
+    const n = Number(v);
+    if (Number.isSafeInteger(n)) return n;
+  }
+  return undefined;
+}
 
 /** Maps one OpenClaw job (as parseOpenClawStore returns it). */
 export function mapOpenClawJob(job: Record<string, unknown>, opts: MapOptions): MapResult {
@@ -191,6 +209,17 @@ export function mapOpenClawJob(job: Record<string, unknown>, opts: MapOptions): 
     drop('sessionKey', 'the chat session that created the job exists only in OpenClaw');
   if (job.notify !== undefined)
     drop('notify', 'legacy webhook fallback (cron.webhook); give the job a webhook delivery instead');
+  const createdAtMs = wholeMs(job.createdAtMs);
+  if (job.createdAtMs !== undefined && (createdAtMs === undefined || createdAtMs > opts.nowMs))
+    drop(
+      'createdAtMs',
+      `not a past time in epoch milliseconds (${show(job.createdAtMs)}); the import time is used`,
+    );
+  if (job.updatedAtMs !== undefined)
+    drop(
+      'updatedAtMs',
+      'the import is the last change nightshift knows of: updatedAtMs is the import time, and no fire time from before it is caught up',
+    );
 
   // Schedule.
   const schedule = mapSchedule(job.schedule, job.createdAtMs, drop);
@@ -231,7 +260,10 @@ export function mapOpenClawJob(job: Record<string, unknown>, opts: MapOptions): 
   if (typeof job.deleteAfterRun === 'boolean') input.deleteAfterRun = job.deleteAfterRun;
   if (delivery) input.delivery = delivery;
 
-  return { ok: true, openclawId: id, name, input, state: mapState(job.state), unmapped };
+  const state = mapState(job.state, drop);
+  const out: MappedJob = { ok: true, openclawId: id, name, input, state, unmapped };
+  if (createdAtMs !== undefined && createdAtMs <= opts.nowMs) out.createdAtMs = createdAtMs;
+  return out;
 }
 
 function mapSchedule(
@@ -240,38 +272,48 @@ function mapSchedule(
   drop: (field: string, reason: string) => void,
 ): Schedule | string {
   if (!isObject(v)) return `schedule: missing or not an object (${show(v)})`;
-  switch (v.kind) {
+  if (v.staggerMs !== undefined && v.staggerMs !== 0 && v.staggerMs !== '0')
+    drop(
+      'schedule.staggerMs',
+      'nightshift fires at the exact time, with no random delay; to spread jobs that share a time, give them different minutes (e.g. "3 * * * *" and "7 * * * *")',
+    );
+  // Older stores wrote `{cron: "0 */2 * * *"}` without a kind, and `{kind: "interval", intervalMs}`.
+  const kind = v.kind ?? (typeof v.cron === 'string' || typeof v.expr === 'string' ? 'cron' : undefined);
+  switch (kind) {
     case 'cron': {
       const expr = v.expr ?? v.cron;
       if (typeof expr !== 'string') return `schedule.expr: missing (${show(expr)})`;
-      if (v.staggerMs !== undefined && v.staggerMs !== 0)
-        drop('schedule.staggerMs', 'nightshift fires at the exact time; there is no stagger window');
       return typeof v.tz === 'string' && v.tz !== ''
         ? { kind: 'cron', expr, tz: v.tz }
         : { kind: 'cron', expr };
     }
-    case 'every': {
-      if (typeof v.everyMs !== 'number') return `schedule.everyMs: missing (${show(v.everyMs)})`;
+    case 'every':
+    case 'interval': {
+      const field = kind === 'every' ? 'everyMs' : 'intervalMs';
+      const raw = v[field];
+      const everyMs = wholeMs(raw);
+      if (everyMs === undefined)
+        return raw === undefined
+          ? `schedule.${field}: missing`
+          : `schedule.${field}: ${show(raw)} is not a whole number of milliseconds`;
       // OpenClaw anchors at anchorMs, else at the job's creation; nightshift does the same when told.
-      const anchor =
-        typeof v.anchorMs === 'number'
-          ? v.anchorMs
-          : typeof createdAtMs === 'number'
-            ? createdAtMs
-            : undefined;
-      return anchor === undefined
-        ? { kind: 'every', everyMs: v.everyMs }
-        : { kind: 'every', everyMs: v.everyMs, anchorMs: anchor };
+      const anchor = wholeMs(v.anchorMs) ?? wholeMs(createdAtMs);
+      if (v.anchorMs !== undefined && wholeMs(v.anchorMs) === undefined)
+        return `schedule.anchorMs: ${show(v.anchorMs)} is not epoch milliseconds`;
+      return anchor === undefined ? { kind: 'every', everyMs } : { kind: 'every', everyMs, anchorMs: anchor };
     }
     case 'at': {
-      if (typeof v.at === 'string') return { kind: 'at', at: v.at };
+      if (typeof v.at === 'string') {
+        if (typeof v.tz === 'string' && v.tz !== '') return { kind: 'at', at: v.at, tz: v.tz };
+        return { kind: 'at', at: v.at };
+      }
       // Older stores kept one-shots as epoch milliseconds.
-      if (typeof v.atMs === 'number' && Number.isFinite(v.atMs))
-        return { kind: 'at', at: new Date(v.atMs).toISOString() };
+      const atMs = wholeMs(v.atMs);
+      if (atMs !== undefined) return { kind: 'at', at: new Date(atMs).toISOString() };
       return `schedule.at: missing (${show(v.at ?? v.atMs)})`;
     }
     default:
-      return `schedule.kind: ${show(v.kind)} is not an OpenClaw schedule kind (cron, every, at)`;
+      return `schedule.kind: ${show(v.kind)} is not an OpenClaw schedule kind (cron, every, at; or the older interval)`;
   }
 }
 
@@ -358,11 +400,93 @@ function mapPayload(
         drop('payload.provider', 'legacy delivery alias; the delivery is taken from channel/to');
       if (job.wakeMode !== undefined && job.wakeMode !== 'now')
         drop('wakeMode', 'only times the main-session summary, which nightshift does not post');
+      // OpenClaw gives a turn its agent's default tools; nightshift's default is none at all.
+      drop(
+        'payload.tools',
+        "OpenClaw runs this turn with its agent's default tools, which do not exist here: it runs with no tools and can only reply; give it some with `cron edit <job> --tools exec,message`",
+      );
       return out;
     }
+    case 'command':
+      return mapCommand(p, known, drop);
     default:
-      return `payload.kind: ${show(p.kind)} cannot be imported (nightshift imports systemEvent and agentTurn)`;
+      return `payload.kind: ${show(p.kind)} cannot be imported (nightshift imports systemEvent, agentTurn and command)`;
   }
+}
+
+/**
+ * OpenClaw's command payload: `command` (the program) and `args`, run without a shell, as OpenClaw
+ * runs it; `argv` is the same as one list; `shell` (or `shell: true` with `command`) is a shell
+ * line, run by `/bin/sh -c`.
+ */
+function mapCommand(
+  p: Record<string, unknown>,
+  known: (keys: string[]) => void,
+  drop: (field: string, reason: string) => void,
+): Payload | string {
+  known([
+    'kind',
+    'command',
+    'args',
+    'argv',
+    'shell',
+    'cwd',
+    'env',
+    'timeoutSeconds',
+    'outputLimitBytes',
+    'successExitCodes',
+    'input',
+  ]);
+  const strings = (v: unknown): string[] | undefined =>
+    Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+  const out: Payload = { kind: 'command' };
+  if (typeof p.shell === 'string') {
+    if (p.shell.trim() === '') return 'payload.shell: empty';
+    out.command = p.shell;
+  } else if (p.shell === true) {
+    if (typeof p.command !== 'string' || p.command.trim() === '') return 'payload.command: missing';
+    if (p.args !== undefined)
+      return 'payload.args: a shell command line takes no separate args; put them in the line';
+    out.command = p.command;
+  } else if (p.argv !== undefined) {
+    const argv = strings(p.argv);
+    if (!argv || argv.length === 0 || argv[0]!.trim() === '')
+      return `payload.argv: must be a non-empty list of strings, got ${show(p.argv)}`;
+    out.argv = argv;
+  } else {
+    if (typeof p.command !== 'string' || p.command.trim() === '') return 'payload.command: missing';
+    const args = p.args === undefined ? [] : strings(p.args);
+    if (!args) return `payload.args: must be a list of strings, got ${show(p.args)}`;
+    out.argv = [p.command, ...args];
+  }
+  if (typeof p.cwd === 'string' && p.cwd !== '') out.cwd = p.cwd;
+  else if (p.cwd !== undefined) return `payload.cwd: must be a directory path, got ${show(p.cwd)}`;
+  if (p.env !== undefined) {
+    if (!isObject(p.env) || !Object.values(p.env).every((x) => typeof x === 'string'))
+      return 'payload.env: must map names to string values';
+    out.env = p.env as Record<string, string>;
+  }
+  if (typeof p.input === 'string') out.input = p.input;
+  const timeout = wholeMs(p.timeoutSeconds);
+  if (timeout !== undefined) out.timeoutSeconds = timeout;
+  else if (p.timeoutSeconds !== undefined)
+    drop('payload.timeoutSeconds', `not a whole number of seconds (${show(p.timeoutSeconds)}); default 600`);
+  if (p.outputLimitBytes !== undefined)
+    drop(
+      'payload.outputLimitBytes',
+      "the output kept per run is the job's history setting (default 16 KiB of its tail)",
+    );
+  const codes = p.successExitCodes;
+  if (
+    codes !== undefined &&
+    !(Array.isArray(codes) && codes.length === 1 && codes[0] === 0) &&
+    !(Array.isArray(codes) && codes.length === 0)
+  )
+    drop(
+      'payload.successExitCodes',
+      `only exit 0 counts as success in nightshift (OpenClaw also accepted ${show(codes)}); wrap the command to map its exit codes`,
+    );
+  return out;
 }
 
 function mapDelivery(
@@ -392,6 +516,14 @@ function mapDelivery(
       'a failed delivery never fails a nightshift run; it is recorded with the run',
     );
   if (d.accountId !== undefined) drop('delivery.accountId', 'a nightshift channel has one account');
+  const delivery = d;
+  // A delivery that cannot be mapped takes its other fields with it; each is named.
+  const dropRest = (why: string, except: string[]): undefined => {
+    for (const k of ['channel', 'to', 'failureDestination'])
+      if (!except.includes(k) && delivery[k] !== undefined)
+        drop(`delivery.${k}`, `${show(delivery[k])} dropped with the delivery (${why})`);
+    return undefined;
+  };
   const failure = (): { failureDestination?: { channel: string; to?: string } } => {
     const f = d.failureDestination;
     if (f === undefined) return {};
@@ -411,7 +543,7 @@ function mapDelivery(
       if (typeof url === 'string' && URL.canParse(url) && /^https?:$/.test(new URL(url).protocol))
         return { mode: 'webhook', url, ...failure() };
       drop('delivery.to', `webhook delivery needs an http(s) URL, got ${show(url)}`);
-      return undefined;
+      return dropRest('no webhook URL', ['to']);
     }
     case 'announce':
     case undefined: {
@@ -421,14 +553,14 @@ function mapDelivery(
           'delivery.channel',
           `${ch === undefined ? 'none given' : '"last"'}: nightshift has no last chat route; add a channel and re-run, or set one with cron edit`,
         );
-        return undefined;
+        return dropRest('no channel', ['channel']);
       }
       if (typeof ch !== 'string' || !channels.includes(ch)) {
         drop(
           'delivery.channel',
           `no nightshift channel named ${show(ch)}${channels.length ? ` (configured: ${channels.join(', ')})` : ' (none configured)'}; add it under "channels" in the configuration and re-run`,
         );
-        return undefined;
+        return dropRest(`no channel ${show(ch)}`, ['channel']);
       }
       return typeof d.to === 'string' && d.to !== ''
         ? { mode: 'announce', channel: ch, to: d.to, ...failure() }
@@ -436,21 +568,49 @@ function mapDelivery(
     }
     default:
       drop('delivery.mode', `${show(d.mode)} is not announce, webhook or none`);
-      return undefined;
+      return dropRest('unknown mode', []);
   }
 }
 
-/** Last-run facts worth keeping; nightshift computes next fires and counts its own errors. */
-function mapState(v: unknown): Partial<JobState> {
+/**
+ * Last-run facts worth keeping, and the consecutive failures (they drive failure alerts); every
+ * other state field is reported.
+ */
+function mapState(v: unknown, drop: (field: string, reason: string) => void): Partial<JobState> {
   if (!isObject(v)) return {};
   const out: Partial<JobState> = {};
   const status = v.lastRunStatus ?? v.lastStatus;
   if (status === 'ok' || status === 'error' || status === 'skipped') out.lastRunStatus = status;
-  if (typeof v.lastRunAtMs === 'number' && Number.isInteger(v.lastRunAtMs) && v.lastRunAtMs >= 0)
-    out.lastRunAtMs = v.lastRunAtMs;
-  if (typeof v.lastDurationMs === 'number' && Number.isInteger(v.lastDurationMs) && v.lastDurationMs >= 0)
-    out.lastDurationMs = v.lastDurationMs;
+  else if (status !== undefined) drop('state.lastRunStatus', `${show(status)} is not ok, error or skipped`);
+  const lastRunAtMs = wholeMs(v.lastRunAtMs);
+  if (lastRunAtMs !== undefined) out.lastRunAtMs = lastRunAtMs;
+  const lastDurationMs = wholeMs(v.lastDurationMs);
+  if (lastDurationMs !== undefined) out.lastDurationMs = lastDurationMs;
   if (typeof v.lastError === 'string' && v.lastError !== '') out.lastError = v.lastError;
+  const errors = wholeMs(v.consecutiveErrors);
+  if (errors !== undefined) out.consecutiveErrors = errors;
+  const known = new Set([
+    'lastRunStatus',
+    'lastStatus',
+    'lastRunAtMs',
+    'lastDurationMs',
+    'lastError',
+    'consecutiveErrors',
+  ]);
+  const reasons: Record<string, string> = {
+    nextRunAtMs: 'nightshift computes the next fire from the schedule (`cron show` lists it)',
+    runningAtMs: 'a run in progress in OpenClaw is not a run nightshift started',
+    lastDelivered:
+      "nightshift records each run's delivery with the run; OpenClaw's last one is not carried over",
+    lastDeliveryStatus:
+      "nightshift records each run's delivery with the run; OpenClaw's last one is not carried over",
+    lastDeliveryError:
+      "nightshift records each run's delivery with the run; OpenClaw's last one is not carried over",
+  };
+  for (const [k, val] of Object.entries(v)) {
+    if (known.has(k) || val === undefined || val === null) continue;
+    drop(`state.${k}`, reasons[k] ?? 'not a state field nightshift keeps');
+  }
   return out;
 }
 
@@ -550,6 +710,7 @@ export function planImport(
     }
     if (!current) {
       built.state = { ...built.state, ...r.state };
+      if (r.createdAtMs !== undefined) built.createdAtMs = r.createdAtMs;
       plan.inserts.push(built);
       plan.entries.push({
         action: 'created',

@@ -68,6 +68,7 @@ import type { LeadBounds } from './claim-lead.ts';
 import { isSlot, nextSlotAfter, slotsIn } from './slots.ts';
 import type { SlotRange } from './slots.ts';
 import { newRunId } from './run-id.ts';
+import { ChainTrigger } from './chains.ts';
 
 export type { EngineEvent } from './events.ts';
 
@@ -180,6 +181,8 @@ export class Engine {
   private pumpRequested = false;
   private reloadRequested = false;
   private pumping: Promise<void> | undefined;
+  /** Starts jobs that run `after` others (chains.ts). */
+  private readonly chains: ChainTrigger;
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -199,6 +202,25 @@ export class Engine {
     this.onRunStarted = opts.onRunStarted;
     this.changePollMs = opts.changePollMs ?? DEFAULT_CHANGE_POLL_MS;
     this.lead = new ClaimLead(opts.claimLead ?? DEFAULT_LEAD);
+    this.chains = new ChainTrigger({
+      store: this.store,
+      clock: this.clock,
+      log: this.log,
+      record: (job, run) => this.recordChainRun(job, run),
+    });
+  }
+
+  /** A chain's run: queued to start now, or a broken chain's `missed` record (which notifies). */
+  private async recordChainRun(job: Job, run: Run): Promise<boolean> {
+    if (!(await this.writes.claim(run))) return false;
+    if (run.status === 'queued') {
+      this.log(queuedEvent(run));
+      if (this.started && !this.stopping) {
+        this.queued.set(run.runId, run);
+        this.kick();
+      }
+    } else await this.notifyFinished(job, run);
+    return true;
   }
 
   async start(): Promise<void> {
@@ -212,6 +234,7 @@ export class Engine {
       ({ interrupted } = await recoverInterrupted(this.store, this.clock, this.log));
       await this.sweepOrphanRuns(this.startedAtMs);
       await this.reload();
+      await this.chains.recover();
     } catch (err) {
       this.started = false;
       throw err;
@@ -234,6 +257,7 @@ export class Engine {
     this.wake = undefined;
     this.poll?.cancel();
     this.poll = undefined;
+    this.chains.stop();
     this.log({ event: 'engine.stopping', running: this.inflight.size });
     for (const f of this.inflight.values()) f.controller.abort();
     await this.pumping;
@@ -490,6 +514,7 @@ export class Engine {
         this.due.delete(id);
       }
     }
+    this.chains.setJobs(jobs);
     // Runs this engine queued whose write may not have committed when the store was read stay
     // known; one that is in fact gone is dropped when the atomic take finds it not queued.
     const previous = this.queued;
@@ -1012,6 +1037,8 @@ export class Engine {
     this.markPayloadDone(flight);
     await Promise.all(flight.writes);
     const finishedAtMs = Math.max(this.clock.now(), startedAtMs);
+    // A chain run keeps the record of what started it beside what its payload reports.
+    if (run.details?.chain) outcome.details = { ...outcome.details, chain: run.details.chain };
     const finishWrite = this.writes.finish(run.runId, { ...outcome, finishedAtMs });
     const finished: Run = {
       ...run,
@@ -1036,6 +1063,10 @@ export class Engine {
     });
     await this.afterRun(job, run, outcome, startedAtMs, finishedAtMs, finishWrite);
     await this.notifyFinished(job, finished);
+    // Its followers' chains; a failure here is logged, and the next start evaluates them again.
+    await this.chains.runFinished(job, finished).catch((err: unknown) => {
+      this.log({ event: 'engine.error', error: errorText(err), jobId: job.id, runId: run.runId });
+    });
     return finished;
   }
 

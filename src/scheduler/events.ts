@@ -45,6 +45,15 @@ export type EngineEvent =
   | { event: 'run.missed'; jobId: string; slots: number; fromMs: number; toMs: number; catchupRuns: number }
   | { event: 'run.interrupted'; jobId: string; runId: string; pid?: number; killed: boolean }
   | { event: 'job.deleted'; jobId: string; jobName: string; reason: string }
-  | { event: 'job.disabled'; jobId: string; jobName: string; reason: string };
+  | { event: 'job.disabled'; jobId: string; jobName: string; reason: string }
+  | {
+      event: 'chain.triggered';
+      jobId: string;
+      jobName: string;
+      runId: string;
+      afterJob: string;
+      afterRunId: string;
+    }
+  | { event: 'chain.broken'; jobId: string; jobName: string; runId: string; reason: string };
 
 export type EngineLog = (event: EngineEvent) => void;

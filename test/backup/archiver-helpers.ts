@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { initRepository, openRepository } from '../../src/backup/repository.ts';
 import type { Repo } from '../../src/backup/repository.ts';
+import type { TreeNode } from '../../src/backup/ports.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 /** Cheap KDF settings: the tests exercise archiving, not key stretching. */
@@ -87,4 +88,19 @@ export function describeTree(
   };
   visit('');
   return out;
+}
+
+/** A tree blob from raw nodes, bypassing the archiver's checks, as a hostile repository could write it. */
+export async function saveRawTree(repo: Repo, nodes: Partial<TreeNode>[]): Promise<string> {
+  const full = nodes.map((n) => ({
+    type: 'file',
+    mode: 0o100644,
+    uid: 0,
+    gid: 0,
+    mtimeMs: 0,
+    size: 0,
+    ...n,
+  }));
+  const r = await repo.saveBlob('tree', Buffer.from(JSON.stringify({ nodes: full })));
+  return r.id;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { LocalBlobStore } from '../../src/backup/backends/local.ts';
 import { acquireLock, listLocks, unlock } from '../../src/backup/lock.ts';
 import { LOCK_REFRESH_MS, LOCK_STALE_MS } from '../../src/backup/format.ts';
@@ -46,8 +47,9 @@ describe('repository locks', () => {
       const clock = new ManualClock(T0);
       const child = spawn(process.execPath, ['-e', '']);
       const deadPid = await new Promise<number>((res) => child.on('exit', () => res(child.pid!)));
-      await acquireLock(store, { exclusive: true, clock, pid: deadPid });
       const live = await acquireLock(store, { exclusive: false, clock });
+      // Written after the live one, so no later acquisition has swept it yet.
+      await acquireLock(store, { exclusive: false, clock, pid: deadPid });
       const locks = await listLocks(store, { clock });
       assert.deepEqual(locks.map((l) => l.stale).sort(), [false, true]);
       const res = await unlock(store, { clock });
@@ -55,6 +57,31 @@ describe('repository locks', () => {
       assert.equal(res.removed[0]!.pid, deadPid);
       assert.equal((await unlock(store, { clock, removeAll: true })).removed.length, 1);
       await live.release();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  test('the next lock taken on this host removes the locks of its dead processes', async () => {
+    const t = tempDir();
+    try {
+      const store = new LocalBlobStore(t.dir);
+      const clock = new ManualClock(T0);
+      // Three runs killed before they could release their locks left these files.
+      for (let i = 0; i < 3; i++) {
+        const child = spawn(process.execPath, ['-e', '']);
+        const pid = await new Promise<number>((res) => child.on('exit', () => res(child.pid!)));
+        const lock = { v: 1, hostname: hostname(), pid, time: new Date(T0).toISOString(), exclusive: false };
+        await store.write(`locks/dead${i}`, Buffer.from(JSON.stringify(lock)));
+      }
+      // Another host's lock cannot be judged from here: it stays.
+      await acquireLock(store, { exclusive: false, clock, hostname: 'elsewhere', pid: 1 });
+      assert.equal(readdirSync(join(t.dir, 'locks')).length, 4);
+      const mine = await acquireLock(store, { exclusive: false, clock });
+      const left = await listLocks(store, { clock });
+      assert.deepEqual(left.map((l) => l.hostname === 'elsewhere' || l.id === mine.id).sort(), [true, true]);
+      assert.equal(left.length, 2, 'the three dead locks are gone');
+      await mine.release();
     } finally {
       t.cleanup();
     }

@@ -6,7 +6,7 @@ import { restore } from '../../src/backup/restorer.ts';
 import { backup } from '../../src/backup/archiver.ts';
 import type { Repo } from '../../src/backup/repository.ts';
 import type { SnapshotMeta, TreeNode } from '../../src/backup/ports.ts';
-import { newRepo, rmrf, tmpDir } from './archiver-helpers.ts';
+import { newRepo, rmrf, saveRawTree, tmpDir } from './archiver-helpers.ts';
 
 /** Builds a snapshot from raw tree JSON, bypassing the archiver's own checks, as an attacker could. */
 async function craft(repo: Repo, build: (file: string) => Promise<string>): Promise<SnapshotMeta> {
@@ -19,19 +19,7 @@ async function craft(repo: Repo, build: (file: string) => Promise<string>): Prom
   );
 }
 
-async function saveTree(repo: Repo, nodes: Partial<TreeNode>[]): Promise<string> {
-  const full = nodes.map((n) => ({
-    type: 'file',
-    mode: 0o100644,
-    uid: 0,
-    gid: 0,
-    mtimeMs: 0,
-    size: 0,
-    ...n,
-  }));
-  const r = await repo.saveBlob('tree', Buffer.from(JSON.stringify({ nodes: full })));
-  return r.id;
-}
+const saveTree = saveRawTree;
 
 function fileNode(name: string, id: string): Partial<TreeNode> {
   return { name, type: 'file', size: 31, content: [id] };

@@ -268,9 +268,10 @@ describe('at', () => {
     assert.equal(iso(parseAt('2027-03-14T09:00', 'Asia/Kolkata')), '2027-03-14T03:30:00.000Z');
   });
 
-  test('a wall time skipped by DST means the jump; a repeated one its first occurrence', () => {
-    assert.equal(iso(parseAt('2026-03-08T02:30', 'America/New_York')), '2026-03-08T07:00:00.000Z');
+  test('a repeated wall time means its first occurrence; a stored skipped one fires after the jump', () => {
     assert.equal(iso(parseAt('2026-11-01T01:30', 'America/New_York')), '2026-11-01T05:30:00.000Z');
+    const stored: Schedule = { kind: 'at', at: '2026-03-08T02:30', tz: 'America/New_York' };
+    assert.deepEqual(next(stored, '2026-03-01T00:00:00Z', 1), ['2026-03-08T07:00:00.000Z']);
   });
 
   test('relative times count from now', () => {
@@ -293,8 +294,8 @@ describe('at', () => {
 
   test('refuses unreadable times and an offset together with tz', () => {
     refuses({ kind: 'at', at: 'next tuesday' }, /schedule\.at: cannot read "next tuesday"/);
-    refuses({ kind: 'at', at: '2027-02-30T10:00' }, /schedule\.at: cannot read/);
-    refuses({ kind: 'at', at: '2027-01-01T25:00' }, /schedule\.at: cannot read/);
+    refuses({ kind: 'at', at: '2027-02-30T10:00' }, /schedule\.at: "2027-02-30T10:00" is not a real date/);
+    refuses({ kind: 'at', at: '2027-01-01T25:00' }, /schedule\.at: "2027-01-01T25:00" is not a real date/);
     refuses({ kind: 'at', at: '' }, /schedule\.at: missing/);
     refuses({ kind: 'at', at: '2027-01-01T10:00Z', tz: 'Europe/Berlin' }, /schedule\.at: .*own UTC offset/);
   });

@@ -48,8 +48,22 @@ describe('OpenClaw jobs.json mapping', () => {
     assert.deepEqual(brief.input.delivery, { mode: 'announce', channel: 'telegram', to: '123456789' });
     assert.equal(brief.input.description, 'Summary of the night');
     assert.deepEqual(brief.input.source, { kind: 'openclaw', id: 'morning-brief' });
-    assert.deepEqual(brief.state, { lastRunStatus: 'ok', lastRunAtMs: 1767193200000, lastDurationMs: 4200 });
-    assert.deepEqual(brief.unmapped, []);
+    assert.deepEqual(brief.state, {
+      lastRunStatus: 'ok',
+      lastRunAtMs: 1767193200000,
+      lastDurationMs: 4200,
+      consecutiveErrors: 0,
+    });
+    // The turn had OpenClaw's default tools; here it has none, and the report says so.
+    assert.deepEqual(
+      brief.unmapped.map((u) => u.field).filter((f) => f !== 'updatedAtMs'),
+      ['payload.tools', 'state.nextRunAtMs'],
+    );
+    assert.match(
+      brief.unmapped.find((u) => u.field === 'state.nextRunAtMs')!.reason,
+      /computes the next fire/,
+    );
+    assert.match(brief.unmapped.find((u) => u.field === 'payload.tools')!.reason, /runs with no tools/);
 
     const reminder = mapped(r, '7f0c1e2a-reminder');
     assert.deepEqual(reminder.input.schedule, { kind: 'at', at: '2099-02-01T16:00:00Z' });
@@ -69,7 +83,7 @@ describe('OpenClaw jobs.json mapping', () => {
     // wakeMode on an isolated job only times OpenClaw's main-session summary.
     assert.deepEqual(
       sweep.unmapped.map((u) => u.field),
-      ['wakeMode'],
+      ['updatedAtMs', 'wakeMode', 'payload.tools'],
     );
   });
 
@@ -90,6 +104,7 @@ describe('OpenClaw jobs.json mapping', () => {
       lastRunAtMs: 1767306600000,
       lastDurationMs: 900,
       lastError: 'model not allowed: gpt-5',
+      consecutiveErrors: 2,
     });
     assert.deepEqual(digest.input.delivery, { mode: 'none' });
     const check = mapped(r, 'check-backups');
@@ -120,8 +135,10 @@ describe('OpenClaw jobs.json mapping', () => {
       'delivery.channel',
       'payload.allowUnsafeExternalContent',
       'payload.thinking',
+      'payload.tools',
       'priority',
       'schedule.staggerMs',
+      'updatedAtMs',
     ]);
     assert.match(fields['payload.thinking']!, /thinking level "high"/);
     assert.match(fields['delivery.channel']!, /"last": nightshift has no last chat route/);
@@ -206,5 +223,76 @@ describe('planning an import', () => {
         /job "broken" \(Broken cron\): schedule/.test(e.message) &&
         !/job "fine"/.test(e.message),
     );
+  });
+});
+
+describe('every OpenClaw shape is mapped or reported', () => {
+  const NOW_SHAPES = Date.parse('2026-11-22T06:00:00Z');
+  const all = (): MapResult[] =>
+    parseOpenClawStore(fixture('shapes/jobs.json'), 'jobs.json').map((j) =>
+      mapOpenClawJob(j, { nowMs: NOW_SHAPES, channels: ['ops'] }),
+    );
+
+  test('a command payload becomes a command job: argv without a shell, a shell line via /bin/sh -c', () => {
+    const r = all();
+    const df = mapped(r, 'disk-report');
+    assert.deepEqual(df.input.payload, {
+      kind: 'command',
+      argv: ['df', '-h', '/'],
+      cwd: '/tmp',
+      env: { LC_ALL: 'C' },
+      timeoutSeconds: 30,
+    });
+    const fields = Object.fromEntries(df.unmapped.map((u) => [u.field, u.reason]));
+    assert.match(fields['payload.successExitCodes']!, /only exit 0 counts as success/);
+    assert.match(fields['payload.outputLimitBytes']!, /history setting/);
+    const tidy = mapped(r, 'tidy-shell');
+    assert.deepEqual(tidy.input.payload, {
+      kind: 'command',
+      command: 'find /tmp/cache -mtime +7 -delete && echo done',
+    });
+  });
+
+  test('state: consecutive failures and the creation time are kept; the rest is reported', () => {
+    const df = mapped(all(), 'disk-report');
+    assert.deepEqual(df.state, { lastRunAtMs: 1767333600000, lastRunStatus: 'error', consecutiveErrors: 3 });
+    assert.equal(df.createdAtMs, 1767225600000);
+    const fields = df.unmapped.map((u) => u.field);
+    for (const f of ['state.nextRunAtMs', 'state.lastDelivered', 'state.lastDeliveryStatus', 'updatedAtMs'])
+      assert.ok(fields.includes(f), `${f} is reported`);
+    const plan = planImport([df], [], NOW_SHAPES, ids);
+    assert.equal(plan.inserts[0]!.createdAtMs, 1767225600000, 'OpenClaw creation time kept');
+    assert.equal(plan.inserts[0]!.updatedAtMs, NOW_SHAPES, 'updated at the import');
+    assert.equal(plan.inserts[0]!.state.consecutiveErrors, 3);
+  });
+
+  test('older schedule shapes: interval, atMs, a bare cron; everyMs as a numeric string', () => {
+    const r = all();
+    assert.deepEqual(mapped(r, 'old-interval').input.schedule, {
+      kind: 'every',
+      everyMs: 7200000,
+      anchorMs: 1767225600000,
+    });
+    assert.deepEqual(mapped(r, 'old-at').input.schedule, { kind: 'at', at: '2100-01-01T00:00:00.000Z' });
+    assert.deepEqual(mapped(r, 'old-cron').input.schedule, { kind: 'cron', expr: '0 */2 * * *' });
+    assert.deepEqual(mapped(r, 'tidy-shell').input.schedule, {
+      kind: 'every',
+      everyMs: 30000,
+      anchorMs: 1767225600000,
+    });
+    assert.match(
+      skipped(r, 'bad-every').reason,
+      /schedule\.everyMs: "thirty seconds" is not a whole number of milliseconds/,
+    );
+  });
+
+  test('a delivery that cannot be mapped names everything dropped with it', () => {
+    const lost = mapped(all(), 'lost-delivery');
+    assert.equal(lost.input.delivery, undefined);
+    const fields = Object.fromEntries(lost.unmapped.map((u) => [u.field, u.reason]));
+    assert.match(fields['delivery.channel']!, /no nightshift channel named "signal" \(configured: ops\)/);
+    assert.match(fields['delivery.to']!, /"\+15555550123" dropped with the delivery/);
+    assert.match(fields['delivery.failureDestination']!, /dropped with the delivery/);
+    assert.match(fields['delivery.accountId']!, /one account/);
   });
 });

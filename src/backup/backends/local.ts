@@ -8,6 +8,7 @@ import { constants as fsc } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { EXIT, UserError } from '../../domain/errors.ts';
 import type { BlobStore } from '../ports.ts';
 import { TEMP_PREFIX } from '../format.ts';
 
@@ -18,6 +19,8 @@ export class LocalBlobStore implements BlobStore {
   readonly location: string;
   // Files are write-once, so a handle stays valid for the file's life; insertion order is LRU order.
   private readonly handles = new Map<string, Promise<FileHandle>>();
+  /** Bytes of packs this store has written: what a command that stops leaves unused. */
+  private packBytesWritten = 0;
 
   constructor(dir: string) {
     this.location = dir;
@@ -31,6 +34,15 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async write(path: string, data: Uint8Array): Promise<void> {
+    try {
+      await this.writeFile(path, data);
+    } catch (err) {
+      throw await writeError(err, this.location, this.packBytesWritten);
+    }
+    if (path.startsWith('data/')) this.packBytesWritten += data.length;
+  }
+
+  private async writeFile(path: string, data: Uint8Array): Promise<void> {
     const target = this.abs(path);
     const dir = dirname(target);
     await mkdir(dir, { recursive: true });
@@ -148,6 +160,50 @@ export class LocalBlobStore implements BlobStore {
     await rm(target, { force: true });
     await syncDir(dirname(target));
   }
+}
+
+/**
+ * A failed write in words: what is wrong with the repository's place and how to fix it, for the
+ * causes a user can act on (a file where the directory should be, a full disk, no permission).
+ * Anything else is passed on as it is.
+ */
+async function writeError(err: unknown, location: string, packBytes: number): Promise<unknown> {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    // Find the file standing where a directory is needed: the location or one of its parents.
+    let p = location;
+    for (;;) {
+      const st = await stat(p).catch(() => undefined);
+      if (st && !st.isDirectory()) {
+        return new UserError(`${location} cannot hold a repository: ${p} is a file, not a directory`, {
+          hint: 'give the repository a directory path (a new or empty directory is created for it)',
+          code: 'not_a_directory',
+        });
+      }
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+    }
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    const mib = (packBytes / 1048576).toFixed(1);
+    return new UserError(`no space left on the repository's disk (${location})`, {
+      hint: `free space on that disk and run the command again; this command wrote ${mib} MiB of packs before the disk filled, which no snapshot uses now that it stopped: \`nightshift backup prune\` removes them`,
+      exitCode: EXIT.failed,
+      code: 'no_space',
+    });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new UserError(
+      `cannot write to the repository at ${location}: ${code === 'EROFS' ? 'the filesystem is read-only' : 'permission denied'}`,
+      {
+        hint: 'run as a user who may write there, or give the repository a writable path',
+        exitCode: EXIT.failed,
+        code: 'not_writable',
+      },
+    );
+  }
+  return err;
 }
 
 /** Makes a rename or unlink in `dir` durable. */

@@ -12,6 +12,7 @@ import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from '
 import type { JobFlags } from './job-flags.ts';
 import { isoUtc, relative } from './format.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
+import { displayPath } from '../../app/job-files.ts';
 
 function printSaved(verb: string, job: Job, json: boolean): void {
   if (json) {
@@ -56,7 +57,11 @@ export function registerJobEditCommands(cron: Command): void {
       inFlagTerms(err);
     }
     await withApp(cmd, async (app) => {
-      await addJob(app, job);
+      try {
+        await addJob(app, job);
+      } catch (err) {
+        inFlagTerms(err);
+      }
       printSaved('added', job, json);
     });
   });
@@ -80,6 +85,10 @@ export function registerJobEditCommands(cron: Command): void {
         inFlagTerms(err);
       }
       printSaved('updated', updated, json);
+      if (job.source?.kind === 'file')
+        process.stderr.write(
+          `warning: ${job.name} is declared in ${displayPath(job.source.path)}; the next \`nightshift apply\` of that file overwrites this change (edit the file instead)\n`,
+        );
     });
   });
 

@@ -6,7 +6,12 @@ import type { Command } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
 import type { Job } from '../../domain/job.ts';
-import { describeSchedule, nextFireTimes, scheduleTimeZone } from '../../domain/schedule.ts';
+import {
+  describeCronDays,
+  describeSchedule,
+  nextFireTimes,
+  scheduleTimeZone,
+} from '../../domain/schedule.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import type { App } from '../../app/app.ts';
 import { listJobs, requireJob, showJob } from '../../app/jobs.ts';
@@ -15,6 +20,7 @@ import { statusReport } from '../../app/status.ts';
 import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './format.ts';
+import { displayPath } from '../../app/job-files.ts';
 import { printJson, printLine } from './output.ts';
 import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
 import { registerJobEditCommands } from './cron-edit.ts';
@@ -141,7 +147,7 @@ export function registerCronCommands(program: Command): void {
     .option('--tz <iana>', 'time zone for --cron / an offset-less --at (default: host zone for cron)')
     .option('--every <duration>', 'interval, anchored at --from')
     .option('--at <when>', 'one-shot time')
-    .option('--from <iso>', 'preview from this instant (default: now)')
+    .option('--from <iso>', 'preview fires after this instant, as for a job created then (default: now)')
     .option('--count <n>', 'how many fire times (default 5)')
     .action((opts, cmd) => {
       const { json } = globalOptions(cmd);
@@ -163,13 +169,15 @@ export function registerCronCommands(program: Command): void {
           hint: 'for example nightshift cron next --cron "0 7 * * *" --tz Europe/Berlin',
         });
       }
-      const fires = nextFireTimes(schedule, fromMs - 1, count, fromMs);
+      // As the daemon does for a job created at --from: the first fire strictly after it.
+      const fires = nextFireTimes(schedule, fromMs, count, fromMs);
       if (json) {
         printJson(fires.map(isoUtc));
         return;
       }
       const tz = scheduleTimeZone(schedule);
-      printLine(`${describeSchedule(schedule)}, from ${isoUtc(fromMs)}:`);
+      const cronDays = describeCronDays(schedule);
+      printLine(`${describeSchedule(schedule)}${cronDays ? `, ${cronDays}` : ''}, after ${isoUtc(fromMs)}:`);
       if (fires.length === 0) printLine('  never fires after that');
       for (const f of fires) printLine(`  ${isoUtc(f)}  ${localTime(f, tz)} ${tz}`);
     });
@@ -178,6 +186,8 @@ export function registerCronCommands(program: Command): void {
 function printShow(job: Job, contract: string[], now: number): void {
   printLine(`${job.name}  (id ${job.id}, ${job.enabled ? 'enabled' : 'disabled'}, status ${jobStatus(job)})`);
   if (job.description) printLine(`  ${job.description}`);
+  if (job.source?.kind === 'file') printLine(`source: file ${displayPath(job.source.path)}`);
+  else if (job.source?.kind === 'openclaw') printLine(`source: OpenClaw job ${job.source.id}`);
   printLine('');
   printLine('execution contract:');
   for (const line of contract) printLine(`  ${line}`);

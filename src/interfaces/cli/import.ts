@@ -22,8 +22,12 @@ export function registerImportCommands(program: Command): void {
     .option('--dry-run', 'show what would change, write nothing')
     .action(async (path, opts, cmd) => {
       const { json } = globalOptions(cmd);
-      const { importOpenClaw } = await import('../../app/import.ts');
-      const report = await withApp(cmd, (app) => importOpenClaw(app, path, { dryRun: opts.dryRun === true }));
+      const { importOpenClaw, readOpenClawImport } = await import('../../app/import.ts');
+      // Read and checked before the store is opened: a refused import leaves no database behind.
+      const source = readOpenClawImport(path, globalOptions(cmd).home);
+      const report = await withApp(cmd, (app) =>
+        importOpenClaw(app, source, { dryRun: opts.dryRun === true }),
+      );
       if (json) printJson(report);
       else for (const line of formatImportReport(report)) printLine(line);
     });

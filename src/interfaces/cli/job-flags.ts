@@ -35,6 +35,8 @@ export interface JobFlags extends PayloadFlags {
   tz?: string;
   every?: string;
   at?: string;
+  after?: string[];
+  within?: string;
   command?: string;
   commandArgv?: string;
   commandCwd?: string;
@@ -70,6 +72,15 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--tz <iana>', 'time zone for --cron (default: host zone) or for an offset-less --at')
     .option('--every <duration>', 'fixed interval: 1s, 90m, 2h, 1d')
     .option('--at <when>', 'one shot: ISO-8601 date-time (UTC unless --tz) or +DURATION from now')
+    .option(
+      '--after <job[:on]>',
+      "chain: run when that job's run ends; on = success (default), failure or always (repeatable: all of them)",
+      collect,
+    )
+    .option(
+      '--within <duration>',
+      'with --after: the predecessors must all end within this span, else the chain is recorded broken',
+    )
     .option('--command <shell>', 'command run by /bin/sh -c')
     .option('--command-argv <json>', 'argv as a JSON array, run without a shell: \'["prog","arg"]\'')
     .option('--command-cwd <dir>', 'working directory of the command')
@@ -182,6 +193,8 @@ const FIELD_TO_FLAG: Array<[string, string]> = [
   ['schedule.tz', '--tz'],
   ['schedule.everyMs', '--every'],
   ['schedule.at', '--at'],
+  ['schedule.after', '--after'],
+  ['schedule.withinMs', '--within'],
   ['schedule.kind', 'schedule'],
   ['name', '--name'],
   ['description', '--description'],
@@ -224,20 +237,38 @@ export function inFlagTerms(err: unknown): never {
 
 /** The schedule named by --cron/--every/--at (+ --tz), or undefined when none is given. */
 export function scheduleFromFlags(
-  flags: Pick<JobFlags, 'cron' | 'every' | 'at' | 'tz'>,
+  flags: Pick<JobFlags, 'cron' | 'every' | 'at' | 'tz' | 'after' | 'within'>,
   nowMs: number,
 ): Schedule | undefined {
-  const given = (['cron', 'every', 'at'] as const).filter((k) => flags[k] !== undefined);
+  const given = (['cron', 'every', 'at', 'after'] as const).filter((k) => flags[k] !== undefined);
   if (given.length > 1) {
     throw new UserError(
-      `give only one of --cron, --every and --at (got ${given.map((g) => '--' + g).join(' and ')})`,
+      `give only one of --cron, --every, --at and --after (got ${given.map((g) => '--' + g).join(' and ')})`,
       {
         hint: 'a job has exactly one schedule',
       },
     );
   }
+  if (flags.within !== undefined && flags.after === undefined)
+    throw new UserError('--within needs --after', { hint: 'e.g. --after nightly-prep --within 30m' });
   let s: Schedule;
-  if (flags.cron !== undefined)
+  if (flags.after !== undefined) {
+    if (flags.tz !== undefined)
+      throw new UserError('--tz has no effect with --after (a chained job has no time of its own)', {
+        hint: 'drop --tz',
+      });
+    s = {
+      kind: 'after',
+      after: flags.after.map((a) => {
+        const i = a.lastIndexOf(':');
+        const on = i > 0 ? a.slice(i + 1) : '';
+        return ['success', 'failure', 'always'].includes(on)
+          ? { job: a.slice(0, i), on: on as 'success' }
+          : { job: a, on: 'success' as const };
+      }),
+      ...(flags.within !== undefined ? { withinMs: durationFlag('--within', flags.within) } : {}),
+    };
+  } else if (flags.cron !== undefined)
     s =
       flags.tz !== undefined
         ? { kind: 'cron', expr: flags.cron, tz: flags.tz }
@@ -344,9 +375,12 @@ export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
   }
   const schedule = scheduleFromFlags(flags, nowMs);
   if (!schedule) {
-    throw new UserError('a schedule is required: give --cron EXPR, --every DURATION or --at TIME', {
-      hint: 'for example --cron "0 3 * * *" --tz Europe/Berlin, --every 15m, or --at +20m',
-    });
+    throw new UserError(
+      'a schedule is required: give --cron EXPR, --every DURATION, --at TIME or --after JOB',
+      {
+        hint: 'for example --cron "0 3 * * *" --tz Europe/Berlin, --every 15m, or --at +20m',
+      },
+    );
   }
   const kind = kindFromFlags(flags);
   if (kind === undefined) {
@@ -378,16 +412,26 @@ export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Par
   if (flags.keepAfterRun) patch.deleteAfterRun = false;
 
   const old = job.schedule;
-  const oldTz = old.kind !== 'every' ? old.tz : undefined;
-  if (flags.cron !== undefined || flags.at !== undefined || flags.every !== undefined) {
+  const oldTz = old.kind === 'cron' || old.kind === 'at' ? old.tz : undefined;
+  if (
+    flags.cron !== undefined ||
+    flags.at !== undefined ||
+    flags.every !== undefined ||
+    flags.after !== undefined
+  ) {
     // A new expression keeps the job's zone unless --tz says otherwise.
-    const tz = flags.tz ?? (flags.every === undefined ? oldTz : undefined);
+    const tz = flags.tz ?? (flags.every === undefined && flags.after === undefined ? oldTz : undefined);
     patch.schedule = scheduleFromFlags({ ...flags, tz }, nowMs);
+  } else if (flags.within !== undefined && old.kind === 'after') {
+    patch.schedule = { ...old, withinMs: durationFlag('--within', flags.within) };
   } else if (flags.tz !== undefined) {
-    if (old.kind === 'every') {
-      throw new UserError('--tz has no effect on an --every job (intervals are real time)', {
-        hint: 'drop --tz, or switch to wall-clock times with --cron EXPR --tz ZONE',
-      });
+    if (old.kind === 'every' || old.kind === 'after') {
+      throw new UserError(
+        old.kind === 'every'
+          ? '--tz has no effect on an --every job (intervals are real time)'
+          : '--tz has no effect on an --after job (it has no time of its own)',
+        { hint: 'drop --tz, or switch to wall-clock times with --cron EXPR --tz ZONE' },
+      );
     }
     patch.schedule =
       old.kind === 'cron'

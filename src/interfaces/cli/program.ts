@@ -15,6 +15,8 @@ import { registerSessionCommands } from './session.ts';
 import { registerAlertCommands } from './alert.ts';
 import { registerImportCommands } from './import.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerJobFileCommands } from './job-files.ts';
+import { registerCostCommand } from './cost.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -72,6 +74,8 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerAlertCommands(program);
   registerImportCommands(program);
   registerDoctorCommand(program, version);
+  registerJobFileCommands(program);
+  registerCostCommand(program);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {

@@ -278,7 +278,7 @@ describe('backup quickstart', () => {
       '--name',
       'other',
     ]);
-    assert.equal(sameRepo.code, 4);
+    assert.equal(sameRepo.code, 6);
     assert.match(sameRepo.stderr, /a repository already exists/);
   });
 });

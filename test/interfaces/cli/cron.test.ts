@@ -192,7 +192,19 @@ describe('bad input: a clear error, exit 2, nothing written', () => {
     const { home } = freshHome();
     const base = ['cron', 'add', '--name', 'j', '--command', 'true'];
     const cases: Array<{ args: string[]; stderr: RegExp; code?: number }> = [
-      { args: [...base, '--cron', '61 * * * *'], stderr: /--cron: minute field "61" is invalid/ },
+      {
+        args: [...base, '--cron', '61 * * * *'],
+        stderr: /--cron: minute field "61": 61 is outside 0-59\n\s*hint: minute accepts 0-59/,
+      },
+      {
+        args: [...base, '--cron', '1 1 */100 * MON#4'],
+        stderr: /--cron: .*never fires: no date falls on day-of-month \*\/100 AND the 4th Monday/,
+      },
+      {
+        args: [...base, '--at', '2031-03-09T02:30', '--tz', 'America/New_York'],
+        stderr:
+          /--at: 2031-03-09T02:30 does not exist in America\/New_York[\s\S]*2031-03-09T01:59 \(-05:00\)[\s\S]*2031-03-09T03:00 \(-04:00\)/,
+      },
       {
         args: [...base, '--cron', '0 7 * * *', '--tz', 'Mars/Olympus'],
         stderr: /--tz: unknown time zone "Mars\/Olympus"/,
@@ -310,6 +322,21 @@ describe('cron next', () => {
       ]),
       cli(home, ['cron', 'next', '--at', '2027-01-01T10:00', '--tz', 'Europe/Berlin']),
     ]);
+    const words = await cli(home, [
+      'cron',
+      'next',
+      '--cron',
+      '1 1 */2 * MON',
+      '--tz',
+      'UTC',
+      '--from',
+      '2020-01-01T00:00:00Z',
+      '--count',
+      '2',
+    ]);
+    assert.equal(words.code, 0, words.stderr);
+    assert.match(words.stdout, /on day-of-month \*\/2 AND Monday \(both day fields must match\)/);
+    assert.match(words.stdout, /2020-01-13T01:01:00.000Z[\s\S]*2020-01-27T01:01:00.000Z/);
     // 2027-03-28 has no 02:30 in Berlin: the job fires at 03:00 CEST (01:00Z), once.
     assert.deepEqual(berlin.json, [
       '2027-03-27T01:30:00.000Z',
@@ -317,7 +344,8 @@ describe('cron next', () => {
       '2027-03-29T00:30:00.000Z',
     ]);
     assert.deepEqual(ny.json, ['2027-03-13T12:00:00.000Z', '2027-03-14T11:00:00.000Z']);
-    assert.deepEqual(every.json, ['2027-01-01T00:00:00.000Z', '2027-01-01T00:01:30.000Z']);
+    // The first fire after --from, as the daemon fires a job created at that instant.
+    assert.deepEqual(every.json, ['2027-01-01T00:01:30.000Z', '2027-01-01T00:03:00.000Z']);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /2027-01-01T09:00:00.000Z\s+2027-01-01 10:00:00 \+01:00 Europe\/Berlin/);
     assert.equal(existsSync(join(home, 'nightshift.db')), false, 'a preview opens no store');

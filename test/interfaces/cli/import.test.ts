@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli, tempHome } from './cli-harness.ts';
@@ -129,6 +129,9 @@ describe('nightshift import openclaw', () => {
     const brief = jobs.find((j) => j.name === 'Morning brief')!;
     assert.deepEqual(brief.source, { kind: 'openclaw', id: 'morning-brief' });
     assert.equal(brief.state.lastRunStatus, 'ok');
+    // An imported turn without tools says so where the user looks at the job.
+    const show = await cli(h.home, ['cron', 'show', 'Morning brief']);
+    assert.match(show.stdout, /Tools: none\. Imported from OpenClaw, .*can only reply/);
 
     const again = await nsImport(h.home, ['import', 'openclaw', join(FIXTURES, 'classic/jobs.json')]);
     assert.equal(again.code, 0, again.stderr);
@@ -193,6 +196,12 @@ describe('nightshift import openclaw', () => {
     const after = await listJobs(h.home);
     assert.equal(after.length, before);
     assert.ok(!after.some((j) => j.name === 'Fine job'), 'the valid job of the file was not imported either');
+
+    // A refused import into a home that has no database yet leaves none behind.
+    const fresh = join(h.work, 'fresh-home');
+    const refused = await nsImport(fresh, ['import', 'openclaw', join(FIXTURES, 'invalid/jobs.json')]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.ok(!existsSync(join(fresh, 'nightshift.db')), 'no database was created');
 
     const missing = await nsImport(h.home, ['import', 'openclaw', join(h.work, 'nope.json')]);
     assert.equal(missing.code, 3);

@@ -1,0 +1,171 @@
+/**
+ * Jobs as code: `apply` (with --check, --dry-run, --prune), `render`, `export` and
+ * `schema jobs`. The work is in src/app (apply-jobs.ts, export-jobs.ts, job-files.ts); this file
+ * reads flags, asks for confirmation, and prints.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from '@commander-js/extra-typings';
+import { stringify } from 'yaml';
+import { EXIT } from '../../domain/errors.ts';
+import type { Job } from '../../domain/job.ts';
+import { describeDrift } from '../../domain/job-drift.ts';
+import { jobDocumentJsonSchema } from '../../domain/job-file-schema.ts';
+import { applyJobFiles, where } from '../../app/apply-jobs.ts';
+import type { ApplyReport } from '../../app/apply-jobs.ts';
+import { exportJobs, fileNameFor } from '../../app/export-jobs.ts';
+import { displayPath, renderJobFiles } from '../../app/job-files.ts';
+import { newJobId } from '../../domain/job-id.ts';
+import { globalOptions, withApp } from './context.ts';
+import { printJson, printLine } from './output.ts';
+
+async function askToPrune(orphans: Job[]): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const names = orphans.map((o) => o.name).join(', ');
+    const answer = await rl.question(
+      `remove ${orphans.length === 1 ? 'this job' : `these ${orphans.length} jobs`} and ${orphans.length === 1 ? 'its' : 'their'} run history: ${names}? [y/N] `,
+    );
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function printReport(r: ApplyReport): void {
+  const check = r.mode === 'check';
+  const verb = (done: string, would: string): string => (r.mode === 'apply' ? done : would);
+  for (const u of r.updated) {
+    if (!check) printLine(`${verb('updated', 'would update')} ${u.name} (${where(u.file, u.line)})`);
+    for (const d of u.drift ?? []) printLine(`${check ? '' : '  '}${describeDrift(u.name, d)}`);
+  }
+  for (const c of r.created)
+    printLine(
+      check
+        ? `only in files: ${c.name} (${where(c.file, c.line)})`
+        : `${verb('created', 'would create')} ${c.name} (${where(c.file, c.line)})`,
+    );
+  for (const l of r.relinked)
+    printLine(
+      `${verb('linked', 'would link')} ${l.name} to ${where(l.file, l.line)}` +
+        (l.movedFrom ? ` (was ${displayPath(l.movedFrom)})` : ' (made elsewhere, same definition)'),
+    );
+  for (const o of r.orphans) {
+    if (r.removed.includes(o.name)) printLine(`removed ${o.name} (was declared in ${displayPath(o.file)})`);
+    else
+      printLine(
+        `orphan: ${o.name} (made from ${displayPath(o.file)}, no longer declared there; --prune removes it)`,
+      );
+  }
+  const n = r.updated.length + r.created.length + (r.removed.length > 0 ? 0 : r.orphans.length);
+  if (check)
+    printLine(
+      r.inSync
+        ? `in sync: ${r.unchanged.length + r.relinked.length} jobs in ${r.files.length} files match the store`
+        : `drift: ${r.updated.length} changed, ${r.created.length} only in files, ${r.orphans.length} orphaned`,
+    );
+  else
+    printLine(
+      `${r.created.length} created, ${r.updated.length} updated, ${r.unchanged.length} unchanged, ${r.removed.length} removed` +
+        (r.mode === 'dry-run' ? ' (dry run: nothing was written)' : '') +
+        (n === 0 && r.mode === 'apply' ? '; the store matches the files' : ''),
+    );
+}
+
+export function registerJobFileCommands(program: Command): void {
+  program
+    .command('apply')
+    .description('create and update jobs from job files (YAML/JSON, directories read recursively)')
+    .argument('<paths...>', 'job files or directories of them (*.yaml, *.yml, *.json)')
+    .option('--values <file>', 'template values (YAML or JSON) for {{...}} in the files')
+    .option('--dry-run', 'show what would change, write nothing')
+    .option(
+      '--check',
+      'write nothing; print the drift field by field; exit 0 in sync, 1 on drift, 2 on invalid files',
+    )
+    .option('--prune', 'also remove jobs made from these files that they no longer declare (asks first)')
+    .option('--yes', 'with --prune: do not ask')
+    .option('--adopt', 'take over jobs of the same name that were not made from files (the file wins)')
+    .action(async (paths, opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true && !json;
+      const report = await withApp(cmd, (app) =>
+        applyJobFiles(app, paths, {
+          valuesFile: opts.values,
+          dryRun: opts.dryRun === true,
+          check: opts.check === true,
+          prune: opts.prune === true,
+          adopt: opts.adopt === true,
+          confirm: opts.yes ? async () => true : interactive ? askToPrune : undefined,
+        }),
+      );
+      if (json) printJson(report);
+      else printReport(report);
+      if (report.mode === 'check' && !report.inSync) process.exitCode = EXIT.failed;
+    });
+
+  program
+    .command('render')
+    .description('print job files with their templates filled in (validated, nothing written)')
+    .argument('<paths...>', 'job files or directories of them')
+    .option('--values <file>', 'template values (YAML or JSON)')
+    .action((paths, opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      const jobs = renderJobFiles(paths, { valuesFile: opts.values, nowMs: Date.now(), newId: newJobId });
+      if (json) {
+        printJson(jobs.map((j) => ({ file: j.file, line: j.line, job: j.doc })));
+        return;
+      }
+      process.stdout.write(
+        jobs.map((j) => `# ${where(j.file, j.line)}\n${stringify(j.doc, { lineWidth: 0 })}`).join('---\n'),
+      );
+    });
+
+  program
+    .command('export')
+    .description('write jobs as job files; `apply --check` on them reports no drift')
+    .option('--dir <dir>', 'one file per job in this directory (NAME.yaml)')
+    .option('-o, --output <file>', 'all jobs in one file, one YAML document each')
+    .option('--job <name...>', 'only these jobs (id or name; default: all)')
+    .action(async (opts, cmd) => {
+      const { json } = globalOptions(cmd);
+      if (opts.dir !== undefined && opts.output !== undefined) {
+        const { UserError } = await import('../../domain/errors.ts');
+        throw new UserError('give either --dir or -o, not both', {
+          hint: '--dir writes one file per job, -o one file with all of them',
+        });
+      }
+      const exported = await withApp(cmd, (app) => exportJobs(app, opts.job ?? []));
+      const written: string[] = [];
+      if (opts.dir !== undefined) {
+        const dir = resolve(opts.dir);
+        mkdirSync(dir, { recursive: true });
+        for (const e of exported) {
+          const file = join(dir, fileNameFor(e.name));
+          writeFileSync(file, e.yaml);
+          written.push(file);
+        }
+      } else if (opts.output !== undefined) {
+        const file = resolve(opts.output);
+        writeFileSync(file, exported.map((e) => e.yaml).join('---\n'));
+        written.push(file);
+      } else if (!json) {
+        process.stdout.write(exported.map((e) => e.yaml).join('---\n'));
+        return;
+      }
+      if (json)
+        printJson({
+          jobs: exported.map((e) => e.name),
+          files: written,
+          ...(written.length === 0 ? { documents: exported } : {}),
+        });
+      else printLine(`exported ${exported.length} jobs to ${written.map(displayPath).join(', ')}`);
+    });
+
+  const schema = program.command('schema').description('print the JSON Schema of a file format');
+  schema
+    .command('jobs')
+    .description('the job file format, for editors: nightshift schema jobs > jobs.schema.json')
+    .action(() => printJson(jobDocumentJsonSchema()));
+}
