@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Backup benchmark: nightshift against restic, borg and `tar | zstd -3 | age` on the same data.
 #
-#   bench/backup/run.sh [TOOLS]      TOOLS: comma list of nightshift,restic,borg,tar (default: all)
+#   bench/backup/run.sh [--runs N] [TOOLS]            TOOLS: comma list of nightshift,restic,borg,tar (default: all)
+#   bench/backup/run.sh --scale [COUNT] [--runs N] [TOOLS]
+#
+# Every figure is the median of N runs (default 3; --runs 1 for a quick look), printed with its
+# spread (max - min, as a percentage of the median).
 #
 # The dataset (~1 GiB, 30k files; ../shared/bench/gen_dataset.py) is generated once and cached
 # under bench/out/backup/dataset-v1. Each run copies it, then measures with /usr/bin/time -v:
@@ -11,41 +15,79 @@
 #   restore   restore of the latest snapshot into an empty directory (verified byte-exact with diff -r)
 #   check     check --read-data (borg: check --verify-data; tar: decrypt + zstd -t)
 # and prints each figure as a ratio to restic (wall time, CPU time and peak RSS per phase). Results also go to bench/out/backup/results.json.
+#
+# --scale [COUNT]: a tree of COUNT small files (default 1,000,000; bench/backup/gen_small_files.py,
+# generated once per count under bench/out/backup/scale-COUNT), nightshift and restic only:
+#   first     first backup
+#   nochange  backup of the unchanged tree
+#   restore1  restore of one directory (d0000/s00)
+#   check     check (structure, no data)
 # Needs: restic, borg (borgbackup), age, zstd, python3, GNU time.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${BENCH_OUT:-$ROOT/bench/out/backup}
 GEN=${GEN_DATASET:-$ROOT/../shared/bench/gen_dataset.py}
-TOOLS=${1:-nightshift,restic,borg,tar}
+RUNS=3
+SCALE=
+TOOLS=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) RUNS=$2; shift 2 ;;
+    --scale)
+      SCALE=1000000
+      if [[ ${2:-} =~ ^[0-9]+$ ]]; then SCALE=$2; shift; fi
+      shift ;;
+    *) TOOLS=$1; shift ;;
+  esac
+done
+if [ -n "$SCALE" ]; then TOOLS=${TOOLS:-nightshift,restic}; else TOOLS=${TOOLS:-nightshift,restic,borg,tar}; fi
 WORK=$OUT/work
 RES=$OUT/results.tsv
 PASS=bench-password-not-secret
-
 mkdir -p "$OUT"
 for bin in restic borg age age-keygen zstd python3 /usr/bin/time; do
   command -v "$bin" >/dev/null || { echo "missing $bin (apt-get install restic borgbackup age zstd time)" >&2; exit 2; }
 done
 
-if [ ! -d "$OUT/dataset-v1" ]; then
-  echo "generating dataset (once) ..." >&2
-  rm -rf "$OUT/dataset-v1.tmp"
-  python3 "$GEN" gen "$OUT/dataset-v1.tmp" >&2
-  mv "$OUT/dataset-v1.tmp" "$OUT/dataset-v1"
+if [ -n "$SCALE" ]; then
+  DATASET=$OUT/scale-$SCALE
+  if [ ! -d "$DATASET" ]; then
+    echo "generating $SCALE small files (once) ..." >&2
+    rm -rf "$DATASET.tmp"
+    python3 "$ROOT/bench/backup/gen_small_files.py" "$DATASET.tmp" "$SCALE" >&2
+    mv "$DATASET.tmp" "$DATASET"
+  fi
+else
+  DATASET=$OUT/dataset-v1
+  if [ ! -d "$DATASET" ]; then
+    echo "generating dataset (once) ..." >&2
+    rm -rf "$DATASET.tmp"
+    python3 "$GEN" gen "$DATASET.tmp" >&2
+    mv "$DATASET.tmp" "$DATASET"
+  fi
 fi
-
-rm -rf "$WORK"
-mkdir -p "$WORK"
-cp -a "$OUT/dataset-v1" "$WORK/data"
 : >"$RES"
+RUN=0
 
-export RESTIC_PASSWORD=$PASS RESTIC_CACHE_DIR=$WORK/cache/restic
-export BORG_PASSPHRASE=$PASS BORG_BASE_DIR=$WORK/cache/borg BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
-export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-export NIGHTSHIFT_PASSWORD=$PASS
-age-keygen -o "$WORK/age.key" 2>/dev/null
-AGE_RCPT=$(age-keygen -y "$WORK/age.key")
-NS="$ROOT/bin/nightshift --home $WORK/ns-home"
+# setup_run: a fresh work directory with a copy of the data and empty repositories.
+setup_run() {
+  rm -rf "$WORK"
+  mkdir -p "$WORK"
+  cp -a "$DATASET" "$WORK/data"
+  export RESTIC_PASSWORD=$PASS RESTIC_CACHE_DIR=$WORK/cache/restic
+  export BORG_PASSPHRASE=$PASS BORG_BASE_DIR=$WORK/cache/borg BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+  export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+  export NIGHTSHIFT_PASSWORD=$PASS
+  age-keygen -o "$WORK/age.key" 2>/dev/null
+  AGE_RCPT=$(age-keygen -y "$WORK/age.key")
+  NS="$ROOT/bin/nightshift --home $WORK/ns-home"
+  echo "init ..." >&2
+  if has nightshift; then (cd "$WORK" && $NS backup init --repo "$WORK/repo-nightshift" >/dev/null); fi
+  if has restic; then restic init -r "$WORK/repo-restic" >/dev/null; fi
+  if has borg; then borg init -e repokey-blake2 "$WORK/repo-borg" >/dev/null 2>&1; fi
+  if has tar; then mkdir -p "$WORK/repo-tar"; fi
+}
 
 has() { [[ ",$TOOLS," == *",$1,"* ]]; }
 
@@ -65,13 +107,14 @@ measure() {
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
   # CPU seconds (user + system) are steadier than wall time on a shared, loaded machine.
   cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {s += $2} END {print s}' "$WORK/time.txt")
-  printf '%s\t%s\tseconds\t%s\n%s\t%s\trss_kib\t%s\n%s\t%s\tcpu_seconds\t%s\n' \
-    "$tool" "$phase" "$wall" "$tool" "$phase" "$rss" "$tool" "$phase" "$cpu" >>"$RES"
+  record "$tool" "$phase" seconds "$wall"
+  record "$tool" "$phase" rss_kib "$rss"
+  record "$tool" "$phase" cpu_seconds "$cpu"
   echo "  $tool $phase: ${wall}s wall, ${cpu}s CPU, peak RSS $((rss / 1024)) MiB" >&2
 }
 
 size() { du -sb "$1" | cut -f1; }
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$RUN" >>"$RES"; }
 
 backup_cmd() {
   case $1 in
@@ -82,63 +125,103 @@ backup_cmd() {
   esac
 }
 
-echo "init ..." >&2
-has nightshift && (cd "$WORK" && $NS backup init --repo "$WORK/repo-nightshift" >/dev/null)
-has restic && restic init -r "$WORK/repo-restic" >/dev/null
-has borg && borg init -e repokey-blake2 "$WORK/repo-borg" >/dev/null 2>&1
-has tar && mkdir -p "$WORK/repo-tar"
+# one_run: the standard phases on the 1 GiB dataset.
+one_run() {
+  echo "first backup (v1) ..." >&2
+  for t in $TOOL_LIST; do
+    measure "$t" first bash -c "$(backup_cmd "$t" v1)"
+    record "$t" first bytes "$(size "$WORK/repo-$t")"
+  done
+
+  echo "mutate to v2 ..." >&2
+  python3 "$GEN" mutate "$WORK/data" >&2
+
+  echo "incremental backup (v2) ..." >&2
+  for t in $TOOL_LIST; do
+    before=$(size "$WORK/repo-$t")
+    measure "$t" incr bash -c "$(backup_cmd "$t" v2)"
+    record "$t" incr bytes $(($(size "$WORK/repo-$t") - before))
+  done
+
+  echo "no-change backup ..." >&2
+  for t in $TOOL_LIST; do
+    measure "$t" nochange bash -c "$(backup_cmd "$t" v3)"
+  done
+
+  echo "restore ..." >&2
+  for t in $TOOL_LIST; do
+    dest=$WORK/restore-$t
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    case $t in
+      nightshift) measure "$t" restore bash -c "$NS backup restore latest --repo $WORK/repo-nightshift --target $dest" ;;
+      restic) measure "$t" restore restic -r "$WORK/repo-restic" restore latest --target "$dest" ;;
+      borg) measure "$t" restore bash -c "cd $dest && borg extract $WORK/repo-borg::v3" ;;
+      tar) measure "$t" restore bash -c "age -d -i $WORK/age.key $WORK/repo-tar/v3.tar.zst.age | zstd -d -q | tar -xf - -C $dest" ;;
+    esac
+    # restic restores the absolute path it was given; the others the relative one.
+    got=$(find "$dest" -type d -name data -prune | head -1)
+    if ! diff -r "$WORK/data" "$got" >/dev/null; then
+      echo "$t restore differs from the source" >&2
+      exit 1
+    fi
+    rm -rf "$dest"
+  done
+
+  echo "check --read-data ..." >&2
+  for t in $TOOL_LIST; do
+    case $t in
+      nightshift) measure "$t" check bash -c "$NS backup check --read-data --repo $WORK/repo-nightshift" ;;
+      restic) measure "$t" check restic -r "$WORK/repo-restic" check --read-data ;;
+      borg) measure "$t" check borg check --verify-data "$WORK/repo-borg" ;;
+      tar) measure "$t" check bash -c "age -d -i $WORK/age.key $WORK/repo-tar/v3.tar.zst.age | zstd -t -q" ;;
+    esac
+  done
+}
+
+# one_scale_run: the --scale phases (nightshift and restic).
+one_scale_run() {
+  echo "first backup of $SCALE files ..." >&2
+  for t in $TOOL_LIST; do
+    measure "$t" first bash -c "$(backup_cmd "$t" v1)"
+    record "$t" first bytes "$(size "$WORK/repo-$t")"
+  done
+  echo "no-change backup ..." >&2
+  for t in $TOOL_LIST; do
+    measure "$t" nochange bash -c "$(backup_cmd "$t" v2)"
+  done
+  echo "restore of one directory ..." >&2
+  for t in $TOOL_LIST; do
+    dest=$WORK/restore-$t
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    case $t in
+      nightshift) measure "$t" restore1 bash -c "$NS backup restore latest --repo $WORK/repo-nightshift --target $dest --include '$WORK/data/d0000/s00'" ;;
+      # restic keeps the backed-up directory as the snapshot root (/data).
+      restic) measure "$t" restore1 restic -r "$WORK/repo-restic" restore latest --target "$dest" --include /data/d0000/s00 ;;
+    esac
+    got=$(find "$dest" -type d -path '*/d0000/s00' | head -1)
+    if [ -z "$got" ] || ! diff -r "$WORK/data/d0000/s00" "$got" >/dev/null; then
+      echo "$t restore of one directory differs from the source" >&2
+      exit 1
+    fi
+    rm -rf "$dest"
+  done
+  echo "check ..." >&2
+  for t in $TOOL_LIST; do
+    case $t in
+      nightshift) measure "$t" check bash -c "$NS backup check --repo $WORK/repo-nightshift" ;;
+      restic) measure "$t" check restic -r "$WORK/repo-restic" check ;;
+    esac
+  done
+}
 
 TOOL_LIST=$(echo "$TOOLS" | tr ',' ' ')
-
-echo "first backup (v1) ..." >&2
-for t in $TOOL_LIST; do
-  measure "$t" first bash -c "$(backup_cmd "$t" v1)"
-  record "$t" first bytes "$(size "$WORK/repo-$t")"
+for RUN in $(seq 1 "$RUNS"); do
+  echo "run $RUN of $RUNS" >&2
+  setup_run
+  if [ -n "$SCALE" ]; then one_scale_run; else one_run; fi
 done
-
-echo "mutate to v2 ..." >&2
-python3 "$GEN" mutate "$WORK/data" >&2
-
-echo "incremental backup (v2) ..." >&2
-for t in $TOOL_LIST; do
-  before=$(size "$WORK/repo-$t")
-  measure "$t" incr bash -c "$(backup_cmd "$t" v2)"
-  record "$t" incr bytes $(($(size "$WORK/repo-$t") - before))
-done
-
-echo "no-change backup ..." >&2
-for t in $TOOL_LIST; do
-  measure "$t" nochange bash -c "$(backup_cmd "$t" v3)"
-done
-
-echo "restore ..." >&2
-for t in $TOOL_LIST; do
-  dest=$WORK/restore-$t
-  rm -rf "$dest"
-  mkdir -p "$dest"
-  case $t in
-    nightshift) measure "$t" restore bash -c "$NS backup restore latest --repo $WORK/repo-nightshift --target $dest" ;;
-    restic) measure "$t" restore restic -r "$WORK/repo-restic" restore latest --target "$dest" ;;
-    borg) measure "$t" restore bash -c "cd $dest && borg extract $WORK/repo-borg::v3" ;;
-    tar) measure "$t" restore bash -c "age -d -i $WORK/age.key $WORK/repo-tar/v3.tar.zst.age | zstd -d -q | tar -xf - -C $dest" ;;
-  esac
-  # restic restores the absolute path it was given; the others the relative one.
-  got=$(find "$dest" -type d -name data -prune | head -1)
-  if ! diff -r "$WORK/data" "$got" >/dev/null; then
-    echo "$t restore differs from the source" >&2
-    exit 1
-  fi
-  rm -rf "$dest"
-done
-
-echo "check --read-data ..." >&2
-for t in $TOOL_LIST; do
-  case $t in
-    nightshift) measure "$t" check bash -c "$NS backup check --read-data --repo $WORK/repo-nightshift" ;;
-    restic) measure "$t" check restic -r "$WORK/repo-restic" check --read-data ;;
-    borg) measure "$t" check borg check --verify-data "$WORK/repo-borg" ;;
-    tar) measure "$t" check bash -c "age -d -i $WORK/age.key $WORK/repo-tar/v3.tar.zst.age | zstd -t -q" ;;
-  esac
-done
+rm -rf "$WORK"
 
 python3 "$ROOT/bench/backup/table.py" "$RES" "$OUT/results.json"

@@ -1,55 +1,149 @@
 /**
- * Compression and encryption of blobs on worker threads, so chunking and hashing on the main
- * thread overlap with zstd + AES-GCM on the other cores. The worker body is plain JavaScript
- * (evaluated, not loaded from a .ts file) so it runs the same under tsx, the bin launcher and tests;
- * it implements exactly `encryptBlob` from pack.ts: zstd when it pays, then seal with the given AAD.
+ * Blob sealing and opening on worker threads, so zstd, AES-GCM and HMAC run on the other cores
+ * while the main thread walks, chunks and writes. The worker body is plain JavaScript (evaluated,
+ * not loaded from a .ts file) so it runs the same under tsx, the bin launcher and tests.
+ *
+ * - `encrypt` implements exactly `encryptBlob` from pack.ts: zstd when it pays (the same
+ *   `compressWorthIt`, whose source text the workers run), then seal with the given AAD.
+ * - `openRange` implements `decryptBlob` for every blob of one read of a pack: AEAD open, zstd
+ *   decompress, length and HMAC-to-id check. A blob that fails is reported alone; the others of the
+ *   range still open. One message per range keeps the per-blob cost of small files low.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { compressWorthIt, FAST_LEVEL } from './compression.ts';
 import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createCipheriv, randomBytes } = require('node:crypto');
-const { compress } = require(workerData.zstdPath);
+const { createCipheriv, createDecipheriv, createHmac, randomBytes } = require('node:crypto');
+const { Compressor, Decompressor } = require(workerData.zstdPath);
+const compressWorthIt = ${compressWorthIt.toString()};
+let fastC, strongC, dec;
+const fast = (b) => fastC.compress(b);
+const strong = (b) => strongC.compress(b);
+function seal(m) {
+  if (!fastC) {
+    fastC = new Compressor();
+    fastC.setParameters({ compressionLevel: workerData.fastLevel });
+    strongC = new Compressor();
+    strongC.setParameters({ compressionLevel: workerData.level });
+  }
+  const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  const c = compressWorthIt(data, fast, strong, workerData.minGain);
+  const body = c === null ? data : c;
+  const compressed = c !== null;
+  const aad = Buffer.from(m.aadBase);
+  aad[4] = m.type;
+  aad[5] = compressed ? 1 : 0;
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', m.key, nonce);
+  cipher.setAAD(aad);
+  const out = Buffer.concat([nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+  const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
+  parentPort.postMessage({ seq: m.seq, sealed: new Uint8Array(ab), compressed }, [ab]);
+}
+function openOne(key, macKey, buf, e) {
+  if (e.length < 28) throw new Error('sealed message too short');
+  const sealed = buf.subarray(e.offset, e.offset + e.length);
+  const aad = Buffer.concat([Buffer.from('nsb1'), Uint8Array.of(e.type, e.compressed ? 1 : 0), Buffer.from(e.id, 'hex')]);
+  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  d.setAAD(aad);
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  let body;
+  try {
+    body = Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]);
+  } catch {
+    throw new Error('authentication failed');
+  }
+  let plain = body;
+  if (e.compressed) {
+    try {
+      dec ??= new Decompressor();
+      plain = dec.decompress(body);
+    } catch {
+      throw new Error('blob does not decompress');
+    }
+  }
+  if (plain.length !== e.rawLength || createHmac('sha256', macKey).update(plain).digest('hex') !== e.id)
+    throw new Error('blob content does not match its id');
+  return plain;
+}
+function open(m) {
+  const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+  const plains = [];
+  const errors = [];
+  const transfer = [];
+  for (const e of m.entries) {
+    try {
+      const p = openOne(m.key, m.macKey, buf, e);
+      if (m.discard) {
+        plains.push(null);
+        errors.push(null);
+        continue;
+      }
+      // A plaintext of its own (not a view of a pooled buffer), so it can be transferred.
+      const own = p.byteOffset === 0 && p.byteLength === p.buffer.byteLength ? p : new Uint8Array(p);
+      plains.push(own);
+      errors.push(null);
+      transfer.push(own.buffer);
+    } catch (err) {
+      plains.push(null);
+      errors.push(String((err && err.message) || err));
+    }
+  }
+  parentPort.postMessage({ seq: m.seq, plains, errors }, transfer);
+}
 parentPort.on('message', (m) => {
   try {
-    const data = m.data;
-    let body = data;
-    let compressed = false;
-    if (data.length >= 64) {
-      const c = compress(data, { compressionLevel: workerData.level });
-      if (c.length <= data.length * (1 - workerData.minGain)) { body = c; compressed = true; }
-    }
-    const aad = Buffer.from(m.aadBase);
-    aad[4] = m.type;
-    aad[5] = compressed ? 1 : 0;
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', m.key, nonce);
-    cipher.setAAD(aad);
-    const out = Buffer.concat([nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
-    const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
-    parentPort.postMessage({ seq: m.seq, sealed: new Uint8Array(ab), compressed }, [ab]);
+    if (m.op === 'open') open(m);
+    else seal(m);
   } catch (err) {
-    parentPort.postMessage({ seq: m.seq, error: String(err && err.message || err) });
+    parentPort.postMessage({ seq: m.seq, error: String((err && err.message) || err) });
   }
 });
 `;
 
-interface Job {
-  resolve: (r: { sealed: Buffer; compressed: boolean }) => void;
+/** Where a blob sits in a buffer handed to `openRange`, and what it must open to. */
+export interface RangeBlob {
+  id: string;
+  type: 0 | 1;
+  compressed: boolean;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+/** Per blob of a range: its plaintext, or why it could not be opened. */
+export type OpenedBlob = { plain: Buffer } | { error: string };
+
+interface WorkerReply {
+  seq: number;
+  error?: string;
+  sealed?: Uint8Array;
+  compressed?: boolean;
+  plains?: (Uint8Array | null)[];
+  errors?: (string | null)[];
+}
+
+/** A request sent to a worker, waiting for its answer. */
+interface AwaitedReply {
+  resolve: (r: WorkerReply) => void;
   reject: (e: Error) => void;
 }
 
-interface Slot {
+/** One worker thread and how many requests it has not answered yet. */
+interface PoolThread {
   worker: Worker;
   busy: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class BlobWorkerPool {
-  private readonly slots: Slot[] = [];
-  private readonly jobs = new Map<number, Job>();
+  private readonly threads: PoolThread[] = [];
+  private readonly awaiting = new Map<number, AwaitedReply>();
   private seq = 0;
   private next = 0;
 
@@ -58,70 +152,103 @@ export class BlobWorkerPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { zstdPath, level: ZSTD_LEVEL, minGain: MIN_COMPRESSION_GAIN },
+        workerData: { zstdPath, level: ZSTD_LEVEL, fastLevel: FAST_LEVEL, minGain: MIN_COMPRESSION_GAIN },
       });
-      const slot: Slot = { worker, busy: 0 };
-      worker.on(
-        'message',
-        (m: { seq: number; sealed?: Uint8Array; compressed?: boolean; error?: string }) => {
-          const job = this.jobs.get(m.seq);
-          this.jobs.delete(m.seq);
-          if (--slot.busy === 0) worker.unref();
-          if (!job) return;
-          if (m.error !== undefined || !m.sealed)
-            job.reject(new Error(`blob encryption failed: ${m.error ?? 'no output'}`));
-          else
-            job.resolve({
-              sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength),
-              compressed: !!m.compressed,
-            });
-        },
-      );
+      const thread: PoolThread = { worker, busy: 0 };
+      worker.on('message', (m: WorkerReply) => {
+        const reply = this.awaiting.get(m.seq);
+        this.awaiting.delete(m.seq);
+        if (--thread.busy === 0) worker.unref();
+        if (!reply) return;
+        if (m.error !== undefined) reply.reject(new Error(m.error));
+        else reply.resolve(m);
+      });
       const fail = (err: Error): void => {
-        // A dead worker leaves the pool; its (and any unanswered) jobs fail instead of hanging.
-        const i = this.slots.indexOf(slot);
-        if (i >= 0) this.slots.splice(i, 1);
-        for (const [k, j] of this.jobs) {
+        // A dead worker leaves the pool; its (and any unanswered) requests fail instead of hanging.
+        const i = this.threads.indexOf(thread);
+        if (i >= 0) this.threads.splice(i, 1);
+        for (const [k, j] of this.awaiting) {
           j.reject(err);
-          this.jobs.delete(k);
+          this.awaiting.delete(k);
         }
       };
       worker.on('error', fail);
       worker.on('exit', (code) => fail(new Error(`blob worker exited with code ${code}`)));
       worker.unref();
-      this.slots.push(slot);
+      this.threads.push(thread);
     }
+  }
+
+  private request(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    if (this.threads.length === 0) return Promise.reject(new Error('no blob worker is running'));
+    const seq = this.seq++;
+    // Least busy worker, round-robin among equals.
+    let best = this.threads[this.next++ % this.threads.length]!;
+    for (const s of this.threads) if (s.busy < best.busy) best = s;
+    if (best.busy++ === 0) best.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.awaiting.set(seq, { resolve, reject });
+      best.worker.postMessage({ ...msg, seq }, transfer);
+    });
   }
 
   /**
    * Seals `data` like pack.ts `encryptBlob`. `aadBase` is the blob AAD with placeholder type and
    * compression bytes (positions 4 and 5), which the worker fills in.
    */
-  encrypt(
+  async encrypt(
     key: Uint8Array,
     type: 0 | 1,
     aadBase: Uint8Array,
     data: Uint8Array,
   ): Promise<{ sealed: Buffer; compressed: boolean }> {
-    if (this.slots.length === 0) return Promise.reject(new Error('no blob worker is running'));
-    const seq = this.seq++;
-    // Least busy worker, round-robin among equals.
-    let best = this.slots[this.next++ % this.slots.length]!;
-    for (const s of this.slots) if (s.busy < best.busy) best = s;
-    if (best.busy++ === 0) best.worker.ref();
-    return new Promise((resolve, reject) => {
-      this.jobs.set(seq, { resolve, reject });
-      best.worker.postMessage({ seq, key, type, aadBase, data });
+    let m: WorkerReply;
+    try {
+      m = await this.request({ op: 'seal', key, type, aadBase, data });
+    } catch (err) {
+      if ((err as Error).message === 'no blob worker is running') throw err;
+      throw new Error(`blob encryption failed: ${(err as Error).message}`);
+    }
+    if (!m.sealed) throw new Error('blob encryption failed: no output');
+    return {
+      sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength),
+      compressed: !!m.compressed,
+    };
+  }
+
+  /**
+   * Opens and verifies the blobs that lie in `buf` (one read of a pack, all sealed under `key`),
+   * like pack.ts `decryptBlob`. `buf` is transferred to the worker: the caller must not use it after.
+   * `discard`: only verify; opened blobs come back empty.
+   */
+  async openRange(
+    key: Uint8Array,
+    macKey: Uint8Array,
+    buf: Uint8Array,
+    blobs: RangeBlob[],
+    opts: { discard?: boolean } = {},
+  ): Promise<OpenedBlob[]> {
+    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+    const own = whole ? buf : Uint8Array.prototype.slice.call(buf);
+    const m = await this.request(
+      { op: 'open', key, macKey, buf: own, entries: blobs, discard: opts.discard === true },
+      [own.buffer as ArrayBuffer],
+    );
+    return blobs.map((_, i) => {
+      const p = m.plains?.[i];
+      if (p) return { plain: Buffer.from(p.buffer, p.byteOffset, p.byteLength) };
+      const e = m.errors?.[i];
+      return e === null && opts.discard ? { plain: EMPTY } : { error: e ?? 'no output' };
     });
   }
 
   get size(): number {
-    return this.slots.length;
+    return this.threads.length;
   }
 
   async close(): Promise<void> {
-    const slots = this.slots.splice(0);
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    const threads = this.threads.splice(0);
+    await Promise.all(threads.map((s) => s.worker.terminate()));
   }
 }
 

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { parseConfig, verifyConfig } from './config.ts';
+import { sharedBlobPool, type BlobWorkerPool } from './blob-workers.ts';
 import { sha256Hex } from './crypto.ts';
 import { CONFIG_FILE, DIRS, TEMP_PREFIX } from './format.ts';
 import { isAgeFile, parsePassphraseKeyFile } from './keys.ts';
@@ -201,35 +202,19 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
     );
   }
 
-  // read data
+  // read data: packs are read whole and their blobs opened on the worker threads, a few packs at once
   if (readData) {
     const packs = [...repo.index.packs.keys()].filter((p) => present.has(p));
     const chosen = subset >= 100 ? packs : packs.filter(() => randomInt(1_000_000) < subset * 10_000);
+    const pool = sharedBlobPool();
+    const reading: Promise<void>[] = [];
     for (const id of chosen) {
-      const file = packPath(id);
-      try {
-        const bytes = await store.read(file);
-        counts.packsRead++;
-        counts.bytesRead += bytes.length;
-        if (sha256Hex(bytes) !== id) {
-          err(file, `pack ${file} is damaged: content does not match its name`);
-        }
-        const hlen = headerLength(bytes);
-        const h = openHeader(repo.headerKey, bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4));
-        for (const pe of h.blobs) {
-          const b: BlobEntry = fromPacked(pe, id);
-          try {
-            const key = await repo.unwrapSlot(h.slots[b.slot]!);
-            decryptBlob(key, repo.keys.macKey, b, bytes.subarray(b.offset, b.offset + b.length));
-            counts.blobsRead++;
-          } catch (e) {
-            err(file, `pack ${file}: blob ${b.id.slice(0, 16)} is damaged: ${(e as Error).message}`);
-          }
-        }
-      } catch (e) {
-        err(file, `pack ${file} is damaged: ${(e as Error).message}`);
-      }
+      const p = readPackData(repo, id, pool, counts, err);
+      p.catch(() => undefined);
+      reading.push(p);
+      if (reading.length > (pool?.size ?? 0)) await reading.shift();
     }
+    await Promise.all(reading);
   }
 
   return { ok: errors.length === 0, errors, warnings, info, counts };
@@ -284,5 +269,67 @@ async function walkTrees(
         else queue.push([n.subtree, `${dirPath}/${n.name}`]);
       }
     }
+  }
+}
+
+/** Reads one whole pack, checks its name, and opens and verifies every blob its header lists. */
+async function readPackData(
+  repo: Repo,
+  id: string,
+  pool: BlobWorkerPool | null,
+  counts: CheckReport['counts'],
+  err: (file: string | undefined, message: string) => void,
+): Promise<void> {
+  const file = packPath(id);
+  try {
+    const bytes = await repo.store.read(file);
+    counts.packsRead++;
+    counts.bytesRead += bytes.length;
+    if (sha256Hex(bytes) !== id) {
+      err(file, `pack ${file} is damaged: content does not match its name`);
+    }
+    const hlen = headerLength(bytes);
+    const h = openHeader(repo.headerKey, bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4));
+    const bySlot = new Map<number, BlobEntry[]>();
+    for (const pe of h.blobs) {
+      const b = fromPacked(pe, id);
+      const list = bySlot.get(b.slot) ?? [];
+      list.push(b);
+      bySlot.set(b.slot, list);
+    }
+    const blobErr = (b: BlobEntry, why: string): void =>
+      err(file, `pack ${file}: blob ${b.id.slice(0, 16)} is damaged: ${why}`);
+    for (const [slot, blobs] of bySlot) {
+      let key: Buffer;
+      try {
+        key = await repo.unwrapSlot(h.slots[slot]!);
+      } catch (e) {
+        for (const b of blobs) blobErr(b, (e as Error).message);
+        continue;
+      }
+      if (pool) {
+        // The pack is handed over to the worker: a copy when another key slot still needs it.
+        const buf = bySlot.size === 1 ? bytes : Uint8Array.prototype.slice.call(bytes);
+        const opened = await pool.openRange(
+          key,
+          repo.keys.macKey,
+          buf,
+          blobs.map((b) => ({ ...b, type: b.type === 'tree' ? 1 : 0 })),
+          { discard: true },
+        );
+        opened.forEach((o, i) => ('plain' in o ? counts.blobsRead++ : blobErr(blobs[i]!, o.error)));
+        continue;
+      }
+      for (const b of blobs) {
+        try {
+          decryptBlob(key, repo.keys.macKey, b, bytes.subarray(b.offset, b.offset + b.length));
+          counts.blobsRead++;
+        } catch (e) {
+          blobErr(b, (e as Error).message);
+        }
+      }
+    }
+  } catch (e) {
+    err(file, `pack ${file} is damaged: ${(e as Error).message}`);
   }
 }

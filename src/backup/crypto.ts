@@ -4,7 +4,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
-import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
+import { ZSTD_LEVEL } from './format.ts';
 
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 12;
@@ -60,13 +60,6 @@ export function sha256Hex(data: Uint8Array): string {
 /** Derives a purpose-specific 32-byte key from a secret (HMAC-SHA256(secret, label)). */
 export function subkey(secret: Uint8Array, label: string): Buffer {
   return createHmac('sha256', secret).update(`nightshift/${label}`).digest();
-}
-
-/** zstd at the format's level; `null` when the result would not save enough to be worth it. */
-export function compressIfWorth(data: Uint8Array): Buffer | null {
-  if (data.length < 64) return null;
-  const c = zstdCompress(data, { compressionLevel: ZSTD_LEVEL });
-  return c.length <= data.length * (1 - MIN_COMPRESSION_GAIN) ? c : null;
 }
 
 export function compress(data: Uint8Array): Buffer {

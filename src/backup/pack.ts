@@ -11,16 +11,8 @@
  * once the pack is written. Repacking copies sealed blobs verbatim together with their slot.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  AuthError,
-  KEY_BYTES,
-  compressIfWorth,
-  decompress,
-  hmacHex,
-  open,
-  seal,
-  sha256Hex,
-} from './crypto.ts';
+import { AuthError, KEY_BYTES, decompress, hmacHex, open, seal, sha256Hex } from './crypto.ts';
+import { compressIfWorth } from './compression.ts';
 import type { BlobId, BlobType } from './ports.ts';
 
 export interface BlobEntry {

@@ -101,6 +101,17 @@ export interface Repository {
   ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }>;
   /** Decrypts and verifies a blob. Throws a clear error in a writer-only (recipients) session. */
   loadBlob(id: BlobId): Promise<Uint8Array>;
+  /** Plaintext length of a stored blob; undefined when the repository does not list it. */
+  blobSize(id: BlobId): number | undefined;
+  /**
+   * Loads many blobs, each pack read once in offset order; `each` gets every distinct id once
+   * (awaited), with its plaintext or an error naming what is damaged. Other blobs still arrive
+   * after one fails.
+   */
+  readBlobs(
+    ids: Iterable<BlobId>,
+    each: (id: BlobId, r: { plain: Uint8Array } | { error: Error }) => Promise<void> | void,
+  ): Promise<void>;
   /** Writes buffered packs and the index; after it resolves, every saved blob is durable. */
   flush(): Promise<void>;
 

@@ -58,12 +58,18 @@ import { decodeSnapshot, encodeSnapshot, snapshotPath, type SnapshotJson } from 
 export const READ_NEEDS_IDENTITY =
   'this repository is encrypted to recipients; reading needs --identity FILE (the age identity kept off this host)';
 
+/** A blob of readBlobs: its plaintext, or why it cannot be read. */
+type ReadResult = { entry: BlobEntry; r: { plain: Uint8Array } | { error: UserError } };
+
 /** Index files are also written every this many packs, so a long backup's progress survives a crash. */
 const PACKS_PER_INDEX = 64;
 /** Packs being written concurrently; bounds memory to about this many times PACK_TARGET_SIZE. */
 const MAX_PACK_WRITES = 2;
 /** Smaller blobs (trees, file tails) are sealed inline: a worker round trip would cost more. */
 const WORKER_MIN_BYTES = 16 * 1024;
+/** readBlobs: bytes per read of a pack, and the largest gap of unneeded bytes read through. */
+const RANGE_MAX = 1024 * 1024;
+const RANGE_GAP = 256 * 1024;
 
 export interface InitOptions {
   /** Passphrase mode. */
@@ -577,17 +583,7 @@ export class Repo implements Repository {
     if (!this.canRead) throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
     if (this.pending.has(id)) await this.flush();
     const entry = this.index.get(id);
-    if (!entry) {
-      const extra =
-        this.damagedIndex.length > 0
-          ? ` (damaged index: ${this.damagedIndex.map((d) => d.file).join(', ')})`
-          : '';
-      throw new UserError(`blob ${id.slice(0, 16)} is not in the repository${extra}`, {
-        hint: 'run `nightshift backup check` to find which snapshots are affected',
-        exitCode: EXIT.failed,
-        code: 'damaged',
-      });
-    }
+    if (!entry) throw this.notIndexed(id);
     const path = packPath(entry.pack);
     try {
       const sealed = await this.store.readRange(path, entry.offset, entry.length);
@@ -599,6 +595,114 @@ export class Repo implements Repository {
         (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'pack is missing' : (err as Error).message;
       throw damaged(this.store, path, `blob ${id.slice(0, 16)}: ${why}`);
     }
+  }
+
+  /** Plaintext length of a stored blob, from the index; undefined when no index lists it. */
+  blobSize(id: BlobId): number | undefined {
+    return this.index.get(id)?.rawLength;
+  }
+
+  /**
+   * Loads many blobs, reading each pack once: the blobs of a pack are read in offset order, in
+   * ranges of up to RANGE_MAX bytes, the next range read while the current one is opened. `each` is called once per distinct id, pack after pack (in the order the ids
+   * first name them), and awaited, so the caller bounds what it holds. A blob that cannot be read
+   * (not indexed, missing pack, altered bytes) gets a UserError naming the pack and the blob; the
+   * other blobs are still delivered. At most two ranges are in memory at once.
+   */
+  async readBlobs(
+    ids: Iterable<BlobId>,
+    each: (id: BlobId, r: { plain: Uint8Array } | { error: UserError }) => Promise<void> | void,
+  ): Promise<void> {
+    if (!this.canRead) throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
+    if (this.pending.size > 0) await this.flush();
+    const byPack = new Map<string, BlobEntry[]>();
+    const unknown: BlobId[] = [];
+    const seen = new Set<BlobId>();
+    for (const id of ids) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const e = this.index.get(id);
+      if (!e) {
+        unknown.push(id);
+        continue;
+      }
+      let list = byPack.get(e.pack);
+      if (!list) byPack.set(e.pack, (list = []));
+      list.push(e);
+    }
+    for (const id of unknown) await each(id, { error: this.notIndexed(id) });
+    const ranges: BlobEntry[][] = [];
+    for (const list of byPack.values()) {
+      list.sort((a, b) => a.offset - b.offset);
+      let cur: BlobEntry[] = [];
+      for (const e of list) {
+        const first = cur[0];
+        const last = cur[cur.length - 1];
+        if (
+          first &&
+          last &&
+          (e.offset - (last.offset + last.length) > RANGE_GAP ||
+            e.offset + e.length - first.offset > RANGE_MAX)
+        ) {
+          ranges.push(cur);
+          cur = [];
+        }
+        cur.push(e);
+      }
+      if (cur.length > 0) ranges.push(cur);
+    }
+    // One range is read ahead while the previous one is opened and handed to `each`.
+    let ahead: Promise<ReadResult[]> | undefined;
+    for (let i = 0; i < ranges.length; i++) {
+      const cur = ahead ?? this.openRange(ranges[i]!);
+      ahead = i + 1 < ranges.length ? this.openRange(ranges[i + 1]!) : undefined;
+      ahead?.catch(() => undefined);
+      for (const { entry, r } of await cur) await each(entry.id, r);
+    }
+  }
+
+  private notIndexed(id: BlobId): UserError {
+    const extra =
+      this.damagedIndex.length > 0
+        ? ` (damaged index: ${this.damagedIndex.map((d) => d.file).join(', ')})`
+        : '';
+    return new UserError(`blob ${id.slice(0, 16)} is not in the repository${extra}`, {
+      hint: 'run `nightshift backup check` to find which snapshots are affected',
+      exitCode: EXIT.failed,
+      code: 'damaged',
+    });
+  }
+
+  /**
+   * Reads one range of a pack and opens its blobs. On the main thread: restores are bound by file
+   * creation, and worker threads cost more memory than the decryption they would take over.
+   */
+  private async openRange(entries: BlobEntry[]): Promise<ReadResult[]> {
+    const packId = entries[0]!.pack;
+    const path = packPath(packId);
+    const fail = (e: BlobEntry, why: string): UserError =>
+      damaged(this.store, path, `blob ${e.id.slice(0, 16)}: ${why}`);
+    const start = entries[0]!.offset;
+    const last = entries[entries.length - 1]!;
+    let buf: Uint8Array;
+    const keys = new Map<number, Buffer>();
+    try {
+      buf = await this.store.readRange(path, start, last.offset + last.length - start);
+      for (const e of entries) if (!keys.has(e.slot)) keys.set(e.slot, await this.packKey(packId, e.slot));
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const why =
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'pack is missing' : (err as Error).message;
+      return entries.map((entry) => ({ entry, r: { error: fail(entry, why) } }));
+    }
+    return entries.map((entry) => {
+      try {
+        const sealed = buf.subarray(entry.offset - start, entry.offset - start + entry.length);
+        return { entry, r: { plain: decryptBlob(keys.get(entry.slot)!, this.keys.macKey, entry, sealed) } };
+      } catch (err) {
+        return { entry, r: { error: fail(entry, (err as Error).message) } };
+      }
+    });
   }
 
   /** The authenticated header of a pack (cached). */

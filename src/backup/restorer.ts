@@ -14,12 +14,28 @@
  *
  * Safety: the restore never writes outside the target. Tree names that are empty, `.`, `..`,
  * contain `/` or NUL are refused (UserError naming the path); every directory on the way is
- * lstat-checked to be a real directory, never a symlink; files are created with
- * O_CREAT|O_EXCL|O_NOFOLLOW after removing what was there, so an existing symlink or hardlink in
- * the target is replaced, never written through. Content is byte-exact; all-zero chunks become
- * holes (sparse files restore quickly); modes, mtimes (directories after their contents), symlinks
- * and hardlinks are restored; ownership only when running as root.
+ * lstat-checked to be a real directory, never a symlink; a file is created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW and no final name ever holds a partial file: a file of several chunks is
+ * written under a temporary name and renamed over its final name when complete, a file of one chunk
+ * is created at its final name once its content is read and verified. An existing symlink or
+ * hardlink in the target is replaced, never written through. Content is byte-exact; all-zero
+ * chunks become holes (sparse files restore quickly); modes, mtimes (directories after their
+ * contents), symlinks and hardlinks are
+ * restored; ownership only when running as root.
+ *
+ * Damaged data: a file whose content cannot be read (a blob that is altered or missing, a pack that
+ * is gone) is left out, its temporary file removed; every other file is still restored. At the end
+ * each file left out is reported through onWarning (by path, with the reason) and counted in
+ * `failed`. A directory whose tree cannot be read is reported the same way.
+ *
+ * Speed: files are gathered in batches (at most BATCH_FILES files and BATCH_CHUNKS chunk
+ * references); each batch's blobs are read pack by pack in offset order (Repository.readBlobs, one
+ * read per range) and written at their offsets, WRITE_SLOTS writes at a time, with at most
+ * MAX_OPEN_FILES files open. A file of one chunk is written straight to its final name (its content
+ * is verified before it is created); a larger one goes through its temporary name. Memory: one
+ * batch's file list, WRITE_SLOTS chunks, and readBlobs' read-ahead of one range (1 MiB sealed).
  */
+import { randomBytes } from 'node:crypto';
 import { constants as C, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -59,6 +75,8 @@ export interface RestoreStats {
   hardlinks: number;
   /** Existing files left alone by the overwrite policy. */
   skipped: number;
+  /** Files (and unreadable directories) left out because their data is damaged or missing. */
+  failed: number;
   /** Bytes written (holes not counted). */
   bytesWritten: number;
   /** Total size of restored files. */
@@ -68,7 +86,13 @@ export interface RestoreStats {
   durationMs: number;
 }
 
-const PREFETCH = 4;
+const BATCH_FILES = 4096;
+const BATCH_CHUNKS = 65536;
+/** File writes (and links, symlinks) in flight: creating files is latency-bound, so several at once. */
+const WRITE_SLOTS = 8;
+const MAX_OPEN_FILES = 64;
+/** Temporary names of files being written: `.<random>.ns-restore` next to the final name. */
+const TEMP_SUFFIX = '.ns-restore';
 const isRoot = process.getuid?.() === 0;
 
 export async function restore(
@@ -89,6 +113,36 @@ function unsafe(path: string, why: string): UserError {
   });
 }
 
+/** One file being restored: written under `tmp`, renamed to `dest` when every chunk is in. */
+interface FileTask {
+  node: TreeNode;
+  sp: string;
+  dest: string;
+  tmp: string;
+  /** Byte offset of each content chunk. */
+  offsets: number[];
+  remaining: number;
+  /** Writes in progress. */
+  busy: number;
+  holes: boolean;
+  created: boolean;
+  state: 'writing' | 'done' | 'failed';
+  /** Other names of the same inode, linked to this one when it is done. */
+  links: LinkTask[];
+}
+
+interface LinkTask {
+  node: TreeNode;
+  sp: string;
+  dest: string;
+}
+
+interface DirMeta {
+  dest: string;
+  node: TreeNode;
+  sp: string;
+}
+
 class Restorer {
   private readonly include: PatternSet;
   private readonly exclude: PatternSet;
@@ -99,16 +153,28 @@ class Restorer {
     symlinks: 0,
     hardlinks: 0,
     skipped: 0,
+    failed: 0,
     bytesWritten: 0,
     bytesTotal: 0,
     verified: 0,
     warnings: 0,
     durationMs: 0,
   };
-  private readonly links = new Map<string, Promise<string | undefined>>();
-  private readonly slots = new Semaphore(8);
-  /** Chunk ids known to be all zeros, with their size: written as holes without loading. */
-  private readonly zeroChunks = new Map<BlobId, number>();
+  /** Hardlink groups by (dev, ino): the task of the name written, or the path it was written to. */
+  private readonly links = new Map<string, FileTask | string | null>();
+  private readonly slots = new Semaphore(WRITE_SLOTS);
+  private readonly inflight = new Set<Promise<void>>();
+  /** Open files in least-recently-used order. */
+  private readonly handles = new Map<FileTask, Promise<fsp.FileHandle>>();
+  /** Tasks not yet done or failed, for cleanup when the restore stops early. */
+  private readonly unfinished = new Set<FileTask>();
+  private batch: FileTask[] = [];
+  /** Per chunk id of the batch: the files (and chunk indexes) that hold it. */
+  private needs = new Map<BlobId, { task: FileTask; i: number }[]>();
+  private batchChunks = 0;
+  private readonly dirMeta: DirMeta[] = [];
+  private readonly failures: { path: string; why: string }[] = [];
+  private fatal: unknown;
   private lastProgress = 0;
   private readonly started = Date.now();
 
@@ -148,30 +214,76 @@ class Restorer {
     const base = await fsp.realpath(target);
     const st = await fsp.lstat(base);
     if (!st.isDirectory()) throw new UserError(`the restore target ${target} is not a directory`);
-    await this.restoreTree(this.snapshot.tree, [], base, async () => undefined, this.include.empty);
+    try {
+      await this.restoreTree(this.snapshot.tree, [], base, async () => false, this.include.empty);
+      await this.flushBatch();
+      await this.drain();
+      this.checkFatal();
+    } finally {
+      await this.cleanup();
+    }
+    // Directories get their mode and mtime after their contents are written (deepest first).
+    for (const d of this.dirMeta) await this.applyMeta(d.dest, d.node, d.sp);
+    this.failures.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const f of this.failures) this.warn(f.path, `not restored: ${f.why}`);
+    this.stats.failed = this.failures.length;
     this.stats.durationMs = Date.now() - this.started;
     this.progress(true);
     return { ...this.stats };
   }
 
   private checkAbort(): void {
+    this.checkFatal();
     const s = this.opts.signal;
     if (s?.aborted) throw s.reason ?? new Error('restore aborted');
   }
 
+  private checkFatal(): void {
+    if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  /** Runs `work` in a write slot; its failure stops the restore (at the next check). */
+  private async spawn(work: () => Promise<void>): Promise<void> {
+    await this.slots.acquire();
+    const p = work()
+      .catch((err: unknown) => {
+        this.fatal ??= err;
+      })
+      .finally(() => {
+        this.slots.release();
+        this.inflight.delete(p);
+      });
+    this.inflight.add(p);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  }
+
   /**
    * Restores the entries of one tree into `dir`. `ensureDir` creates `dir` (and, through the
-   * closures, its parents) on first use, so include patterns create only directories on the way to
+   * closures, its parents) on first use and says whether this restore created it (then nothing
+   * can be in the way of its entries), so include patterns create only directories on the way to
    * something restored; an included directory is created even when empty.
    */
   private async restoreTree(
     treeId: BlobId,
     comps: string[],
     dir: string,
-    ensureDir: () => Promise<void>,
+    ensureDir: () => Promise<boolean>,
     included: boolean,
   ): Promise<void> {
-    const tree = await loadTree(this.repo, treeId);
+    let tree;
+    try {
+      tree = await loadTree(this.repo, treeId);
+    } catch (err) {
+      if (err instanceof UserError && err.code !== 'damaged' && err.code !== 'corrupt') throw err;
+      this.failures.push({
+        path: snapPath(comps),
+        why: `the directory's listing cannot be read: ${(err as Error).message}`,
+      });
+      return;
+    }
     const names = new Set<string>();
     for (const n of tree.nodes) {
       const why = unsafeNameReason(n.name);
@@ -179,8 +291,6 @@ class Restorer {
       if (names.has(n.name)) throw unsafe(snapPath([...comps, n.name]), 'it appears twice in one directory');
       names.add(n.name);
     }
-    // Files of one directory are written a few at a time; the directory's own metadata waits for all of them.
-    const writing: Promise<void>[] = [];
     for (const node of tree.nodes) {
       this.checkAbort();
       const childComps = [...comps, node.name];
@@ -189,35 +299,38 @@ class Restorer {
       const inc = included || this.include.matches(sp);
       if (!inc && !(node.type === 'dir' && this.include.mayMatchBelow(sp))) continue;
       const dest = dir + '/' + node.name;
+      if (node.type === 'file') {
+        const fresh = await ensureDir();
+        await this.addFile(node, sp, dest, fresh);
+        continue;
+      }
       if (node.type !== 'dir') {
         await ensureDir();
-        await this.slots.acquire();
-        const w = this.restoreLeaf(node, sp, dest).finally(() => this.slots.release());
-        w.catch(() => undefined);
-        writing.push(w);
+        await this.spawn(() => this.restoreLeaf(node, sp, dest));
         continue;
       }
       if (!node.subtree) continue;
       let made = false;
-      let making: Promise<void> | undefined;
-      const ensureChild = (): Promise<void> =>
+      let making: Promise<boolean> | undefined;
+      const ensureChild = (): Promise<boolean> =>
         (making ??= (async () => {
-          await ensureDir();
-          await this.prepareDir(dest, sp);
+          const parentFresh = await ensureDir();
+          const existed = parentFresh
+            ? (await this.makeDir(dest, sp), false)
+            : await this.prepareDir(dest, sp);
           made = true;
+          return !existed;
         })());
       if (inc) await ensureChild();
       await this.restoreTree(node.subtree, childComps, dest, ensureChild, inc);
       if (made) {
-        // Directories get their mode and mtime after their contents are written.
-        await this.applyMeta(dest, node, sp);
+        this.dirMeta.push({ dest, node, sp });
         this.stats.dirs++;
       }
     }
-    for (const r of await Promise.allSettled(writing)) if (r.status === 'rejected') throw r.reason;
   }
 
-  /** Creates a directory (0700 while its contents are written) or checks the existing one is a real directory. */
+  /** Creates a directory (0700 while its contents are written) or checks the existing one is a real directory; true when it existed. */
   private async prepareDir(dest: string, sp: string): Promise<boolean> {
     let st: Stats | undefined;
     try {
@@ -239,22 +352,25 @@ class Restorer {
   private async makeDir(dest: string, sp: string): Promise<void> {
     try {
       await fsp.mkdir(dest, { mode: 0o700 });
+      return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    // Re-check: whatever is there now must be a real directory, not a link someone raced in.
+    // Something is there already (raced in, or left by a previous run): it must be a real directory.
     const st = await fsp.lstat(dest);
     if (!st.isDirectory()) throw unsafe(sp, `${dest} in the target is not a directory`);
   }
 
   private async restoreLeaf(node: TreeNode, sp: string, dest: string): Promise<void> {
-    if (node.type === 'file') await this.restoreFile(node, sp, dest);
-    else if (node.type === 'symlink') await this.restoreSymlink(node, sp, dest);
+    if (node.type === 'symlink') await this.restoreSymlink(node, sp, dest);
     else this.warn(sp, 'special file (device, socket or fifo) not restored');
   }
 
-  /** Clears the way for a new entry according to the overwrite policy; false when it must be kept. */
-  private async clearSlot(dest: string, node: TreeNode): Promise<boolean> {
+  /**
+   * Whether `dest` may be replaced according to the overwrite policy (a directory in the way is
+   * removed when it may); false when what is there must be kept.
+   */
+  private async mayReplace(dest: string, node: TreeNode): Promise<boolean> {
     let st: Stats;
     try {
       st = await fsp.lstat(dest);
@@ -273,7 +389,13 @@ class Restorer {
       return false;
     }
     if (st.isDirectory()) await fsp.rm(dest, { recursive: true });
-    else await fsp.unlink(dest);
+    return true;
+  }
+
+  /** Clears the way for a new entry according to the overwrite policy; false when it must be kept. */
+  private async clearSlot(dest: string, node: TreeNode): Promise<boolean> {
+    if (!(await this.mayReplace(dest, node))) return false;
+    await fsp.rm(dest, { force: true });
     return true;
   }
 
@@ -293,37 +415,10 @@ class Restorer {
     this.stats.symlinks++;
   }
 
-  private async restoreFile(node: TreeNode, sp: string, dest: string): Promise<void> {
-    const h = node.hardlink;
-    const key = h ? `${h.dev}:${h.ino}` : undefined;
-    const first = key ? await this.links.get(key) : undefined;
-    if (first !== undefined) {
-      if (!(await this.create(dest, node, () => fsp.link(first, dest)))) return this.skip(node, sp);
-      this.stats.hardlinks++;
-      this.countFile(node.size, sp);
-      return;
-    }
-    // Other names of this inode wait for it and link to it (or write their own copy if this fails).
-    let written: (name: string | undefined) => void = () => undefined;
-    if (key) this.links.set(key, new Promise<string | undefined>((r) => (written = r)));
-    try {
-      const done = await this.writeFile(node, sp, dest);
-      written(done ? dest : undefined);
-    } catch (err) {
-      written(undefined);
-      throw err;
-    }
-  }
-
-  private skip(node: TreeNode, sp: string): void {
-    this.stats.skipped++;
-    this.countFile(node.size, sp);
-  }
-
   /**
-   * Runs an exclusive create (O_EXCL open, link, symlink). When something is already there, the
-   * overwrite policy decides: undefined means it is kept. Trying first saves an lstat per file on
-   * a fresh restore.
+   * Runs an exclusive create (link, symlink). When something is already there, the overwrite
+   * policy decides: undefined means it is kept. Trying first saves an lstat per entry on a fresh
+   * restore.
    */
   private async create<T>(dest: string, node: TreeNode, make: () => Promise<T>): Promise<T | undefined> {
     try {
@@ -335,69 +430,244 @@ class Restorer {
     return make();
   }
 
-  /** Writes a file's content and metadata; false when an existing file was kept. */
-  private async writeFile(node: TreeNode, sp: string, dest: string): Promise<boolean> {
-    const fh = await this.create(dest, node, () =>
-      fsp.open(dest, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600),
-    );
-    if (!fh) {
-      this.skip(node, sp);
-      return false;
+  private skip(node: TreeNode, sp: string): void {
+    this.stats.skipped++;
+    this.countFile(node.size, sp);
+  }
+
+  /** Plans one file: decides the overwrite policy, then queues its chunks in the current batch. */
+  private async addFile(node: TreeNode, sp: string, dest: string, fresh: boolean): Promise<void> {
+    const h = node.hardlink;
+    const key = h ? `${h.dev}:${h.ino}` : undefined;
+    if (key !== undefined && this.links.has(key)) {
+      const first = this.links.get(key)!;
+      const link: LinkTask = { node, sp, dest };
+      if (first === null)
+        this.failures.push({ path: sp, why: 'it is a hardlink of a file that could not be restored' });
+      else if (typeof first === 'string') await this.spawn(() => this.makeLink(first, link));
+      else first.links.push(link);
+      return;
     }
-    const sizes: number[] = [];
+    if (!fresh && !(await this.mayReplace(dest, node))) {
+      this.skip(node, sp);
+      return;
+    }
+    const content = node.content ?? [];
+    const offsets: number[] = [];
+    let pos = 0;
+    for (const id of content) {
+      const size = this.repo.blobSize(id);
+      if (size === undefined) {
+        if (key !== undefined) this.links.set(key, null);
+        this.failures.push({ path: sp, why: `its data (blob ${id.slice(0, 16)}) is not in the repository` });
+        return;
+      }
+      offsets.push(pos);
+      pos += size;
+    }
+    const slash = dest.lastIndexOf('/');
+    const task: FileTask = {
+      node,
+      sp,
+      dest,
+      tmp: `${dest.slice(0, slash + 1)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
+      offsets,
+      remaining: content.length,
+      busy: 0,
+      holes: false,
+      created: false,
+      state: 'writing',
+      links: [],
+    };
+    if (key !== undefined) this.links.set(key, task);
+    this.unfinished.add(task);
+    if (content.length === 0) {
+      await this.spawn(() => this.finish(task));
+      return;
+    }
+    if (this.batch.length >= BATCH_FILES) await this.flushBatch();
+    this.batch.push(task);
+    for (let i = 0; i < content.length; i++) {
+      const id = content[i]!;
+      let list = this.needs.get(id);
+      if (!list) this.needs.set(id, (list = []));
+      list.push({ task, i });
+      // A very large file may span batches: its remaining chunks go into the next one.
+      if (++this.batchChunks >= BATCH_CHUNKS) await this.flushBatch();
+    }
+  }
+
+  /** Reads the batch's blobs pack by pack and writes each where the batch's files need it. */
+  private async flushBatch(): Promise<void> {
+    const needs = this.needs;
+    this.needs = new Map();
+    this.batch = [];
+    this.batchChunks = 0;
+    if (needs.size === 0) return;
+    const delivered = new Set<BlobId>();
+    await this.repo.readBlobs(needs.keys(), async (id, r) => {
+      this.checkAbort();
+      delivered.add(id);
+      const targets = needs.get(id)!;
+      if ('error' in r) {
+        for (const t of targets) this.fail(t.task, r.error.message);
+        return;
+      }
+      const zero = isZero(r.plain);
+      for (const t of targets) {
+        if (t.task.state !== 'writing') continue;
+        await this.spawn(() => this.writeChunk(t.task, t.i, r.plain, zero));
+      }
+    });
+    for (const [id, targets] of needs) {
+      if (!delivered.has(id))
+        for (const t of targets) this.fail(t.task, `blob ${id.slice(0, 16)} was not read`);
+    }
+  }
+
+  /**
+   * The open file of a task. A file of one chunk is created at its final name, since its content
+   * is verified before anything is written; a larger one under its temporary name. Reopened when it
+   * was closed to bound the number of open files.
+   */
+  private handle(task: FileTask): Promise<fsp.FileHandle> {
+    let h = this.handles.get(task);
+    if (h) {
+      this.handles.delete(task);
+      this.handles.set(task, h);
+      return h;
+    }
+    const path = this.writePath(task);
+    if (task.created) h = fsp.open(path, C.O_WRONLY | C.O_NOFOLLOW);
+    else {
+      task.created = true;
+      const make = (): Promise<fsp.FileHandle> =>
+        fsp.open(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      // The final name may still hold what the overwrite policy allowed to replace.
+      h =
+        path === task.dest
+          ? make().catch(async (err: NodeJS.ErrnoException) => {
+              if (err.code !== 'EEXIST') throw err;
+              await fsp.rm(path, { force: true });
+              return make();
+            })
+          : make();
+    }
+    this.handles.set(task, h);
+    if (this.handles.size > MAX_OPEN_FILES) {
+      for (const [t, old] of this.handles) {
+        if (t.busy > 0 || t === task) continue;
+        this.handles.delete(t);
+        void old.then((fh) => fh.close()).catch(() => undefined);
+        break;
+      }
+    }
+    return h;
+  }
+
+  private writePath(task: FileTask): string {
+    return task.offsets.length <= 1 ? task.dest : task.tmp;
+  }
+
+  private async closeHandle(task: FileTask): Promise<void> {
+    const h = this.handles.get(task);
+    if (!h) return;
+    this.handles.delete(task);
+    await (await h).close();
+  }
+
+  private async writeChunk(task: FileTask, i: number, data: Uint8Array, zero: boolean): Promise<void> {
+    if (task.state !== 'writing') return;
+    task.busy++;
     try {
-      const content = node.content ?? [];
-      let pos = 0;
-      let holeAtEnd = false;
-      // Loads a few chunks ahead so decryption overlaps with writing.
-      const loads = new Map<number, Promise<Uint8Array | number>>();
-      const load = (i: number): void => {
-        const id = content[i];
-        if (id === undefined || loads.has(i)) return;
-        const z = this.zeroChunks.get(id);
-        loads.set(i, z !== undefined ? Promise.resolve(z) : this.repo.loadBlob(id));
-        loads.get(i)!.catch(() => undefined);
-      };
-      for (let i = 0; i < content.length; i++) {
-        this.checkAbort();
-        for (let k = i; k < Math.min(content.length, i + PREFETCH); k++) load(k);
-        const data = await loads.get(i)!;
-        loads.delete(i);
-        if (typeof data === 'number') {
-          pos += data; // a hole
-          sizes.push(data);
-          holeAtEnd = true;
-          continue;
-        }
-        if (isZero(data)) {
-          this.zeroChunks.set(content[i]!, data.length);
-          holeAtEnd = true;
-        } else {
-          await writeAll(fh, data, pos);
-          this.stats.bytesWritten += data.length;
-          holeAtEnd = false;
-        }
-        pos += data.length;
-        sizes.push(data.length);
-        this.progress(false, sp);
+      if (zero) task.holes = true;
+      else {
+        const fh = await this.handle(task);
+        await writeAll(fh, data, task.offsets[i]!);
+        this.stats.bytesWritten += data.length;
       }
-      if (pos !== node.size) {
-        this.warn(sp, `content is ${pos} bytes but the snapshot records ${node.size}`);
-      }
-      // Sets the length when trailing zero chunks were skipped as a hole.
-      if (holeAtEnd) await fh.truncate(pos);
+    } finally {
+      task.busy--;
+    }
+    if ((task.state as FileTask['state']) === 'failed') return this.discard(task);
+    this.progress(false, task.sp);
+    if (--task.remaining === 0) await this.finish(task);
+  }
+
+  /** All chunks are in: sets length and metadata, then gives the file its final name. */
+  private async finish(task: FileTask): Promise<void> {
+    const { node, sp } = task;
+    const last = task.offsets.length - 1;
+    const size = last < 0 ? 0 : task.offsets[last]! + (this.repo.blobSize(node.content![last]!) ?? 0);
+    if (size !== node.size) this.warn(sp, `content is ${size} bytes but the snapshot records ${node.size}`);
+    // Busy: keeps the handle from being closed to make room while its metadata is set.
+    task.busy++;
+    try {
+      const fh = await this.handle(task);
+      // Sets the length when zero chunks were skipped as holes.
+      if (task.holes) await fh.truncate(size);
       await fh.chmod(node.mode & 0o7777);
       if (isRoot && (node.uid !== 0 || node.gid !== 0))
         await fh.chown(node.uid, node.gid).catch((e) => this.warn(sp, `ownership: ${e.code}`));
       const t = node.mtimeMs / 1000;
       await fh.utimes(t, t);
     } finally {
-      await fh.close();
+      task.busy--;
+      await this.closeHandle(task);
     }
-    if (this.opts.verify) await this.verifyFile(dest, sp, node.content ?? [], sizes);
+    if (this.writePath(task) !== task.dest) await fsp.rename(task.tmp, task.dest);
+    task.state = 'done';
+    this.unfinished.delete(task);
+    if (this.opts.verify) {
+      const content = node.content ?? [];
+      await this.verifyFile(
+        task.dest,
+        sp,
+        content,
+        content.map((id) => this.repo.blobSize(id)!),
+      );
+    }
     this.stats.files++;
     this.countFile(node.size, sp, false);
-    return true;
+    const key = node.hardlink ? `${node.hardlink.dev}:${node.hardlink.ino}` : undefined;
+    if (key !== undefined) this.links.set(key, task.dest);
+    for (const l of task.links) await this.makeLink(task.dest, l);
+  }
+
+  private async makeLink(first: string, l: LinkTask): Promise<void> {
+    if (!(await this.create(l.dest, l.node, () => fsp.link(first, l.dest)))) return this.skip(l.node, l.sp);
+    this.stats.hardlinks++;
+    this.countFile(l.node.size, l.sp);
+  }
+
+  /** Leaves a file out: what was written of it goes once no write is using it; its other names are left out too. */
+  private fail(task: FileTask, why: string): void {
+    if (task.state !== 'writing') return;
+    task.state = 'failed';
+    this.unfinished.delete(task);
+    this.failures.push({ path: task.sp, why });
+    for (const l of task.links)
+      this.failures.push({ path: l.sp, why: `it is a hardlink of ${task.sp}, which could not be restored` });
+    const h = task.node.hardlink;
+    if (h) this.links.set(`${h.dev}:${h.ino}`, null);
+    if (task.busy === 0) void this.spawn(() => this.discard(task));
+  }
+
+  private async discard(task: FileTask): Promise<void> {
+    if (task.busy > 0) return;
+    await this.closeHandle(task).catch(() => undefined);
+    if (task.created) await fsp.rm(this.writePath(task), { force: true });
+    task.created = false;
+  }
+
+  /** After a stop (error, abort): no temporary or partial file stays behind. */
+  private async cleanup(): Promise<void> {
+    await this.drain().catch(() => undefined);
+    for (const t of this.unfinished) {
+      await this.closeHandle(t).catch(() => undefined);
+      if (t.created) await fsp.rm(this.writePath(t), { force: true }).catch(() => undefined);
+    }
+    this.unfinished.clear();
   }
 
   /** Re-reads a restored file chunk by chunk and compares each chunk's id with the snapshot. */
@@ -469,14 +739,6 @@ function snapPath(comps: string[]): string {
   return '/' + comps.join('/');
 }
 
-async function writeAll(fh: fsp.FileHandle, data: Uint8Array, pos: number): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off, pos + off);
-    off += bytesWritten;
-  }
-}
-
 const ZEROS = Buffer.alloc(64 * 1024);
 
 function isZero(b: Uint8Array): boolean {
@@ -485,4 +747,12 @@ function isZero(b: Uint8Array): boolean {
     if (Buffer.compare(b.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
   }
   return true;
+}
+
+async function writeAll(fh: fsp.FileHandle, data: Uint8Array, pos: number): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off, pos + off);
+    off += bytesWritten;
+  }
 }

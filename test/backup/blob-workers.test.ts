@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { BlobWorkerPool } from '../../src/backup/blob-workers.ts';
 import { hmacHex } from '../../src/backup/crypto.ts';
-import { blobAad, decryptBlob } from '../../src/backup/pack.ts';
+import { blobAad, decryptBlob, encryptBlob } from '../../src/backup/pack.ts';
 import { noise } from './repository-helpers.ts';
 
 describe('blob worker pool', () => {
@@ -40,5 +40,43 @@ describe('blob worker pool', () => {
       pool.encrypt(randomBytes(32), 0, Buffer.alloc(38), Buffer.alloc(10)),
       /no blob worker/,
     );
+  });
+
+  test('opens a range of a pack: every intact blob as decryptBlob would, a damaged one reported alone', async () => {
+    const pool = new BlobWorkerPool(1);
+    try {
+      const key = randomBytes(32);
+      const mac = randomBytes(32);
+      const inputs = [Buffer.from('text '.repeat(30_000)), noise('r', 150_000), Buffer.from('small tree')];
+      const parts = inputs.map((d, i) => encryptBlob(key, i === 2 ? 'tree' : 'data', hmacHex(mac, d), d));
+      const buf = Buffer.concat(parts.map((p) => p.sealed));
+      let off = 0;
+      const blobs = inputs.map((d, i) => {
+        const b = {
+          id: hmacHex(mac, d),
+          type: (i === 2 ? 1 : 0) as 0 | 1,
+          compressed: parts[i]!.compressed,
+          offset: off,
+          length: parts[i]!.sealed.length,
+          rawLength: d.length,
+        };
+        off += b.length;
+        return b;
+      });
+      const good = await pool.openRange(key, mac, Buffer.from(buf), blobs);
+      assert.deepEqual(
+        good.map((o) => ('plain' in o ? o.plain : o.error)),
+        inputs,
+      );
+      buf[blobs[1]!.offset + 100]! ^= 1;
+      const bad = await pool.openRange(key, mac, buf, blobs);
+      assert.deepEqual(
+        bad.map((o) => ('error' in o ? o.error : 'ok')),
+        ['ok', 'authentication failed', 'ok'],
+      );
+      assert.equal(buf.length, 0, 'the buffer was handed over, not copied');
+    } finally {
+      await pool.close();
+    }
   });
 });
