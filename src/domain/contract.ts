@@ -37,7 +37,7 @@ function plural(n: number, word: string): string {
 }
 
 /** Shell-like quoting for showing an argv unambiguously. */
-function quoteArg(a: string): string {
+export function quoteArg(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 

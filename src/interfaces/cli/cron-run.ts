@@ -13,6 +13,7 @@ import { runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { durationFlag } from './job-flags.ts';
 import { printJson, printLine } from './output.ts';
+import { quoteArg } from '../../domain/contract.ts';
 
 function describeExecutor(executor: RunExecutor): string {
   switch (executor.by) {
@@ -29,6 +30,23 @@ function describeRun(run: Run): string {
   const took = run.durationMs !== undefined ? ` in ${formatDuration(run.durationMs)}` : '';
   const exit = run.exitCode !== undefined && run.exitCode !== null ? `, exit ${run.exitCode}` : '';
   return `run ${run.runId}: ${run.status}${took}${exit}${run.error ? ` — ${run.error}` : ''}`;
+}
+
+const FAILED = new Set<Run['status']>(['error', 'timeout', 'interrupted', 'missed']);
+/** How much of a failed run's output is shown; `cron runs` has the whole kept tail. */
+const TAIL_LINES = 20;
+
+/** The end of a failed run's output, and where to look next. */
+function printFailure(run: Run, jobName: string): void {
+  const lines = (run.outputTail ?? '').replace(/\s+$/, '').split('\n');
+  if (lines.length > 1 || lines[0] !== '') {
+    const shown = lines.slice(-TAIL_LINES);
+    printLine(`last ${shown.length} line${shown.length === 1 ? '' : 's'} of its output:`);
+    for (const line of shown) printLine(`  | ${line}`);
+  } else printLine('it printed nothing');
+  printLine(
+    `more: nightshift cron runs --id ${quoteArg(jobName)}; nightshift doctor --job ${quoteArg(jobName)}`,
+  );
 }
 
 export function registerRunCommand(cron: Command): void {
@@ -48,7 +66,7 @@ export function registerRunCommand(cron: Command): void {
       // Loaded here: the engine and executors are only needed by this command.
       const { requestManualRun, waitForRun } = await import('../../app/run-now.ts');
       const code = await withApp(cmd, async (app): Promise<ExitCode> => {
-        await requireJob(app, idOrName);
+        const job = await requireJob(app, idOrName);
         const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
         const abort = new AbortController();
         let executor: RunExecutor | undefined;
@@ -91,6 +109,7 @@ export function registerRunCommand(cron: Command): void {
             });
           } else if (run && (opts.wait || outcome.executor.by === 'this-process')) {
             printLine(describeRun(run));
+            if (FAILED.has(run.status)) printFailure(run, job.name);
             if (run.status === 'queued' || run.status === 'running') {
               printLine(
                 `still ${run.status} after ${formatDuration(timeoutMs ?? 0)}; follow it with \`nightshift cron runs --id ${run.jobId}\``,

@@ -22,6 +22,7 @@ import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './format.ts';
 import { displayPath } from '../../app/job-files.ts';
 import { printJson, printLine } from './output.ts';
+import { quoteArg } from '../../domain/contract.ts';
 import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
 import { registerJobEditCommands } from './cron-edit.ts';
 import { registerRunCommand } from './cron-run.ts';
@@ -203,6 +204,7 @@ function printShow(job: Job, contract: string[], now: number): void {
     if (s.consecutiveErrors > 0) printLine(`  consecutive failures: ${s.consecutiveErrors}`);
   }
   printLine(`runs: nightshift cron runs --id ${job.id}`);
+  printLine(`if it does not run or fails: nightshift doctor --job ${quoteArg(job.name)}`);
 }
 
 async function printStatus(app: App, json: boolean): Promise<void> {

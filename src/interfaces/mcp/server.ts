@@ -3,7 +3,8 @@
  * same use cases (app/), with the same result shapes as `--json` and the same error messages.
  * Every tool is listed whatever the client's scope, so an agent can see what exists; a call
  * outside the scope returns a structured denial (and is logged) instead of running (guard.ts).
- * The tools are registered by noun: job-tools.ts, run-tools.ts, status-tool.ts, backup-tools.ts.
+ * The tools are registered by noun: job-tools.ts, run-tools.ts, status-tool.ts, doctor-tool.ts,
+ * backup-tools.ts.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { App } from '../../app/app.ts';
@@ -16,6 +17,7 @@ import { registerJobTools } from './job-tools.ts';
 import { createRunStarter, registerRunTools } from './run-tools.ts';
 import { jobRef, outputShape, runArgs, runResultShape } from './shapes.ts';
 import { registerStatusTool } from './status-tool.ts';
+import { registerDoctorTool } from './doctor-tool.ts';
 import type { ToolContext } from './tool-context.ts';
 
 export type { McpLogEvent };
@@ -82,6 +84,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     server,
     app,
     scope,
+    version: deps.version ?? '0.0.0',
     guarded,
     startRun,
     jobsChanged: async (): Promise<void> => {
@@ -91,6 +94,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
   registerJobTools(ctx);
   registerRunTools(ctx);
   registerStatusTool(ctx);
+  registerDoctorTool(ctx);
   registerBackupTools(server, {
     app,
     guarded,

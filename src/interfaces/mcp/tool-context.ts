@@ -13,6 +13,8 @@ export interface ToolContext {
   app: App;
   /** The client's scope (the status tool reports it). */
   scope: Scope;
+  /** This nightshift's version (the doctor compares the daemon's with it). */
+  version: string;
   guarded: Guarded;
   /** Requests a manual run of a job (already checked to exist), as job_run does. */
   startRun(jobId: string, args: RunArgs): Promise<Structured>;

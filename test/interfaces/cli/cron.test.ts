@@ -122,6 +122,7 @@ describe('cron add, list, get, show, edit, enable, disable, rm', () => {
     assert.match(show.stdout, /a file matching \/tmp\/x.tgz exists/);
     assert.match(show.stdout, /up to 2 retries/);
     assert.match(show.stdout, /Next fires \(Europe\/Berlin \| UTC\)/);
+    assert.match(show.stdout, /nightshift doctor --job 'nightly backup'/);
     assert.equal(show.stdout.match(/\d{4}-\d\d-\d\d 02:30:00 \+0[12]:00/g)?.length, 5);
     assert.match(show.stdout, /LEVEL, TOKEN \(values not shown\)/);
     assert.doesNotMatch(show.stdout, /s3cret-value/);
@@ -393,6 +394,9 @@ describe('cron run, runs, status', () => {
     const failed = await cli(home, ['cron', 'run', 'fail', '--wait']);
     assert.equal(failed.code, 1);
     assert.match(failed.stdout, /error.*exit 3/);
+    // What the command printed, and where to look next, without a second command.
+    assert.match(failed.stdout, /last 1 line of its output:\n {2}\| broken\n/);
+    assert.match(failed.stdout, /nightshift doctor --job fail/);
 
     const runs = await cliJson<RunsJson>(home, ['cron', 'runs', '--id', 'fail']);
     assert.equal(runs.result.code, 0, runs.result.stderr);

@@ -82,6 +82,7 @@ describe('MCP scheduler tools', () => {
     assert.deepEqual(names, [
       'backup_check',
       'backup_run',
+      'doctor',
       'drill_run',
       'job_add',
       'job_edit',
