@@ -8,7 +8,9 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
 import type { App } from '../../app/app.ts';
-import { EXIT, UserError } from '../../domain/errors.ts';
+import { requireJob } from '../../app/jobs.ts';
+import { MCP_TERMS } from '../../app/terms.ts';
+import { UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
 import type { Scope } from '../../domain/scope.ts';
 import type { RunArgs } from './shapes.ts';
@@ -76,13 +78,7 @@ function oneOf(args: { job?: string | undefined; profile?: string | undefined },
 }
 
 async function requireKindJob(app: App, ref: string, kind: 'backup' | 'drill'): Promise<Job> {
-  const job = await app.store.findJob(ref);
-  if (!job)
-    throw new UserError(`no job with id or name "${ref}"`, {
-      hint: 'list the jobs with the jobs_list tool (names are exact and case-sensitive)',
-      exitCode: EXIT.notFound,
-      code: 'not_found',
-    });
+  const job = await requireJob(app, ref, { terms: MCP_TERMS });
   if (job.payload.kind !== kind)
     throw new UserError(`job "${job.name}" is a ${job.payload.kind} job, not a ${kind} job`, {
       hint:
