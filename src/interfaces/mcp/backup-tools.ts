@@ -2,7 +2,8 @@
  * The MCP backup tools: run a backup job, list a profile's snapshots, check its repository, run a
  * restore drill. They work on backup profiles (which hold key *references*); no tool takes or
  * returns a passphrase, identity or writer key. Keys are resolved inside the backup service, at
- * the moment they are needed, and never reach a result.
+ * the moment they are needed, and never reach a result. The work is done by the app layer
+ * (src/app/backups.ts, drills.ts); this file holds the schemas and the wording.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
