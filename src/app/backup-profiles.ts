@@ -21,17 +21,12 @@ import type { App } from './app.ts';
 import { addJob, newJob } from './jobs.ts';
 import { writeSecretFile } from './secret-file.ts';
 
-/** The profile of that name; a `not_found` UserError listing the ones there are. */
-export function requireProfile(app: App, name: string): Promise<BackupProfile> {
-  return getProfile(app, name);
-}
-
 export function listProfiles(app: App): Promise<BackupProfile[]> {
   return app.store.profiles.list();
 }
 
 /** Jobs whose payload runs the profile (backup or drill). */
-export function jobsUsingProfile(jobs: Job[], name: string): Job[] {
+function jobsUsingProfile(jobs: Job[], name: string): Job[] {
   return jobs.filter(
     (j) => (j.payload.kind === 'backup' || j.payload.kind === 'drill') && j.payload.profile === name,
   );

@@ -2,13 +2,16 @@
  * The MCP backup tools: run a backup job, list a profile's snapshots, check its repository, run a
  * restore drill. They work on backup profiles (which hold key *references*); no tool takes or
  * returns a passphrase, identity or writer key. Keys are resolved inside the backup service, at
- * the moment they are needed, and never reach a result.
+ * the moment they are needed, and never reach a result. The work is done by the app layer
+ * (src/app/backups.ts, drills.ts); this file holds the schemas and the wording.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod/v4';
 import type { App } from '../../app/app.ts';
-import { EXIT, UserError } from '../../domain/errors.ts';
+import { requireJob } from '../../app/jobs.ts';
+import { MCP_TERMS } from '../../app/terms.ts';
+import { UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
 import type { Scope } from '../../domain/scope.ts';
 import type { RunArgs } from './shapes.ts';
@@ -76,13 +79,7 @@ function oneOf(args: { job?: string | undefined; profile?: string | undefined },
 }
 
 async function requireKindJob(app: App, ref: string, kind: 'backup' | 'drill'): Promise<Job> {
-  const job = await app.store.findJob(ref);
-  if (!job)
-    throw new UserError(`no job with id or name "${ref}"`, {
-      hint: 'list the jobs with the jobs_list tool (names are exact and case-sensitive)',
-      exitCode: EXIT.notFound,
-      code: 'not_found',
-    });
+  const job = await requireJob(app, ref, { terms: MCP_TERMS });
   if (job.payload.kind !== kind)
     throw new UserError(`job "${job.name}" is a ${job.payload.kind} job, not a ${kind} job`, {
       hint:
