@@ -30,7 +30,9 @@ export const deliveryCheck: DoctorCheck = {
     const out: Finding[] = [];
     for (const c of channels) {
       if (ctx.sendTest) {
-        const result = await sendTestMessage(configuredChannel(ctx.app, c.name, ctx.fetch ? { fetch: ctx.fetch } : {}));
+        const result = await sendTestMessage(
+          configuredChannel(ctx.app, c.name, ctx.fetch ? { fetch: ctx.fetch } : {}),
+        );
         out.push(
           result.ok
             ? {
