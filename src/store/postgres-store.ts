@@ -217,7 +217,7 @@ class PostgresStore implements Store {
   async takeRun(runId: string, startedAtMs: number): Promise<boolean> {
     const res = await this.pool.query(
       `UPDATE runs SET status = 'running', started_at_ms = $1, owner = $3
-        WHERE run_id = $2 AND status = 'queued'`,
+        WHERE run_id = $2 AND status = 'queued' AND ${ALIVE(3)}`,
       [startedAtMs, runId, this.owner.gen],
     );
     return (res.rowCount ?? 0) > 0;
@@ -445,6 +445,14 @@ class PostgresStore implements Store {
   }
 }
 
+/**
+ * A registered daemon claims and takes runs only while its registration is alive: one that was
+ * taken over (paused or cut off past its lease) gets nothing until it registers anew.
+ */
+function ALIVE(param: number): string {
+  return `($${param}::bigint IS NULL OR EXISTS (SELECT 1 FROM daemons d WHERE d.gen = $${param}::bigint AND d.state = 'alive'))`;
+}
+
 /** Writes to a running run need its ownership; a queued run is anyone's. `$4` is the writer's generation. */
 const FENCE = `(status = 'queued' OR owner IS NOT DISTINCT FROM $4::bigint)`;
 
@@ -475,14 +483,14 @@ const CLAIM_SQL = `INSERT INTO runs (${RUN_COLUMNS.map(([c]) => c).join(', ')})
   SELECT ${RUN_COLUMNS.map(([c]) => `t.${c}`).join(', ')}
   FROM unnest(${RUN_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
     AS t(${RUN_COLUMNS.map(([c]) => c).join(', ')})
-  WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id)
+  WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id) AND ${ALIVE(RUN_COLUMNS.length + 1)}
   ORDER BY t.job_id, t.slot_ms, t.attempt
   ON CONFLICT DO NOTHING
   RETURNING run_id`;
 
-function claimArrays(runs: Run[], gen: number | null): unknown[][] {
+function claimArrays(runs: Run[], gen: number | null): unknown[] {
   const rows = runs.map((r) => fromRun(r, r.status === 'running' ? gen : null));
-  return RUN_COLUMNS.map(([c]) => rows.map((row) => row[c]));
+  return [...RUN_COLUMNS.map(([c]) => rows.map((row) => row[c])), gen];
 }
 
 // Locks first, in key order (see CLAIM_SQL), then updates.
