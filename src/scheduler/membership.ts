@@ -3,13 +3,14 @@
  * renews its lease every heartbeat, takes over the runs of daemons whose lease ran out, and
  * notices when it was itself taken over.
  *
- * Timing (DEFAULT_LEASE): a heartbeat every second renews a 5 s lease. Another daemon takes the
+ * Timing (DEFAULT_LEASE): a heartbeat every 2 s renews a 10 s lease. Another daemon takes the
  * runs over at its first heartbeat after the lease ended, so a dead daemon's runs are recorded
- * `interrupted` 5-6 s after its last heartbeat (the failover time). The daemon itself stops
- * starting payloads once 3 s pass without a renewal, and aborts the ones running at 4 s, before
+ * `interrupted` 10-12 s after its last heartbeat (the failover time). The daemon itself stops
+ * starting payloads once 6 s pass without a renewal, and aborts the ones running at 8 s, before
  * anyone can take them over: a daemon cut off from the database (or paused) never runs beside
- * the daemon that took its runs over. A clock more than `leaseMs - abortAfterMs` (1 s) off from
- * the others' eats into that margin.
+ * the daemon that took its runs over. A clock more than `leaseMs - abortAfterMs` (2 s) off from
+ * the others' eats into that margin. (A 5 s lease lapsed on a 2-core machine at load 30, where a
+ * daemon's event loop lagged by seconds: safe, but every lapse is a failover.)
  */
 import type { Clock, TimerHandle } from '../domain/clock.ts';
 import type { ClusterStore, DaemonRecord } from '../store/store.ts';
@@ -26,10 +27,10 @@ export interface LeaseTiming {
 }
 
 export const DEFAULT_LEASE: LeaseTiming = {
-  leaseMs: 5_000,
-  heartbeatMs: 1_000,
-  startWithinMs: 3_000,
-  abortAfterMs: 4_000,
+  leaseMs: 10_000,
+  heartbeatMs: 2_000,
+  startWithinMs: 6_000,
+  abortAfterMs: 8_000,
 };
 
 export type MembershipEvent =

@@ -55,13 +55,13 @@ const types = {
 
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
   const target = parsePostgresUrl(url);
-  const pool = new pg.Pool({
+  const poolConfig: pg.PoolConfig = {
     ...target.config,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
-    max: opts.poolSize ?? 4,
     types,
     options: `-c search_path=${target.schema}`,
-  });
+  };
+  const pool = new pg.Pool({ ...poolConfig, max: opts.poolSize ?? 4 });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   let client: pg.PoolClient;
@@ -82,7 +82,11 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     throw err;
   }
   client.release();
-  return new PostgresStore(pool, target.schema, target.config, opts.password);
+  // Heartbeats and takeovers get connections of their own: queued behind a busy second's writes,
+  // a heartbeat could come too late and cost the daemon its lease.
+  const clusterPool = new pg.Pool({ ...poolConfig, max: 2 });
+  clusterPool.on('error', () => undefined);
+  return new PostgresStore(pool, clusterPool, target.schema, target.config, opts.password);
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -109,6 +113,7 @@ class PostgresStore implements Store {
 
   constructor(
     private readonly pool: pg.Pool,
+    private readonly clusterPool: pg.Pool,
     private readonly schema: string,
     private readonly connection: pg.ClientConfig,
     private readonly password: string | undefined,
@@ -118,7 +123,7 @@ class PostgresStore implements Store {
     this.profiles = new KyselyProfileStore(sub, isUniqueViolation);
     this.sessions = new KyselySessionStore(sub);
     this.alertState = new KyselyAlertStateStore(sub);
-    this.cluster = new PostgresCluster(pool, this.owner, () => this.notify());
+    this.cluster = new PostgresCluster(clusterPool, this.owner, () => this.notify(clusterPool));
   }
 
   /** Tells every daemon (and this one) that jobs or queued runs changed. */
@@ -442,6 +447,7 @@ class PostgresStore implements Store {
     await this.listening?.catch(() => undefined);
     await this.listener?.end().catch(() => undefined);
     await this.k.destroy();
+    await this.clusterPool.end().catch(() => undefined);
   }
 }
 

@@ -13,6 +13,7 @@ import type { Store } from '../../src/store/store.ts';
 import { joinCluster } from '../../src/app/cluster.ts';
 import type { ClusterMember } from '../../src/app/cluster.ts';
 import type { MembershipEvent } from '../../src/scheduler/membership.ts';
+import { DEFAULT_LEASE } from '../../src/scheduler/membership.ts';
 import { createTestDatabase } from '../store/pg-database.ts';
 import type { TestDatabase } from '../store/pg-database.ts';
 import { makeJob, MIN, SEC, ScriptedExecutor, T0 } from './harness.ts';
@@ -153,7 +154,8 @@ describe('several daemons on one PostgreSQL store', () => {
 
     // b joins; a is frozen (SIGSTOP): its lease runs out and b takes the run over.
     const b = await daemon('host-b', start + MIN);
-    for (let t = start + MIN + SEC; t <= start + MIN + 8 * SEC; t += SEC) {
+    const takeover = start + MIN + DEFAULT_LEASE.leaseMs + 2 * DEFAULT_LEASE.heartbeatMs;
+    for (let t = start + MIN + SEC; t <= takeover; t += SEC) {
       await b.clock.advanceTo(t);
       await settle([b]);
     }
@@ -162,7 +164,7 @@ describe('several daemons on one PostgreSQL store', () => {
     assert.match(runs[0]?.error ?? '', /stopped renewing its lease/);
     assert.ok(b.events.some((e) => e.event === 'cluster.takeover'));
     // The retry (attempt 2 of the same slot) runs on b after its backoff.
-    for (let t = start + MIN + 9 * SEC; t <= start + MIN + 12 * SEC; t += SEC) {
+    for (let t = takeover + SEC; t <= takeover + 4 * SEC; t += SEC) {
       await b.clock.advanceTo(t);
       await settle([b]);
     }
@@ -180,7 +182,7 @@ describe('several daemons on one PostgreSQL store', () => {
       'interrupted',
       'fenced: no write over the takeover',
     );
-    await a.clock.advanceTo(start + MIN + 13 * SEC);
+    await a.clock.advanceTo(start + MIN + DEFAULT_LEASE.heartbeatMs);
     await settle([a, b]);
     await settle([a, b]);
     assert.ok(
