@@ -69,6 +69,9 @@ export class Membership {
   private stopped = true;
   private beating: Promise<void> | undefined;
   private lost = false;
+  private takingOver: Promise<void> | undefined;
+  /** Recovery of taken-over runs, one takeover after another. */
+  private recovering: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: MembershipOptions) {
     this.timing = opts.timing ?? DEFAULT_LEASE;
@@ -96,6 +99,8 @@ export class Membership {
     this.stopped = true;
     this.timer?.cancel();
     await this.beating;
+    await this.takingOver;
+    await this.recovering;
     await this.opts.cluster.deregister(this.opts.clock.now()).catch(() => undefined);
   }
 
@@ -113,13 +118,21 @@ export class Membership {
     this.opts.log({ event: 'cluster.joined', gen: this.me.gen, host: this.opts.host });
   }
 
-  private arm(): void {
+  /**
+   * Heartbeats at a fixed rate: the next one is due heartbeatMs after the previous one was due,
+   * however long its queries took (a slow database must not stretch the interval). A beat still
+   * in flight when the next is due is not doubled.
+   */
+  private arm(dueMs = this.opts.clock.now()): void {
     if (this.stopped) return;
-    this.timer = this.opts.clock.at(this.opts.clock.now() + this.timing.heartbeatMs, () => {
-      this.beating = this.beat().finally(() => {
-        this.beating = undefined;
-        this.arm();
-      });
+    const next = Math.max(dueMs + this.timing.heartbeatMs, this.opts.clock.now() + 50);
+    this.timer = this.opts.clock.at(next, () => {
+      if (!this.beating) {
+        this.beating = this.beat().finally(() => {
+          this.beating = undefined;
+        });
+      }
+      this.arm(next);
     });
   }
 
@@ -153,12 +166,22 @@ export class Membership {
     } else if (clock.now() - this.renewedAtMs > this.timing.abortAfterMs && !this.lost) {
       await this.loseLease(false, 'the lease could not be renewed in time (database unreachable?)');
     }
-    if (this.stopped || this.startRefusal() !== undefined) return;
+    if (this.stopped || this.startRefusal() !== undefined || this.takingOver) return;
+    // Detached: the takeover query must not hold up the next renewal.
+    this.takingOver = this.takeOver().finally(() => (this.takingOver = undefined));
+  }
+
+  private async takeOver(): Promise<void> {
+    const { cluster, clock, log } = this.opts;
     try {
       const taken = await cluster.takeOver(clock.now(), 'interrupted: its daemon stopped renewing its lease');
       if (taken.length > 0) {
         log({ event: 'cluster.takeover', runs: taken.length });
-        await this.opts.onTakenOver(taken);
+        // Not awaited: ending leftovers and queueing retries can take seconds, and the next
+        // heartbeat must not wait for them (a late renewal costs this daemon its own lease).
+        this.recovering = this.recovering
+          .then(() => this.opts.onTakenOver(taken))
+          .catch((err: unknown) => log({ event: 'cluster.error', error: errorText(err) }));
       }
     } catch (err) {
       log({ event: 'cluster.error', error: errorText(err) });
