@@ -61,6 +61,14 @@ async function pickSystem(name: string): Promise<BenchSystem> {
       return (await import('./systems/nightshift.ts')).nightshiftSystem();
     case 'nightshift-full':
       return (await import('./systems/nightshift.ts')).nightshiftSystem({ claimSync: 'FULL' });
+    case 'nightshift-pg':
+      return (await import('./systems/nightshift-pg.ts')).nightshiftPgSystem(1);
+    case 'nightshift-pg3':
+      return (await import('./systems/nightshift-pg.ts')).nightshiftPgSystem(3);
+    case 'pg-boss':
+      return (await import('./systems/pgboss.ts')).pgbossSystem(1);
+    case 'pg-boss-3w':
+      return (await import('./systems/pgboss.ts')).pgbossSystem(3);
     case 'croner':
       return (await import('./systems/croner.ts')).cronerSystem();
     case 'bullmq':

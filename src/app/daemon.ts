@@ -19,6 +19,8 @@ import { ensureHeartbeatJobs } from './sessions.ts';
 import { describeSchedule } from '../domain/schedule.ts';
 import { configDigest } from '../config/config-digest.ts';
 import { watchConfig } from '../config/config-watch.ts';
+import { daemonHost, joinCluster } from './cluster.ts';
+import type { MembershipEvent } from '../scheduler/membership.ts';
 
 export const SAMPLE_JOB_NAME = 'sample-heartbeat';
 
@@ -26,6 +28,7 @@ export const SAMPLE_JOB_NAME = 'sample-heartbeat';
 export type DaemonLogEvent =
   | EngineEvent
   | AlertEvent
+  | MembershipEvent
   | { event: 'heartbeat.job'; jobId: string; name: string; every: string }
   | { event: 'config.reloaded'; file: string }
   | { event: 'config.refused'; error: string };
@@ -38,6 +41,8 @@ export type DaemonService = (ctx: { app: App; engine: Engine }) => Promise<{ clo
 
 export interface DaemonOptions {
   homeFlag?: string;
+  /** `--store`: the store to use instead of the home's SQLite file (open-store.ts). */
+  storeFlag?: string;
   log: (event: DaemonLogEvent) => void;
   clock?: Clock;
   /** Called with the opened home before the engine starts (e.g. to add the sample job). */
@@ -70,13 +75,35 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const lock = acquireDaemonLock(home.daemonLockPath, 'daemon', { waitMs: 2_000 });
   let app: App | undefined;
   try {
-    app = await openAppAt(home);
+    app = await openAppAt(home, process.env, opts.storeFlag);
     const opened = app;
     // Configuration errors stop the start here, before anything runs, with the file and field named.
     opened.config();
     await opts.beforeStart?.(opened);
     const clock = opts.clock ?? new SystemClock();
-    const { engine, alerts } = buildEngine(opened, { clock, log: opts.log, role: 'daemon' });
+    const host = daemonHost();
+    // Set once the daemon has joined its cluster (the engine is made first).
+    const member: { startRefusal?: () => string | undefined } = {};
+    const { engine, alerts } = buildEngine(opened, {
+      clock,
+      log: opts.log,
+      role: 'daemon',
+      host,
+      startRefusal: () => member.startRefusal?.(),
+    });
+    // Several daemons on one store: join the cluster first (leases, takeover), then fire.
+    const cluster = opened.store.cluster
+      ? await joinCluster({
+          cluster: opened.store.cluster,
+          store: opened.store,
+          engine,
+          clock,
+          host,
+          version: opts.version ?? 'unknown',
+          log: opts.log,
+        })
+      : undefined;
+    if (cluster) member.startRefusal = () => cluster.startRefusal();
     for (const job of await ensureHeartbeatJobs(opened, clock.now()))
       opts.log({
         event: 'heartbeat.job',
@@ -126,6 +153,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     } catch (err) {
       for (const svc of services) await svc.close();
       await engine.stop();
+      await cluster?.stop();
       await alerts.stop();
       throw err;
     }
@@ -141,6 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           try {
             for (const svc of services) await svc.close();
             await engine.stop();
+            await cluster?.stop();
             await alerts.stop();
             await opened.close();
           } finally {

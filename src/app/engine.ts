@@ -11,6 +11,7 @@ import { heartbeatWaker } from '../sessions/heartbeat.ts';
 import type { App } from './app.ts';
 import { createExecutors } from './executors.ts';
 import { createRunHooks } from './run-hooks.ts';
+import { daemonHost } from './cluster.ts';
 
 export interface EngineWiring {
   clock: Clock;
@@ -22,6 +23,10 @@ export interface EngineWiring {
   role: 'daemon' | 'run';
   /** Default: the global fetch (tests point it nowhere else; servers are real local ones). */
   fetch?: typeof fetch;
+  /** This host's name: jobs pinned to another host are not run here (default: daemonHost()). */
+  host?: string;
+  /** A cluster member's lease check before each payload start (membership.ts). */
+  startRefusal?: () => string | undefined;
 }
 
 export interface WiredEngine {
@@ -49,6 +54,8 @@ export function buildEngine(app: App, wiring: EngineWiring): WiredEngine {
     onRunStarted: hooks.onRunStarted,
     onRunFinished: hooks.onRunFinished,
     ...(wiring.role === 'run' ? { changePollMs: 0 } : {}),
+    host: wiring.host ?? daemonHost(),
+    ...(wiring.startRefusal ? { startRefusal: wiring.startRefusal } : {}),
   });
   return { engine, alerts: hooks.alerts };
 }

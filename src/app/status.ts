@@ -11,6 +11,17 @@ export interface StatusReport {
   home: string;
   daemon: { running: boolean; pid: number | null; host: string | null; startedAtMs: number | null };
   jobs: { total: number; enabled: number };
+  /** With several daemons on one PostgreSQL store: every daemon the cluster knows (newest 200). */
+  cluster?: {
+    host: string;
+    pid: number;
+    version: string;
+    state: 'alive' | 'stopped' | 'expired';
+    startedAtMs: number;
+    lastHeartbeatMs: number;
+    leaseUntilMs: number;
+    runsInFlight: number;
+  }[];
   nextFire: { jobId: string; name: string; atMs: number; at: string } | null;
   failing: {
     id: string;
@@ -45,6 +56,20 @@ export async function statusReport(app: App, nowMs: number): Promise<StatusRepor
         }
       : { running: false, pid: null, host: null, startedAtMs: null },
     jobs: { total: jobs.length, enabled: enabled.length },
+    ...(app.store.cluster
+      ? {
+          cluster: (await app.store.cluster.daemons()).map((d) => ({
+            host: d.host,
+            pid: d.pid,
+            version: d.version,
+            state: d.state,
+            startedAtMs: d.startedAtMs,
+            lastHeartbeatMs: d.heartbeatAtMs,
+            leaseUntilMs: d.leaseUntilMs,
+            runsInFlight: d.runsInFlight,
+          })),
+        }
+      : {}),
     nextFire: next
       ? { jobId: next.job.id, name: next.job.name, atMs: next.atMs, at: new Date(next.atMs).toISOString() }
       : null,

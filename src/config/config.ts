@@ -5,7 +5,8 @@
  *
  * Sections: `secrets` (Vault, MCP secret servers), `channels` (alert and delivery destinations),
  * `alerts` (default channels, failure destination), `healthchecks`, `agents` (model endpoints),
- * `mcp` (the daemon's HTTP endpoint and its clients).
+ * `mcp` (the daemon's HTTP endpoint and its clients), `store` (a PostgreSQL store shared by several
+ * daemons; the password by reference).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,12 +65,21 @@ export interface NightshiftConfig {
   mcp: { http?: McpHttpConfig };
   /** Model prices for `nightshift cost`, by model name (as runs record it). */
   prices: Record<string, ModelPrice>;
+  /** The store, when not the home's SQLite file (docs/cluster.md). */
+  store?: StoreConfig;
 }
 
 /** US dollars (or any one currency) per million tokens. */
 export interface ModelPrice {
   input: number;
   output: number;
+}
+
+export interface StoreConfig {
+  /** `postgres://USER@HOST:PORT/DB[?schema=NAME]` (no password) or `sqlite:PATH`. */
+  url: string;
+  /** Secret reference for the database password. */
+  passwordRef?: string;
 }
 
 export const DEFAULT_HEARTBEAT_EVERY_MS = 30 * 60_000;
@@ -137,6 +147,9 @@ const schema = z
           })
           .strict(),
       )
+      .optional(),
+    store: z
+      .union([z.string().min(1), z.object({ url: z.string().min(1), password: ref.optional() }).strict()])
       .optional(),
     mcp: z
       .object({
@@ -209,6 +222,12 @@ export function parseConfig(raw: unknown, file?: string): NightshiftConfig {
       : {},
     prices: c.prices ?? {},
   };
+  if (c.store !== undefined) {
+    config.store =
+      typeof c.store === 'string'
+        ? { url: c.store }
+        : { url: c.store.url, ...(c.store.password !== undefined ? { passwordRef: c.store.password } : {}) };
+  }
   if (file !== undefined) config.file = file;
   return config;
 }
@@ -224,6 +243,25 @@ function unknownChannel(where: string, field: string, name: string, names: Set<s
  * Reads and validates the configuration. The file may hold references to secrets but is still
  * refused when others can write it (they could point a reference elsewhere).
  */
+/**
+ * The configured store, if config.json names one. Only then is the configuration read at open
+ * (validated as a whole): commands that need no configuration keep working on a home without it.
+ */
+export function configuredStore(
+  homeDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): StoreConfig | undefined {
+  const file = configPath(homeDir, env);
+  if (!existsSync(file)) return undefined;
+  try {
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (raw === null || typeof raw !== 'object' || !('store' in raw)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return loadConfig(homeDir, env).store;
+}
+
 export function loadConfig(homeDir: string, env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
   const file = configPath(homeDir, env);
   if (!existsSync(file)) return parseConfig({});

@@ -52,6 +52,11 @@ export function describeContract(
   opts: ContractOptions = {},
 ): string[] {
   const lines: string[] = describePayload(job, opts);
+  if (job.onHost !== undefined) {
+    lines.push(
+      `Host: only the daemon of host ${job.onHost} runs it (with several daemons on one database, no other does; fire times while it is down follow the catch-up policy)`,
+    );
+  }
 
   // Failure.
   const pol = job.policy;

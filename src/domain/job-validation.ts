@@ -43,6 +43,8 @@ export interface JobInput {
   healthcheck?: { url: string } | null;
   /** Set by imports and job files; kept through edits that do not give one. */
   source?: JobSource;
+  /** Pins the job to one host's daemon; on edit, null (or "") unpins it. */
+  onHost?: string | null;
 }
 
 export const MAX_NAME_LENGTH = 200;
@@ -85,6 +87,15 @@ function validateDescription(v: unknown): string | undefined {
   if (d.length > MAX_DESCRIPTION_LENGTH)
     fail(`description: ${d.length} characters; at most ${MAX_DESCRIPTION_LENGTH}`);
   return d === '' ? undefined : d;
+}
+
+/** A host name as `hostname` prints it (or $NIGHTSHIFT_HOST sets it). */
+function validateOnHost(v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const h = textField(v, 'onHost');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(h))
+    fail(`onHost: "${h}" is not a host name`, 'give the name `hostname` prints on that machine');
+  return h;
 }
 
 function validateEnv(v: unknown): Record<string, string> | undefined {
@@ -405,6 +416,11 @@ export function applyJobPatch(job: Job, patch: Partial<JobInput>, nowMs: number)
   } else if (patch.payload !== undefined || patch.evidence !== undefined) {
     setNotify(edited, job.alerts, job.delivery, job.healthcheck);
   }
+  if (patch.onHost !== undefined) {
+    const h = validateOnHost(patch.onHost);
+    if (h === undefined) delete edited.onHost;
+    else edited.onHost = h;
+  }
   if (patch.description !== undefined) {
     const d = validateDescription(patch.description);
     if (d === undefined) delete edited.description;
@@ -452,6 +468,7 @@ type JobDefinition = Pick<
   | 'delivery'
   | 'healthcheck'
   | 'source'
+  | 'onHost'
   | 'name'
   | 'description'
   | 'enabled'
@@ -483,6 +500,8 @@ function definitionFields(raw: Record<string, unknown>, schedule: Schedule): Job
   setNotify(def, raw.alerts, raw.delivery, raw.healthcheck);
   const source = validateSource(raw.source);
   if (source) def.source = source;
+  const onHost = validateOnHost(raw.onHost);
+  if (onHost !== undefined) def.onHost = onHost;
   return def;
 }
 

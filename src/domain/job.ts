@@ -203,6 +203,8 @@ export interface Job {
   source?: JobSource;
   /** healthchecks.io-style pings: `<url>/start`, `<url>` on success, `<url>/fail`, with `?rid=<runId>`. */
   healthcheck?: { url: string };
+  /** Runs only on the daemon of this host (several daemons on PostgreSQL); absent: on any daemon. */
+  onHost?: string;
   createdAtMs: number;
   updatedAtMs: number;
   state: JobState;

@@ -94,6 +94,16 @@ export interface EngineOptions {
    * payload still starts at the slot. `{ minMs: 0, maxMs: 0 }` claims at the slot itself.
    */
   claimLead?: LeadBounds;
+  /**
+   * This daemon's host name: jobs pinned to another host (job.onHost) are left to that host's
+   * daemon. Undefined: every job runs here.
+   */
+  host?: string;
+  /**
+   * Asked just before each payload starts; a reason refuses the start (the run is recorded
+   * `interrupted` with it). A cluster member refuses while its lease is in doubt (membership.ts).
+   */
+  startRefusal?: () => string | undefined;
 }
 
 export interface RunRequestResult {
@@ -156,6 +166,8 @@ export class Engine {
   /** Per job: runs finished since its history was last pruned, and when that was. */
   private readonly pruned = new Map<string, { runs: number; atMs: number }>();
   private readonly changePollMs: number;
+  private readonly host: string | undefined;
+  private readonly startRefusal: EngineOptions['startRefusal'];
 
   private started = false;
   private stopping = false;
@@ -202,6 +214,8 @@ export class Engine {
     this.onRunStarted = opts.onRunStarted;
     this.changePollMs = opts.changePollMs ?? DEFAULT_CHANGE_POLL_MS;
     this.lead = new ClaimLead(opts.claimLead ?? DEFAULT_LEAD);
+    this.host = opts.host;
+    this.startRefusal = opts.startRefusal;
     this.chains = new ChainTrigger({
       store: this.store,
       clock: this.clock,
@@ -231,7 +245,11 @@ export class Engine {
     let interrupted: Run[];
     try {
       this.lastToken = await this.store.changeToken();
-      ({ interrupted } = await recoverInterrupted(this.store, this.clock, this.log));
+      // Several daemons on one store: a run left `running` may be another daemon's, alive. Runs of
+      // dead daemons are taken over once their lease expires (membership.ts), not at start.
+      ({ interrupted } = this.store.cluster
+        ? { interrupted: [] }
+        : await recoverInterrupted(this.store, this.clock, this.log));
       await this.sweepOrphanRuns(this.startedAtMs);
       await this.reload();
       await this.chains.recover();
@@ -271,12 +289,30 @@ export class Engine {
     this.log({ event: 'engine.stopped' });
   }
 
-  /** Re-reads jobs and queued runs now, then fires whatever is due. */
   /** The jobs as the engine last read them (enabled or not), without a store read. */
   jobs(): Job[] {
     return [...this.entries.values()].map((e) => e.job);
   }
 
+  /** Runs this engine holds: claimed, running, or finishing. */
+  runsInFlight(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Aborts every running payload (recorded `interrupted`); runs claimed ahead are refused at their
+   * slot by startRefusal. For a cluster member whose lease is in doubt.
+   */
+  abortRunning(): void {
+    for (const f of this.inflight.values()) if (f.waitsForMs === undefined) f.controller.abort();
+  }
+
+  /** Whether the job runs on this engine's host (it is not pinned to another). */
+  private runsHere(job: Job): boolean {
+    return job.onHost === undefined || this.host === undefined || job.onHost === this.host;
+  }
+
+  /** Re-reads jobs and queued runs now, then fires whatever is due. */
   async refresh(): Promise<void> {
     if (!this.started) return;
     this.reloadRequested = true;
@@ -389,6 +425,12 @@ export class Engine {
         code: 'not_found',
       });
     }
+    if (!this.runsHere(job)) {
+      throw new UserError(`job ${job.name} runs only on host ${job.onHost} (this is ${this.host})`, {
+        hint: `a daemon on ${job.onHost} runs the queued run; or run it there`,
+        code: 'wrong_host',
+      });
+    }
     const now = this.clock.now();
     if (run.status !== 'queued' || !(await this.take(runId, now))) {
       throw new UserError(
@@ -488,6 +530,7 @@ export class Engine {
     // State writes of all jobs go out together (one commit when batched).
     const writes: Promise<void>[] = [];
     for (const job of jobs) {
+      if (!this.runsHere(job)) continue;
       seen.add(job.id);
       const entry = this.entries.get(job.id);
       if (!entry) {
@@ -961,6 +1004,10 @@ export class Engine {
     if (this.stopping) {
       const error = 'daemon stopped before the run started';
       return { startedAtMs, outcome: Promise.resolve({ status: 'interrupted', error }) };
+    }
+    const refusal = this.startRefusal?.();
+    if (refusal !== undefined) {
+      return { startedAtMs, outcome: Promise.resolve({ status: 'interrupted', error: refusal }) };
     }
     const onError = (err: unknown): ExecutionOutcome =>
       controller.signal.aborted

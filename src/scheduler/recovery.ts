@@ -3,6 +3,10 @@
  * died mid-run. It can never report, so it is finished as `interrupted`; if its processes outlived
  * the daemon they are terminated first (SIGTERM, then SIGKILL), so a restarted daemon never runs a
  * slot beside a leftover copy of itself. Queued runs are left alone: they run when due.
+ *
+ * With several daemons on one store, a daemon's runs are recovered by another one once its lease
+ * expires (recoverTakenOver): the store has already recorded them `interrupted`; leftovers are
+ * ended when they ran on this host, and a failed slot is retried under the job's retry policy.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Clock } from '../domain/clock.ts';
@@ -11,6 +15,8 @@ import type { Store } from '../store/store.ts';
 import { collectPayloadProcesses, readProc, terminateProcesses } from '../payloads/process-tree.ts';
 import type { EngineLog } from './events.ts';
 import { applyStatePatch } from './job-state.ts';
+import { retryDelayMs } from './retry.ts';
+import { newRunId } from './run-id.ts';
 
 /** How long leftover processes get between SIGTERM and SIGKILL. */
 const LEFTOVER_GRACE_MS = 3_000;
@@ -62,6 +68,55 @@ export async function recoverInterrupted(
     }
   }
   return { interrupted: leftovers };
+}
+
+/**
+ * Runs of an expired daemon that the store just finished `interrupted` (ClusterStore.takeOver):
+ * their processes are ended when they ran on `host`, their jobs' state says so, and a scheduled
+ * run with retries left gets its next attempt queued (as a failed run would). Returns the retries queued.
+ */
+export async function recoverTakenOver(
+  store: Store,
+  clock: Clock,
+  log: EngineLog,
+  taken: Array<{ run: Run; host: string }>,
+  host: string,
+  random: () => number = Math.random,
+): Promise<Run[]> {
+  const retries: Run[] = [];
+  for (const { run, host: ranOn } of taken) {
+    const left = ranOn === host ? await endLeftoverProcesses(run.pid, run.runId) : { signalled: false };
+    log({
+      event: 'run.interrupted',
+      jobId: run.jobId,
+      runId: run.runId,
+      ...(run.pid ? { pid: run.pid } : {}),
+      killed: left.signalled,
+    });
+    const job = await store.findJob(run.jobId);
+    if (!job) continue;
+    await store
+      .patchJobState(job.id, {
+        runningAtMs: undefined,
+        lastRunAtMs: run.startedAtMs ?? run.slotMs,
+        lastRunStatus: 'interrupted',
+        lastError: run.error,
+      })
+      .catch(() => undefined);
+    if (run.trigger === 'manual' || run.attempt > job.policy.retries || !job.enabled) continue;
+    const now = clock.now();
+    const retry: Run = {
+      runId: newRunId(),
+      jobId: job.id,
+      slotMs: run.slotMs,
+      attempt: run.attempt + 1,
+      trigger: 'retry',
+      status: 'queued',
+      notBeforeMs: now + retryDelayMs(job.policy.retryBackoffMs, run.attempt, random),
+    };
+    if (await store.claimRun(retry)) retries.push(retry);
+  }
+  return retries;
 }
 
 /**

@@ -23,7 +23,8 @@ import type { Job, JobState, Run, RunDetails, RunStatus, RunTrigger } from '../d
 import { StoreConflictError } from './store.ts';
 import type { RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
 import { checkVersionReadonly, migrate } from './sqlite-schema.ts';
-import { SqliteAlertStateStore, SqliteProfileStore, SqliteSessionStore } from './sqlite-substores.ts';
+import { KyselyAlertStateStore, KyselyProfileStore, KyselySessionStore } from './kysely-substores.ts';
+import type { SubstoreSchema } from './kysely-substores.ts';
 import type { JobsTable, RunsTable, Schema } from './sqlite-schema.ts';
 
 // kysely's ESM build is ~200 files; through the CLI's TypeScript loader that import alone cost
@@ -179,9 +180,9 @@ function isConstraint(err: unknown, kind: string): boolean {
 
 class SqliteStore implements Store {
   private readonly k: KyselyDb<Schema>;
-  readonly profiles: SqliteProfileStore;
-  readonly sessions: SqliteSessionStore;
-  readonly alertState: SqliteAlertStateStore;
+  readonly profiles: KyselyProfileStore;
+  readonly sessions: KyselySessionStore;
+  readonly alertState: KyselyAlertStateStore;
   /** Claims in flight; the connection is back to NORMAL only when none is (queries interleave at awaits). */
   private syncedClaims = 0;
 
@@ -191,9 +192,13 @@ class SqliteStore implements Store {
     private readonly syncClaims: boolean,
   ) {
     this.k = new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) });
-    this.profiles = new SqliteProfileStore(this.k);
-    this.sessions = new SqliteSessionStore(this.k);
-    this.alertState = new SqliteAlertStateStore(this.k);
+    const sub = this.k as unknown as KyselyDb<SubstoreSchema>;
+    this.profiles = new KyselyProfileStore(
+      sub,
+      (err) => isConstraint(err, 'PRIMARYKEY') || isConstraint(err, 'UNIQUE'),
+    );
+    this.sessions = new KyselySessionStore(sub);
+    this.alertState = new KyselyAlertStateStore(sub);
   }
 
   async listJobs(): Promise<Job[]> {

@@ -1,7 +1,7 @@
 /**
  * The store port: everything the scheduler, CLI and later the API/MCP persist. SQLite
- * (sqlite-store.ts) is the embedded default; PostgreSQL joins later behind the same port, which
- * is why every method is async.
+ * (sqlite-store.ts) is the embedded default; PostgreSQL (postgres-store.ts) lets several daemons
+ * share one database, and adds the `cluster` part for that.
  */
 import type { Job, JobState, Run, RunDetails, RunStatus, TerminalRunStatus } from '../domain/job.ts';
 import type { BackupProfile } from '../domain/backup-profile.ts';
@@ -121,11 +121,61 @@ export interface Store {
   readonly alertState: AlertStateStore;
 
   /**
-   * A number that changes whenever another connection commits (SQLite `PRAGMA data_version`); the
-   * daemon polls it to see CLI edits within a second.
+   * A number that changes whenever another connection commits (SQLite `PRAGMA data_version`), or,
+   * on PostgreSQL, whenever a change notice arrives (LISTEN/NOTIFY: job edits, queued runs,
+   * takeovers); the daemon reads it to see other processes' edits within a second.
    */
   changeToken(): Promise<number>;
+  /** Several daemons on one store (PostgreSQL); absent where one daemon owns the store (SQLite). */
+  readonly cluster?: ClusterStore;
   close(): Promise<void>;
+}
+
+/** A daemon as the cluster knows it. */
+export interface DaemonRecord {
+  /** The registration's generation: new at every start, and the fence on its runs. */
+  gen: number;
+  host: string;
+  pid: number;
+  version: string;
+  startedAtMs: number;
+  heartbeatAtMs: number;
+  leaseUntilMs: number;
+  runsInFlight: number;
+  /** `expired`: its lease ran out and another daemon took its runs over. */
+  state: 'alive' | 'stopped' | 'expired';
+}
+
+/**
+ * Membership of several daemons in one store. A daemon registers (getting a generation), renews
+ * its lease with heartbeats, and takes over the runs of daemons whose lease ran out. The store
+ * it was registered through writes runs as that generation: a run claimed or taken is owned by
+ * it, and starting, requeueing or finishing a running run needs that ownership (the fence), so a
+ * daemon whose runs were taken over cannot record over them.
+ */
+export interface ClusterStore {
+  register(d: {
+    host: string;
+    pid: number;
+    version: string;
+    nowMs: number;
+    leaseMs: number;
+  }): Promise<DaemonRecord>;
+  /**
+   * Renews the lease of this store's registration. False when it was taken over meanwhile (the
+   * daemon must stop its runs and register anew).
+   */
+  heartbeat(nowMs: number, leaseMs: number, runsInFlight: number): Promise<boolean>;
+  /**
+   * Marks every live daemon whose lease ended before `nowMs` expired, finishes its running runs
+   * `interrupted` (reason given), releases its queued ones, and returns the runs it finished with
+   * the host they ran on. One caller wins each takeover.
+   */
+  takeOver(nowMs: number, reason: string): Promise<Array<{ run: Run; host: string }>>;
+  /** Every daemon known, alive first, then by host. */
+  daemons(): Promise<DaemonRecord[]>;
+  /** Says goodbye (state `stopped`): no takeover will be needed for it. */
+  deregister(nowMs: number): Promise<void>;
 }
 
 export interface ProfileStore {

@@ -8,17 +8,20 @@ import type { App } from '../../app/app.ts';
 
 export interface GlobalOptions {
   home?: string;
+  /** `--store`: a store other than the home's SQLite file. */
+  store?: string;
   json: boolean;
 }
 
 export function globalOptions(cmd: CommandUnknownOpts): GlobalOptions {
-  const all = cmd.optsWithGlobals() as { home?: string; json?: boolean };
-  return { home: all.home, json: all.json === true };
+  const all = cmd.optsWithGlobals() as { home?: string; store?: string; json?: boolean };
+  return { home: all.home, store: all.store, json: all.json === true };
 }
 
 /** Runs `fn` with the home's store open, and closes it afterwards. */
 export async function withApp<T>(cmd: CommandUnknownOpts, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = await openApp(globalOptions(cmd).home);
+  const g = globalOptions(cmd);
+  const app = await openApp(g.home, process.env, g.store);
   try {
     return await fn(app);
   } finally {

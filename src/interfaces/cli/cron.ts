@@ -135,7 +135,9 @@ export function registerCronCommands(program: Command): void {
 
   cron
     .command('status')
-    .description('is the daemon running, how many jobs, what fires next, which jobs are failing')
+    .description(
+      'is the daemon running (with a PostgreSQL store: every daemon, its host, pid, version, last heartbeat, runs in flight), how many jobs, what fires next, which jobs are failing',
+    )
     .action(async (_opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => printStatus(app, json));
@@ -220,6 +222,16 @@ async function printStatus(app: App, json: boolean): Promise<void> {
     const since = daemon.startedAtMs ? `, up since ${isoUtc(daemon.startedAtMs)}` : '';
     printLine(`daemon: running (pid ${daemon.pid ?? '?'}${since})`);
   } else printLine('daemon: not running (start it with `nightshift daemon`)');
+  if (report.cluster) {
+    const alive = report.cluster.filter((d) => d.state === 'alive');
+    printLine(`cluster: ${alive.length} daemon${alive.length === 1 ? '' : 's'} alive`);
+    for (const d of report.cluster.slice(0, 20)) {
+      printLine(
+        `  ${d.host} pid ${d.pid} v${d.version}: ${d.state}, last heartbeat ${relative(d.lastHeartbeatMs, now)}, ` +
+          `${d.runsInFlight} run${d.runsInFlight === 1 ? '' : 's'} in flight`,
+      );
+    }
+  }
   printLine(`jobs: ${jobs.total} (${jobs.enabled} enabled)`);
   printLine(
     nextFire

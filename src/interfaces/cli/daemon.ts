@@ -186,6 +186,7 @@ export function registerDaemonCommand(program: Command, version: string): void {
       let sampleCreated: string | undefined;
       const daemon = await startDaemon({
         homeFlag: g.home,
+        ...(g.store !== undefined ? { storeFlag: g.store } : {}),
         log,
         version,
         beforeStart: async (app) => {

@@ -57,6 +57,7 @@ export interface JobFlags extends PayloadFlags {
   historyMaxRuns?: string;
   historyMaxAge?: string;
   outputTailBytes?: string;
+  onHost?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -68,6 +69,10 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
   cmd
     .option('--name <name>', 'unique job name')
     .option('--description <text>', 'free text shown by list/show')
+    .option(
+      '--on-host <name>',
+      'run only on the daemon of this host (several daemons on one PostgreSQL store); "" on edit unpins',
+    )
     .option('--cron <expr>', 'cron expression: 5 fields, or 6 with seconds first; @daily, L, # allowed')
     .option('--tz <iana>', 'time zone for --cron (default: host zone) or for an offset-less --at')
     .option('--every <duration>', 'fixed interval: 1s, 90m, 2h, 1d')
@@ -198,6 +203,7 @@ const FIELD_TO_FLAG: Array<[string, string]> = [
   ['schedule.kind', 'schedule'],
   ['name', '--name'],
   ['description', '--description'],
+  ['onHost', '--on-host'],
   ['payload.command', '--command'],
   ['payload.argv', '--command-argv'],
   ['payload.cwd', '--command-cwd'],
@@ -398,6 +404,7 @@ export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
   };
   applyNotifyFlags(input, flags, undefined, intFlag, durationFlag);
   if (flags.description !== undefined) input.description = flags.description;
+  if (flags.onHost !== undefined) input.onHost = flags.onHost;
   if (flags.disabled) input.enabled = false;
   if (flags.keepAfterRun) input.deleteAfterRun = false;
   return input;
@@ -408,6 +415,7 @@ export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Par
   const patch: Partial<JobInput> = {};
   if (flags.name !== undefined) patch.name = flags.name;
   if (flags.description !== undefined) patch.description = flags.description;
+  if (flags.onHost !== undefined) patch.onHost = flags.onHost === '' ? null : flags.onHost;
   if (flags.disabled) patch.enabled = false;
   if (flags.keepAfterRun) patch.deleteAfterRun = false;
 

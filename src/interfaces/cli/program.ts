@@ -41,7 +41,7 @@ function packageVersion(): string {
 function firstCommand(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--home') i++;
+    if (a === '--home' || a === '--store') i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -64,6 +64,10 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .description('scheduler daemon and CLI for AI-agent hosts: jobs that prove they ran')
     .version(version, '-V, --version', 'print the version')
     .option('--home <dir>', 'state directory (default: $NIGHTSHIFT_HOME, else ~/.nightshift)')
+    .option(
+      '--store <url>',
+      'store: postgres://USER@HOST:PORT/DB[?schema=NAME] for several daemons on one database, or sqlite:PATH (default: $NIGHTSHIFT_STORE, "store" in config.json, else the home\'s SQLite file)',
+    )
     .option('--json', 'machine-readable output (JSON on stdout, errors as JSON on stderr)')
     .showSuggestionAfterError(true)
     .exitOverride();
@@ -123,7 +127,7 @@ function usageHint(program: Command, argv: string[]): string {
   let cmd = program as Command;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
-    if (word === '--home') i++;
+    if (word === '--home' || word === '--store') i++;
     if (word.startsWith('-')) continue;
     const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word)) as
       Command | undefined;

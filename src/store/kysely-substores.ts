@@ -1,7 +1,9 @@
 /**
- * The smaller parts of the SQLite store: backup profiles, agent sessions and per-job alert state.
- * Each is a thin mapping of its port (store.ts) onto one or two tables; they share the store's
- * kysely instance and so its connection and transactions.
+ * The smaller parts of both stores (SQLite and PostgreSQL): backup profiles, agent sessions and
+ * per-job alert state. Each is a thin mapping of its port (store.ts) onto one or two tables that
+ * have the same shape in both databases; they share the store's kysely instance and so its
+ * connection and transactions. The only dialect difference they meet, how a unique violation
+ * looks, comes in as a function.
  */
 import type { Kysely } from 'kysely';
 import type { BackupProfile } from '../domain/backup-profile.ts';
@@ -12,13 +14,20 @@ import { StoreConflictError } from './store.ts';
 import type { AlertStateStore, ProfileStore, SessionStore } from './store.ts';
 import type { Schema } from './sqlite-schema.ts';
 
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
+/** The tables these stores use (the same columns in both databases). */
+export type SubstoreSchema = Pick<
+  Schema,
+  'backup_profiles' | 'sessions' | 'session_messages' | 'inbox' | 'alert_state'
+>;
 
-export class SqliteProfileStore implements ProfileStore {
-  constructor(private readonly k: Kysely<Schema>) {}
+/** Whether a driver error is a primary-key or unique violation. */
+export type UniqueViolationTest = (err: unknown) => boolean;
+
+export class KyselyProfileStore implements ProfileStore {
+  constructor(
+    private readonly k: Kysely<SubstoreSchema>,
+    private readonly isUniqueViolation: UniqueViolationTest,
+  ) {}
 
   async list(): Promise<BackupProfile[]> {
     const rows = await this.k.selectFrom('backup_profiles').select('data').orderBy('name').execute();
@@ -46,7 +55,8 @@ export class SqliteProfileStore implements ProfileStore {
         })
         .execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new StoreConflictError(`a backup profile named "${p.name}" exists`);
+      if (this.isUniqueViolation(err))
+        throw new StoreConflictError(`a backup profile named "${p.name}" exists`);
       throw err;
     }
   }
@@ -66,8 +76,8 @@ export class SqliteProfileStore implements ProfileStore {
   }
 }
 
-export class SqliteSessionStore implements SessionStore {
-  constructor(private readonly k: Kysely<Schema>) {}
+export class KyselySessionStore implements SessionStore {
+  constructor(private readonly k: Kysely<SubstoreSchema>) {}
 
   async ensure(s: Omit<Session, 'createdAtMs' | 'updatedAtMs'>, nowMs: number): Promise<Session> {
     await this.k
@@ -136,8 +146,9 @@ export class SqliteSessionStore implements SessionStore {
         consumed_at_ms: null,
         consumed_by_run: null,
       })
+      .returning('seq')
       .executeTakeFirstOrThrow();
-    return Number(r.insertId);
+    return Number(r.seq);
   }
 
   async pendingInbox(sessionId: string): Promise<InboxItem[]> {
@@ -189,8 +200,8 @@ function toSession(row: {
   };
 }
 
-export class SqliteAlertStateStore implements AlertStateStore {
-  constructor(private readonly k: Kysely<Schema>) {}
+export class KyselyAlertStateStore implements AlertStateStore {
+  constructor(private readonly k: Kysely<SubstoreSchema>) {}
 
   async get(jobId: string): Promise<AlertState | undefined> {
     const row = await this.k

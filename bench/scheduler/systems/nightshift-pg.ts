@@ -1,0 +1,99 @@
+/**
+ * nightshift on PostgreSQL: `daemons` engines (each with its own store connection, lease and
+ * heartbeat, as separate daemons would have) in this process, on a fresh database. Every slot is
+ * claimed by exactly one of them; the in-process executor only records when it was called.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { SystemClock } from '../../../src/domain/clock.ts';
+import { buildJob } from '../../../src/domain/job-validation.ts';
+import type { CommandPayload, Schedule } from '../../../src/domain/job.ts';
+import type { Executor } from '../../../src/payloads/executor.ts';
+import { Engine } from '../../../src/scheduler/engine.ts';
+import { openPostgresStore } from '../../../src/store/postgres-store.ts';
+import type { Store } from '../../../src/store/store.ts';
+import { joinCluster } from '../../../src/app/cluster.ts';
+import type { ClusterMember } from '../../../src/app/cluster.ts';
+import type { BenchSystem } from './system.ts';
+import { idleCron } from './system.ts';
+import { benchDatabase } from './pg-database.ts';
+
+export function nightshiftPgSystem(daemons: number): BenchSystem {
+  let db: { url: string; drop(): Promise<void> } | undefined;
+  const parts: Array<{ store: Store; engine: Engine; member: ClusterMember }> = [];
+
+  async function start(
+    n: number,
+    schedule: (i: number) => Schedule,
+    executor: Executor<CommandPayload>,
+  ): Promise<void> {
+    db = await benchDatabase();
+    const setup = await openPostgresStore(db.url);
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      await setup.insertJob(
+        buildJob(
+          { name: `bench-${i}`, schedule: schedule(i), payload: { kind: 'command', argv: ['true'] } },
+          now,
+          randomUUID,
+        ),
+      );
+    }
+    await setup.close();
+    const clock = new SystemClock();
+    for (let d = 0; d < daemons; d++) {
+      const store = await openPostgresStore(db.url);
+      const gate: { refusal?: () => string | undefined } = {};
+      const engine = new Engine({
+        store,
+        clock,
+        executors: [executor],
+        host: hostname(),
+        startRefusal: () => gate.refusal?.(),
+      });
+      const member = await joinCluster({
+        cluster: store.cluster!,
+        store,
+        engine,
+        clock,
+        host: hostname(),
+        version: 'bench',
+        log: () => {},
+      });
+      gate.refusal = () => member.startRefusal();
+      parts.push({ store, engine, member });
+    }
+    await Promise.all(parts.map((p) => p.engine.start()));
+  }
+
+  return {
+    name: daemons === 1 ? 'nightshift-pg' : `nightshift-pg${daemons}`,
+    async startFiring(n, hooks) {
+      const anchorMs = Math.ceil(Date.now() / 1000) * 1000;
+      await start(n, () => ({ kind: 'every', everyMs: 1000, anchorMs }), {
+        kind: 'command',
+        async execute(_payload, ctx) {
+          hooks.onFire(ctx.slotMs, Date.now());
+          return { status: 'ok' };
+        },
+      });
+    },
+    async startIdle(n) {
+      const now = Date.now();
+      await start(n, (i) => ({ kind: 'cron', expr: idleCron(i, now), tz: 'UTC' }), {
+        kind: 'command',
+        async execute() {
+          return { status: 'ok' };
+        },
+      });
+    },
+    async stop() {
+      for (const p of parts) {
+        await p.engine.stop();
+        await p.member.stop();
+        await p.store.close();
+      }
+      await db?.drop();
+    },
+  };
+}
