@@ -53,7 +53,10 @@ export interface RestoreProgress {
 }
 
 export interface RestoreStats {
+  /** Files in the restored selection: those written plus existing ones kept (`skipped`). */
   files: number;
+  /** Files (and hard links) actually written by this restore. */
+  filesWritten: number;
   dirs: number;
   symlinks: number;
   hardlinks: number;
@@ -66,6 +69,13 @@ export interface RestoreStats {
   verified: number;
   warnings: number;
   durationMs: number;
+}
+
+/** Why a restore under this policy keeps an existing entry, in the words shown to users. */
+export function keptReason(policy: OverwritePolicy): string {
+  return policy === 'never'
+    ? 'already present (--overwrite never keeps existing files)'
+    : 'unchanged (same size and mtime as in the snapshot)';
 }
 
 const PREFETCH = 4;
@@ -95,6 +105,7 @@ class Restorer {
   private readonly overwrite: OverwritePolicy;
   private readonly stats: RestoreStats = {
     files: 0,
+    filesWritten: 0,
     dirs: 0,
     symlinks: 0,
     hardlinks: 0,
@@ -300,6 +311,7 @@ class Restorer {
     if (first !== undefined) {
       if (!(await this.create(dest, node, () => fsp.link(first, dest)))) return this.skip(node, sp);
       this.stats.hardlinks++;
+      this.stats.filesWritten++;
       this.countFile(node.size, sp);
       return;
     }
@@ -396,6 +408,7 @@ class Restorer {
     }
     if (this.opts.verify) await this.verifyFile(dest, sp, node.content ?? [], sizes);
     this.stats.files++;
+    this.stats.filesWritten++;
     this.countFile(node.size, sp, false);
     return true;
   }
