@@ -194,7 +194,7 @@ describe('backup CLI, passphrase repository', { timeout: 300_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { written: number; skipped: { count: number; reason: string } };
     assert.equal(out.written, 1);
-    assert.equal(out.skipped.count, 4, "three files and the symlink were already there");
+    assert.equal(out.skipped.count, 4, 'three files and the symlink were already there');
     assert.match(out.skipped.reason, /already present/);
     assert.equal(fs.readFileSync(kept, 'utf8'), 'edited locally', 'a kept file is not touched');
     assert.deepEqual(fs.readFileSync(notes), fs.readFileSync(path.join(data, 'docs', 'notes.txt')));
