@@ -21,6 +21,11 @@ import type { App } from './app.ts';
 import { addJob, newJob } from './jobs.ts';
 import { writeSecretFile } from './secret-file.ts';
 
+/** A profile by name; `not_found` listing the existing ones otherwise. */
+export function requireProfile(app: App, name: string): Promise<BackupProfile> {
+  return getProfile(app, name);
+}
+
 export function listProfiles(app: App): Promise<BackupProfile[]> {
   return app.store.profiles.list();
 }

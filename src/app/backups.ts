@@ -28,7 +28,7 @@ import { restore, type RestoreOptions, type RestoreStats } from '../backup/resto
 import { stats, type RepoStats } from '../backup/stats.ts';
 import { dump } from '../backup/tar.ts';
 import { checkProfile, listProfileSnapshots } from '../backup-jobs/profile-snapshots.ts';
-import { getProfile } from '../backup-jobs/profile-repository.ts';
+import { getProfile, profileKeys } from '../backup-jobs/profile-repository.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
 import {
@@ -285,6 +285,12 @@ export async function unlockRepository(
 
 // ---------------------------------------------------------------------------------------------
 // Backup profiles
+
+/** The repository a profile names, with the keys its secret references resolve to now. */
+export async function profileRepositoryRef(app: App, name: string): Promise<RepositoryRef> {
+  const profile = await getProfile(app, name);
+  return { homeDir: app.home.dir, location: profile.repository, keys: await profileKeys(app, profile) };
+}
 
 /** A profile's snapshots, oldest first (paths hidden when this host holds only the writer key). */
 export function profileSnapshots(app: App, name: string): Promise<SnapshotMeta[]> {

@@ -11,10 +11,10 @@ import { incrementalBackup, type IncrementalOptions } from '../backup/incrementa
 import type { SnapshotMeta } from '../backup/ports.ts';
 import { forgetSnapshots, prune, type PruneReport } from '../backup/prune.ts';
 import { stats as repoStats } from '../backup/stats.ts';
+import { formatBytes } from '../domain/bytes.ts';
 import type { Clock } from '../domain/clock.ts';
 import { parseSubset, type BackupProfile } from '../domain/backup-profile.ts';
 import type { BackupRunDetails, EvidenceResult } from '../domain/job.ts';
-import { formatBytes } from '../domain/bytes.ts';
 import { UserError } from '../domain/errors.ts';
 import { applyRetention, describeRetention, isEmptyPolicy } from '../domain/retention.ts';
 import { hostTimeZone } from '../domain/schedule.ts';
@@ -210,13 +210,15 @@ export async function runProfileBackup(
         details.verified = {
           ok: report.ok,
           readDataSubset: profile.verifySubset!,
+          packsRead: report.counts.packsRead,
+          bytesRead: report.counts.bytesRead,
           errors: report.errors.length,
         };
         evidence.push({
           check: 'verify',
           ok: report.ok,
           detail: report.ok
-            ? `check ${repo.canRead ? '--read-data-subset' : '(structure + pack hashes)'} ${profile.verifySubset}: ${report.counts.packsRead} packs read, no errors`
+            ? `check ${repo.canRead ? '--read-data-subset' : '(structure + pack hashes)'} ${profile.verifySubset}: ${report.counts.packsRead} of ${report.counts.packs} packs read (${formatBytes(report.counts.bytesRead)}), no errors`
             : `check found ${report.errors.length} problem(s): ${report.errors
                 .slice(0, 3)
                 .map((e) => e.message)

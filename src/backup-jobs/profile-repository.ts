@@ -85,6 +85,15 @@ export async function resolveKeys(
   return keys;
 }
 
+/**
+ * Every key the profile's references give this host: the passphrase, or the writer key plus the
+ * identity when the profile names one. For commands that name a repository by profile and open it
+ * with whatever access they need.
+ */
+export async function profileKeys(ctx: BackupContext, profile: BackupProfile): Promise<RepositoryKeys> {
+  return resolveKeys(ctx, profile, profileCanRead(profile) ? 'read' : 'write');
+}
+
 /** Opens the profile's repository with its key (resolved now), without a lock; the caller closes it. */
 export async function openProfileRepository(
   ctx: BackupContext,

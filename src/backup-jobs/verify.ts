@@ -1,8 +1,7 @@
 /**
  * `check` with a sample of the data read back, also where the host holds only the writer key.
  */
-import { randomInt } from 'node:crypto';
-import { check, type CheckReport } from '../backup/check.ts';
+import { check, samplePacks, type CheckReport } from '../backup/check.ts';
 import { sha256Hex } from '../backup/crypto.ts';
 import { packPath } from '../backup/pack.ts';
 import type { Repo } from '../backup/repository.ts';
@@ -16,8 +15,8 @@ export async function verifyRepository(repo: Repo, subsetPercent: number): Promi
   if (repo.canRead) return check(repo, { readData: { subsetPercent } });
   const report = await check(repo, {});
   const packs = [...repo.index.packs.keys()];
-  const chosen =
-    subsetPercent >= 100 ? packs : packs.filter(() => randomInt(1_000_000) < subsetPercent * 10_000);
+  const chosen = samplePacks(packs, subsetPercent);
+  report.readPercent = subsetPercent;
   for (const id of chosen) {
     const file = packPath(id);
     try {

@@ -29,6 +29,8 @@ export interface CheckOptions {
 
 export interface CheckReport {
   ok: boolean;
+  /** Percent of packs asked to be read back (100 for all), when data was read at all. */
+  readPercent?: number;
   errors: CheckIssue[];
   warnings: CheckIssue[];
   /** Harmless leftovers of interrupted work (temp files, unindexed packs); prune removes them. */
@@ -205,7 +207,7 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
   // read data: packs are read whole and their blobs opened on the worker threads, a few packs at once
   if (readData) {
     const packs = [...repo.index.packs.keys()].filter((p) => present.has(p));
-    const chosen = subset >= 100 ? packs : packs.filter(() => randomInt(1_000_000) < subset * 10_000);
+    const chosen = samplePacks(packs, subset);
     const pool = sharedBlobPool();
     const reading: Promise<void>[] = [];
     for (const id of chosen) {
@@ -217,7 +219,30 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
     await Promise.all(reading);
   }
 
-  return { ok: errors.length === 0, errors, warnings, info, counts };
+  return {
+    ok: errors.length === 0,
+    ...(readData ? { readPercent: subset } : {}),
+    errors,
+    warnings,
+    info,
+    counts,
+  };
+}
+
+/**
+ * A random sample of `percent` of the packs, rounded up, so that a sample of a small repository
+ * still reads at least one pack (5% of 3 packs reads one, not none).
+ */
+export function samplePacks<T>(packs: readonly T[], percent: number): T[] {
+  if (percent >= 100) return [...packs];
+  const want = Math.min(packs.length, Math.ceil((packs.length * percent) / 100));
+  const pool = [...packs];
+  // Partial Fisher-Yates: the first `want` slots end up a uniform sample.
+  for (let i = 0; i < want; i++) {
+    const j = i + randomInt(pool.length - i);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, want);
 }
 
 async function walkTrees(

@@ -69,7 +69,10 @@ export interface RestoreProgress {
 }
 
 export interface RestoreStats {
+  /** Files in the restored selection: those written plus existing ones kept (`skipped`). */
   files: number;
+  /** Files (and hard links) actually written by this restore. */
+  filesWritten: number;
   dirs: number;
   symlinks: number;
   hardlinks: number;
@@ -93,6 +96,13 @@ const WRITE_SLOTS = 8;
 const MAX_OPEN_FILES = 64;
 /** Temporary names of files being written: `.<random>.ns-restore` next to the final name. */
 const TEMP_SUFFIX = '.ns-restore';
+
+/** Why a restore under this policy keeps an existing entry, in the words shown to users. */
+export function keptReason(policy: OverwritePolicy): string {
+  return policy === 'never'
+    ? 'already present (--overwrite never keeps existing files)'
+    : 'unchanged (same size and mtime as in the snapshot)';
+}
 const isRoot = process.getuid?.() === 0;
 
 export async function restore(
@@ -149,6 +159,7 @@ class Restorer {
   private readonly overwrite: OverwritePolicy;
   private readonly stats: RestoreStats = {
     files: 0,
+    filesWritten: 0,
     dirs: 0,
     symlinks: 0,
     hardlinks: 0,
@@ -628,6 +639,7 @@ class Restorer {
       );
     }
     this.stats.files++;
+    this.stats.filesWritten++;
     this.countFile(node.size, sp, false);
     const key = node.hardlink ? `${node.hardlink.dev}:${node.hardlink.ino}` : undefined;
     if (key !== undefined) this.links.set(key, task.dest);
@@ -637,6 +649,7 @@ class Restorer {
   private async makeLink(first: string, l: LinkTask): Promise<void> {
     if (!(await this.create(l.dest, l.node, () => fsp.link(first, l.dest)))) return this.skip(l.node, l.sp);
     this.stats.hardlinks++;
+    this.stats.filesWritten++;
     this.countFile(l.node.size, l.sp);
   }
 

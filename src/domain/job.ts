@@ -341,7 +341,7 @@ export interface BackupRunDetails {
   pruned?: boolean;
   /** Bytes freed by prune. */
   prunedBytes?: number;
-  verified?: { ok: boolean; readDataSubset?: string; errors: number };
+  verified?: { ok: boolean; readDataSubset?: string; packsRead?: number; bytesRead?: number; errors: number };
   /** Free bytes on the repository's filesystem before the run (local repositories). */
   freeBytesBefore?: number;
   /** Database, git and command sources: what each produced, or why it was skipped. */

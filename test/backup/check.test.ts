@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { check, type CheckReport } from '../../src/backup/check.ts';
+import { check, samplePacks, type CheckReport } from '../../src/backup/check.ts';
 import { addKey } from '../../src/backup/keys.ts';
 import { initRepository, openRepository } from '../../src/backup/repository.ts';
 import { UserError } from '../../src/domain/errors.ts';
@@ -47,6 +47,28 @@ describe('check', () => {
     blobIds = s.ids;
   });
   after(() => t.cleanup());
+
+  test('a small sample of a small repository still reads a pack, and says how much it read', async () => {
+    const repo = await openRepository(base, { password: PASSWORD });
+    for (let i = 0; i < 10; i++) {
+      const r = await check(repo, { readData: { subsetPercent: 5 } });
+      assert.equal(r.ok, true);
+      assert.equal(r.readPercent, 5);
+      assert.equal(r.counts.packsRead, 1, '5% of one pack reads that pack, not none');
+      assert.ok(r.counts.bytesRead > 400_000, `bytes read: ${r.counts.bytesRead}`);
+    }
+    assert.equal((await check(repo, {})).readPercent, undefined, 'a structure-only check reads no data');
+  });
+
+  test('a sample is that share of the packs rounded up, each pack at most once', () => {
+    const packs = Array.from({ length: 40 }, (_, i) => `p${i}`);
+    assert.equal(samplePacks(packs, 5).length, 2);
+    assert.equal(samplePacks(packs, 0.1).length, 1);
+    assert.equal(samplePacks(packs, 100).length, 40);
+    const half = samplePacks(['a', 'b', 'c'], 50);
+    assert.equal(new Set(half).size, 2);
+    assert.deepEqual(samplePacks([], 5), []);
+  });
 
   test('a healthy repository passes, with and without reading data', async () => {
     const repo = await openRepository(base, { password: PASSWORD });

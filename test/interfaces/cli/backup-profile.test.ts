@@ -11,7 +11,7 @@ import { createBackupExecutors } from '../../../src/backup-jobs/executors.ts';
 import { SystemClock } from '../../../src/domain/clock.ts';
 import { buildJob } from '../../../src/domain/job-validation.ts';
 import { Engine } from '../../../src/scheduler/engine.ts';
-import { cli, cliJson, tempHome, type TempHome } from './cli-harness.ts';
+import { cli, cliJson, filesUnder, tempHome, type TempHome } from './cli-harness.ts';
 
 describe('backup profile', () => {
   let h: TempHome;
@@ -255,6 +255,38 @@ describe('backup quickstart', () => {
     } finally {
       await app.close();
     }
+
+    // Repository commands take the profile instead of --repo and a key.
+    const snaps = await cliJson<{ id: string; tags: string[] }[]>(h.home, [
+      'backup',
+      'snapshots',
+      '--profile',
+      'agent',
+    ]);
+    assert.equal(snaps.result.code, 0, snaps.result.stderr);
+    assert.equal(snaps.json.length, 1);
+    assert.deepEqual(snaps.json[0]!.tags, ['profile:agent']);
+    const stats = await cli(h.home, ['backup', 'stats', '--profile', 'agent']);
+    assert.equal(stats.code, 0, stats.stderr);
+    const before = filesUnder(repo);
+    const both = await cli(h.home, [
+      'backup',
+      'forget',
+      '--profile',
+      'agent',
+      '--repo',
+      repo,
+      '--keep-last',
+      '1',
+    ]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--profile brings its own repository and key; --repo cannot be given with it/);
+    const unknown = await cli(h.home, ['backup', 'prune', '--profile', 'nope']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no backup profile named "nope"[\s\S]*profiles: agent/);
+    assert.deepEqual(filesUnder(repo), before, 'a refused command leaves the repository as it was');
+    const still = await cliJson<unknown[]>(h.home, ['backup', 'snapshots', '--profile', 'agent']);
+    assert.equal(still.json.length, 1);
 
     const again = await cli(h.home, [
       'backup',

@@ -175,6 +175,35 @@ describe('backup CLI, passphrase repository', { timeout: 300_000 }, () => {
     );
   });
 
+  test('restore --overwrite never counts files written apart from files kept, with the reason', async () => {
+    const env = { NIGHTSHIFT_PASSWORD: PASSWORD };
+    const target = path.join(tmp, 'restored-twice');
+    const first = await ns([...g, 'backup', 'restore', 'latest', '-r', repo, '--target', target], { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /: 4 files written, \d+ dirs/);
+    const notes = path.join(target, data, 'docs', 'notes.txt');
+    fs.rmSync(notes);
+    const kept = path.join(target, data, 'docs', 'grüße-📦.md');
+    fs.writeFileSync(kept, 'edited locally');
+    const r = await ns(
+      [...g, '--json', 'backup', 'restore', 'latest', '-r', repo, '--target', target, '--overwrite', 'never'],
+      {
+        env,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { written: number; skipped: { count: number; reason: string } };
+    assert.equal(out.written, 1);
+    assert.equal(out.skipped.count, 4, 'three files and the symlink were already there');
+    assert.match(out.skipped.reason, /already present/);
+    assert.equal(fs.readFileSync(kept, 'utf8'), 'edited locally', 'a kept file is not touched');
+    assert.deepEqual(fs.readFileSync(notes), fs.readFileSync(path.join(data, 'docs', 'notes.txt')));
+
+    const again = await ns([...g, 'backup', 'restore', 'latest', '-r', repo, '--target', target], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /: 1 file written, 3 kept \(unchanged \(same size and mtime/);
+  });
+
   test('restore --verify and dump | tar reproduce the files byte for byte', async () => {
     const env = { NIGHTSHIFT_PASSWORD: PASSWORD };
     const target = path.join(tmp, 'restored');

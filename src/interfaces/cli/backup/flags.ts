@@ -9,17 +9,19 @@ import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/ex
 import { Option } from '@commander-js/extra-typings';
 import type { RepositoryKeys } from '../../../backup/access.ts';
 import { readIdentityFile } from '../../../backup/keys.ts';
-import type { RepositoryRef } from '../../../app/backups.ts';
+import { requireProfile } from '../../../app/backup-profiles.ts';
+import { profileRepositoryRef, type RepositoryRef } from '../../../app/backups.ts';
 import { openHome } from '../../../config/home.ts';
 import { UserError } from '../../../domain/errors.ts';
 import { parseRetentionDuration, type GroupField, type RetentionPolicy } from '../../../domain/retention.ts';
-import { globalOptions } from '../context.ts';
+import { globalOptions, withApp } from '../context.ts';
 
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
 export interface RepoFlags {
+  profile?: string;
   repo?: string;
   passwordFile?: string;
   identity?: string[];
@@ -28,7 +30,23 @@ export interface RepoFlags {
   password?: string;
 }
 
+/**
+ * The flags naming a repository and its key, shared by every command on an existing repository:
+ * either --profile NAME (repository and secrets from the backup profile) or --repo plus a key.
+ */
 export function addRepoFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(
+  cmd: Command<A, O, G>,
+) {
+  return addRepoKeyFlags(
+    cmd.option(
+      '--profile <name>',
+      "use a backup profile's repository and its key (instead of --repo and a key)",
+    ),
+  );
+}
+
+/** --repo and the key flags alone: for `init`, which creates the repository a profile would name. */
+export function addRepoKeyFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(
   cmd: Command<A, O, G>,
 ) {
   return cmd
@@ -47,6 +65,32 @@ export function addRepoFlags<A extends unknown[], O extends OptionValues, G exte
       'writer key of a recipients repository (default: the one kept in the home)',
     )
     .addOption(new Option('--password <value>').hideHelp());
+}
+
+/** A profile brings its own repository and key: one source, so nothing is silently ignored. */
+function refuseKeyFlagsWithProfile(flags: RepoFlags): void {
+  const given = [
+    flags.repo !== undefined ? '--repo' : undefined,
+    flags.passwordFile !== undefined ? '--password-file' : undefined,
+    flags.identity !== undefined ? '--identity' : undefined,
+    flags.writerKey !== undefined ? '--writer-key' : undefined,
+    flags.password !== undefined ? '--password' : undefined,
+  ].filter((f): f is string => f !== undefined);
+  if (given.length > 0)
+    throw new UserError(
+      `--profile brings its own repository and key; ${given.join(', ')} cannot be given with it`,
+      {
+        hint: `drop ${given.join(', ')}, or drop --profile and name the repository and key yourself`,
+      },
+    );
+}
+
+/** Where the repository is, from --profile, --repo or $NIGHTSHIFT_REPOSITORY; no key is read. */
+export async function repositoryLocation(cmd: CommandUnknownOpts, flags: RepoFlags): Promise<string> {
+  if (flags.profile === undefined) return repoLocation(flags);
+  refuseKeyFlagsWithProfile(flags);
+  const name = flags.profile;
+  return withApp(cmd, async (app) => (await requireProfile(app, name)).repository);
 }
 
 /** The repository location from --repo or $NIGHTSHIFT_REPOSITORY. */
@@ -103,6 +147,11 @@ async function readIdentities(files: string[] | undefined): Promise<string[]> {
  * of --home. Flags are checked before anything is written to the repository (a lock is a write).
  */
 export async function repositoryRef(cmd: CommandUnknownOpts, flags: RepoFlags): Promise<RepositoryRef> {
+  if (flags.profile !== undefined) {
+    refuseKeyFlagsWithProfile(flags);
+    const name = flags.profile;
+    return withApp(cmd, (app) => profileRepositoryRef(app, name));
+  }
   const home = openHome(globalOptions(cmd).home);
   const location = repoLocation(flags);
   const password = readPassword(flags);

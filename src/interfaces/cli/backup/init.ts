@@ -5,10 +5,10 @@ import { openHome } from '../../../config/home.ts';
 import { UserError } from '../../../domain/errors.ts';
 import { globalOptions } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
-import { addRepoFlags, collect, readPassword, readRecipientsFile, repoLocation } from './flags.ts';
+import { addRepoKeyFlags, collect, readPassword, readRecipientsFile, repoLocation } from './flags.ts';
 
 export function registerInitCommands(group: CommandUnknownOpts): void {
-  addRepoFlags(
+  addRepoKeyFlags(
     group
       .command('init')
       .description(

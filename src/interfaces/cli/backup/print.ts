@@ -35,7 +35,10 @@ export function printCheck(r: CheckReport): void {
   const c = r.counts;
   printLine(
     `checked ${c.snapshots} snapshots, ${c.packs} packs, ${c.blobs} blobs, ${c.treesChecked} trees` +
-      (c.packsRead > 0 ? `; read ${c.packsRead} packs (${formatBytes(c.bytesRead)})` : ''),
+      (r.readPercent !== undefined || c.packsRead > 0
+        ? `; read ${c.packsRead} pack${c.packsRead === 1 ? '' : 's'} (${formatBytes(c.bytesRead)})` +
+          (r.readPercent !== undefined && r.readPercent < 100 ? ` for a ${r.readPercent}% sample` : '')
+        : ''),
   );
   for (const e of r.errors) printLine(`error: ${e.file ? `${e.file}: ` : ''}${e.message}`);
   for (const w of r.warnings) printLine(`warning: ${w.file ? `${w.file}: ` : ''}${w.message}`);

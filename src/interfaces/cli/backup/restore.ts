@@ -1,6 +1,7 @@
 /** `backup restore` (into a directory) and `backup dump` (a tar stream on stdout). */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { dumpSnapshot, restoreSnapshot } from '../../../app/backups.ts';
+import { keptReason } from '../../../backup/restorer.ts';
 import { EXIT, UserError } from '../../../domain/errors.ts';
 import { globalOptions } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
@@ -50,10 +51,22 @@ export function registerRestoreCommands(group: CommandUnknownOpts): void {
       progress.done();
     }
     const { snapshot, target, stats } = result;
-    if (json) printJson({ snapshotId: snapshot.id, target, stats, warnings });
+    // Files kept by the overwrite policy are counted apart from those written, with the reason.
+    const kept = stats.skipped > 0 ? { count: stats.skipped, reason: keptReason(overwrite) } : undefined;
+    if (json)
+      printJson({
+        snapshotId: snapshot.id,
+        target,
+        written: stats.filesWritten,
+        skipped: kept ?? { count: 0 },
+        stats,
+        warnings,
+      });
     else
       printLine(
-        `restored snapshot ${shortId(snapshot.id)} to ${target}: ${stats.files} files, ${stats.dirs} dirs, ${formatBytes(stats.bytesTotal)}` +
+        `restored snapshot ${shortId(snapshot.id)} to ${target}: ${stats.filesWritten} file${stats.filesWritten === 1 ? '' : 's'} written` +
+          (kept ? `, ${kept.count} kept (${kept.reason})` : '') +
+          `, ${stats.dirs} dirs, ${formatBytes(stats.bytesTotal)}` +
           (flags.verify ? `, ${stats.verified} verified` : '') +
           ` in ${(stats.durationMs / 1000).toFixed(1)}s`,
       );

@@ -3,7 +3,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { unlockRepository } from '../../../app/backups.ts';
 import { globalOptions } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
-import { addRepoFlags, repoLocation } from './flags.ts';
+import { addRepoFlags, repositoryLocation } from './flags.ts';
 
 export function registerUnlockCommand(group: CommandUnknownOpts): void {
   addRepoFlags(
@@ -16,7 +16,9 @@ export function registerUnlockCommand(group: CommandUnknownOpts): void {
       ),
   ).action(async (flags, cmd) => {
     const g = globalOptions(cmd);
-    const res = await unlockRepository(repoLocation(flags), { removeAll: flags.removeAll === true });
+    const res = await unlockRepository(await repositoryLocation(cmd, flags), {
+      removeAll: flags.removeAll === true,
+    });
     if (g.json) {
       printJson(res);
       return;
