@@ -1,7 +1,7 @@
 /**
- * The store port: everything the scheduler, CLI and later the API/MCP persist. SQLite
- * (sqlite-store.ts) is the embedded default; PostgreSQL joins later behind the same port, which
- * is why every method is async.
+ * The store port: everything the scheduler and the use cases (app/, for the CLI, MCP and HTTP)
+ * persist. SQLite (sqlite-store.ts) is the embedded default; a PostgreSQL store, for several
+ * nodes, sits behind the same port, which is why every method is async.
  */
 import type { Job, JobState, Run, RunDetails, RunStatus, TerminalRunStatus } from '../domain/job.ts';
 import type { BackupProfile } from '../domain/backup-profile.ts';

@@ -13,7 +13,7 @@ import type { AlertState } from '../../domain/alert-state.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import { requireJob } from '../../app/jobs.ts';
 import { globalOptions, withApp } from './context.ts';
-import { renderTable, isoUtc } from './format.ts';
+import { renderTable, isoUtc } from './render.ts';
 import { printJson, printLine } from './output.ts';
 
 export function registerAlertCommands(program: Command): void {
