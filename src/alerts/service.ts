@@ -32,7 +32,7 @@ import {
   deadManNotification,
   failureNotification,
   recoveryNotification,
-} from './format.ts';
+} from './notifications.ts';
 import { finishPing, ping, pingBaseUrl, pingBody, pingUrl } from './healthcheck.ts';
 import type { PingKind } from './healthcheck.ts';
 

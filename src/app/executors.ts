@@ -1,5 +1,7 @@
 /**
- * Every payload kind's executor. A new payload kind is added here and nowhere else in the app.
+ * Every payload kind's executor, handed to each engine by engine.ts. A new payload kind's executor
+ * is registered here; its type, validation and contract wording live in domain/ (see
+ * docs/architecture.md for the whole list).
  */
 import type { Executor } from '../payloads/executor.ts';
 import { CommandExecutor } from '../payloads/command.ts';

@@ -11,7 +11,7 @@ import type { Channel, DeliveryResult, Notification, SendOptions } from './chann
 import type { EmailChannelConfig, EmailSecurity } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
-import { plainBody, subjectLine } from './format.ts';
+import { plainBody, subjectLine } from './plain-text.ts';
 import { Scrubber, formatMs } from './http.ts';
 import { withRetry } from './retry.ts';
 import type { AttemptOutcome } from './retry.ts';

@@ -8,7 +8,7 @@ import type { Channel, DeliveryResult, Notification, SendOptions, Severity } fro
 import type { NtfyChannelConfig } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
-import { SEVERITY_LABEL, oneLine, plainBody, truncate } from './format.ts';
+import { SEVERITY_LABEL, oneLine, plainBody, truncate } from './plain-text.ts';
 import { deliverHttp } from './http-channel.ts';
 import { USER_AGENT } from './webhook.ts';
 

@@ -7,7 +7,7 @@ import type { Channel, DeliveryResult, Notification, SendOptions } from './chann
 import type { TelegramChannelConfig, TelegramParseMode } from '../config/channel-config.ts';
 import { resolveDeps } from './deps.ts';
 import type { ChannelDeps, ResolvedDeps } from './deps.ts';
-import { SEVERITY_EMOJI, facts, oneLine, truncate } from './format.ts';
+import { SEVERITY_EMOJI, facts, oneLine, truncate } from './plain-text.ts';
 import { deliverHttp } from './http-channel.ts';
 import { classify } from './http.ts';
 import type { HttpResponse } from './http.ts';

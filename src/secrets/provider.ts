@@ -4,7 +4,7 @@
  */
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { ExitCode } from '../domain/errors.ts';
-import type { SecretsConfig } from './config.ts';
+import type { SecretsConfig } from './secrets-config.ts';
 import type { Redactor } from './redact.ts';
 import type { Secret } from './secret.ts';
 import type { SecretRef } from './secret-ref.ts';

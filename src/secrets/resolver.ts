@@ -6,7 +6,7 @@
 import { EXIT, UserError } from '../domain/errors.ts';
 import { SecretError } from './provider.ts';
 import type { ResolveContext, SecretProvider } from './provider.ts';
-import type { SecretsConfig } from './config.ts';
+import type { SecretsConfig } from './secrets-config.ts';
 import { defaultRedactor } from './redact.ts';
 import type { Redactor } from './redact.ts';
 import { Secret } from './secret.ts';

@@ -1,7 +1,7 @@
 /**
- * The store port: everything the scheduler, CLI and later the API/MCP persist. SQLite
- * (sqlite-store.ts) is the embedded default; PostgreSQL (postgres-store.ts) lets several daemons
- * share one database, and adds the `cluster` part for that.
+ * The store port: everything the scheduler and the use cases (app/, for the CLI, MCP and HTTP)
+ * persist. SQLite (sqlite-store.ts) is the embedded default; PostgreSQL (postgres-store.ts) lets
+ * several daemons share one database and adds the `cluster` part for that. Every method is async.
  */
 import type { Job, JobState, Run, RunDetails, RunStatus, TerminalRunStatus } from '../domain/job.ts';
 import type { BackupProfile } from '../domain/backup-profile.ts';

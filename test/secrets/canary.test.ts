@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SecretsConfig } from '../../src/secrets/config.ts';
+import type { SecretsConfig } from '../../src/secrets/secrets-config.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DRIVER = fileURLToPath(new URL('./fixtures/canary-driver.ts', import.meta.url));

@@ -7,13 +7,10 @@
 import type { Command } from '@commander-js/extra-typings';
 import { configuredChannel } from '../../delivery/create-channel.ts';
 import { assertDelivered, sendTestMessage } from '../../delivery/test-message.ts';
-import { effectivePolicy } from '../../alerts/policy.ts';
-import type { EffectivePolicy } from '../../alerts/policy.ts';
-import type { AlertState } from '../../domain/alert-state.ts';
 import { formatDuration } from '../../domain/duration.ts';
-import { requireJob } from '../../app/jobs.ts';
+import { alertStatus } from '../../app/alerts.ts';
 import { globalOptions, withApp } from './context.ts';
-import { renderTable, isoUtc } from './format.ts';
+import { renderTable, isoUtc } from './render.ts';
 import { printJson, printLine } from './output.ts';
 
 export function registerAlertCommands(program: Command): void {
@@ -99,34 +96,10 @@ export function registerAlertCommands(program: Command): void {
     .action(async (idOrName, _opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const jobs = idOrName !== undefined ? [await requireJob(app, idOrName)] : await app.store.listJobs();
-        const rows: Array<{
-          id: string;
-          name: string;
-          policy: EffectivePolicy;
-          state: AlertState;
-          lastOkAt?: string;
-        }> = [];
-        for (const job of jobs) {
-          const policy = effectivePolicy(job);
-          const watched =
-            policy.afterFailures > 0 ||
-            policy.ifNoSuccessWithinMs !== undefined ||
-            policy.anomalyFactor !== undefined ||
-            policy.maxRepoBytes !== undefined;
-          if (!watched && idOrName === undefined) continue;
-          const state = (await app.store.alertState.get(job.id)) ?? { alerting: false };
-          // The alert state keeps the last ok only for dead-man switches; the run history knows it too.
-          const lastOk = (await app.store.listRuns({ jobId: job.id, status: 'ok', limit: 1 })).entries[0];
-          const lastOkAtMs = state.lastOkAtMs ?? lastOk?.finishedAtMs;
-          rows.push({
-            id: job.id,
-            name: job.name,
-            policy,
-            state,
-            ...(lastOkAtMs !== undefined ? { lastOkAt: isoUtc(lastOkAtMs) } : {}),
-          });
-        }
+        const rows = (await alertStatus(app, idOrName)).map(({ lastOkAtMs, ...r }) => ({
+          ...r,
+          ...(lastOkAtMs !== undefined ? { lastOkAt: isoUtc(lastOkAtMs) } : {}),
+        }));
         if (json) {
           printJson({ jobs: rows });
           return;

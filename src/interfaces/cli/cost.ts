@@ -5,8 +5,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { costReport } from '../../app/cost.ts';
 import { globalOptions, withApp } from './context.ts';
-import { durationFlag } from './job-flags.ts';
-import { isoUtc, renderTable } from './format.ts';
+import { durationFlag } from './flag-parsers.ts';
+import { isoUtc, renderTable } from './render.ts';
 import { printJson, printLine } from './output.ts';
 
 function money(v: number | null): string {

@@ -10,7 +10,7 @@ import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
 import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from './job-flags.ts';
 import type { JobFlags } from './job-flags.ts';
-import { isoUtc, relative } from './format.ts';
+import { isoUtc, relative } from './render.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
 import { displayPath } from '../../app/job-files.ts';
 

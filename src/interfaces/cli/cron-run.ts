@@ -11,7 +11,7 @@ import type { RunExecutor } from '../../app/run-now.ts';
 import { requireJob } from '../../app/jobs.ts';
 import { runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
-import { durationFlag } from './job-flags.ts';
+import { durationFlag } from './flag-parsers.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
 

@@ -19,11 +19,12 @@ import { listRuns } from '../../app/runs.ts';
 import { statusReport } from '../../app/status.ts';
 import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
-import { isoUtc, localTime, relative, renderTable } from './format.ts';
+import { isoUtc, localTime, relative, renderTable } from './render.ts';
 import { displayPath } from '../../app/job-files.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
-import { choiceFlag, intFlag, scheduleFromFlags } from './job-flags.ts';
+import { choiceFlag, intFlag } from './flag-parsers.ts';
+import { scheduleFromFlags } from './job-flags.ts';
 import { registerJobEditCommands } from './cron-edit.ts';
 import { registerRunCommand } from './cron-run.ts';
 

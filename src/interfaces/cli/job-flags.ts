@@ -4,7 +4,6 @@
  * is reported the same way: naming the flag, exit code 2.
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
-import { parseDuration } from '../../domain/duration.ts';
 import { UserError } from '../../domain/errors.ts';
 import { resolve } from 'node:path';
 import type {
@@ -26,6 +25,7 @@ import {
   payloadFieldsFromFlags,
 } from './job-payload-flags.ts';
 import type { PayloadFlags } from './job-payload-flags.ts';
+import { choiceFlag, collect, durationFlag, intFlag } from './flag-parsers.ts';
 
 /** Raw flag values as commander collects them. */
 export interface JobFlags extends PayloadFlags {
@@ -58,10 +58,6 @@ export interface JobFlags extends PayloadFlags {
   historyMaxAge?: string;
   outputTailBytes?: string;
   onHost?: string;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** Adds the job flags to `add`/`edit`. */
@@ -107,34 +103,6 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--history-max-age <duration>', 'drop finished runs older than this (default 30d)')
     .option('--output-tail-bytes <n>', 'bytes of output kept with each run (default 16384)');
   addPayloadFlags(cmd);
-}
-
-/** A non-negative integer flag, or a usage error naming it. */
-export function intFlag(flag: string, value: string, opts: { min?: number } = {}): number {
-  const min = opts.min ?? 0;
-  if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-    throw new UserError(`${flag} must be a whole number${min > 0 ? ` >= ${min}` : ' >= 0'}, got "${value}"`, {
-      hint: `for example ${flag} ${Math.max(min, 3)}`,
-    });
-  }
-  return Number(value);
-}
-
-/** A duration flag, with the flag named in the error. */
-export function durationFlag(flag: string, value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    if (err instanceof UserError) throw new UserError(`${flag}: ${err.message}`, { hint: err.hint });
-    throw err;
-  }
-}
-
-export function choiceFlag<T extends string>(flag: string, value: string, choices: readonly T[]): T {
-  if ((choices as readonly string[]).includes(value)) return value as T;
-  throw new UserError(`${flag} must be one of ${choices.join(', ')}, got "${value}"`, {
-    hint: `for example ${flag} ${choices[0]}`,
-  });
 }
 
 /** `KEY=VALUE` pairs from repeated --command-env. */
@@ -402,7 +370,7 @@ export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
     evidence: evidenceFromFlags(flags),
     history: historyFromFlags(flags),
   };
-  applyNotifyFlags(input, flags, undefined, intFlag, durationFlag);
+  applyNotifyFlags(input, flags, undefined);
   if (flags.description !== undefined) input.description = flags.description;
   if (flags.onHost !== undefined) input.onHost = flags.onHost;
   if (flags.disabled) input.enabled = false;
@@ -452,7 +420,7 @@ export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Par
   // A new kind replaces the payload; the same kind merges into it.
   if (kind !== job.payload.kind) patch.payload = { kind, ...payload } as Payload;
   else if (Object.keys(payload).length > 0) patch.payload = payload as unknown as Payload;
-  applyNotifyFlags(patch, flags, job, intFlag, durationFlag);
+  applyNotifyFlags(patch, flags, job);
   const evidence = evidenceFromFlags(flags);
   if (Object.keys(evidence).length > 0) patch.evidence = evidence;
   const policy = policyFromFlags(flags);

@@ -8,6 +8,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
 import type { AlertPolicy, DeliveryPolicy, Job, Payload } from '../../domain/job.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
+import { collect, durationFlag, intFlag } from './flag-parsers.ts';
 
 export interface PayloadFlags {
   backup?: string;
@@ -43,10 +44,6 @@ export interface PayloadFlags {
   healthcheckUrl?: string;
   /** false when --no-healthcheck is given. */
   healthcheck?: boolean;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 export function addPayloadFlags(cmd: CommandUnknownOpts): void {
@@ -322,11 +319,7 @@ export function deliveryFromFlags(flags: PayloadFlags, old?: DeliveryPolicy): De
 }
 
 /** Alert fields the flags give; `null` when --no-alerts removes them. */
-export function alertsFromFlags(
-  flags: PayloadFlags,
-  intFlag: (flag: string, v: string, o?: { min?: number }) => number,
-  durationFlag: (flag: string, v: string) => number,
-): Partial<AlertPolicy> | null | undefined {
+export function alertsFromFlags(flags: PayloadFlags): Partial<AlertPolicy> | null | undefined {
   const a: Partial<AlertPolicy> = {};
   if (flags.alertAfter !== undefined) a.afterFailures = intFlag('--alert-after', flags.alertAfter);
   if (flags.alertCooldown !== undefined) a.cooldownMs = durationFlag('--alert-cooldown', flags.alertCooldown);
@@ -354,14 +347,8 @@ export function alertsFromFlags(
 }
 
 /** Adds the notification fields the flags give to a job input or patch. */
-export function applyNotifyFlags(
-  target: Partial<JobInput>,
-  flags: PayloadFlags,
-  job: Job | undefined,
-  intFlag: (flag: string, v: string, o?: { min?: number }) => number,
-  durationFlag: (flag: string, v: string) => number,
-): void {
-  const alerts = alertsFromFlags(flags, intFlag, durationFlag);
+export function applyNotifyFlags(target: Partial<JobInput>, flags: PayloadFlags, job: Job | undefined): void {
+  const alerts = alertsFromFlags(flags);
   if (alerts !== undefined) target.alerts = alerts;
   const delivery = deliveryFromFlags(flags, job?.delivery);
   if (delivery !== undefined) target.delivery = delivery;

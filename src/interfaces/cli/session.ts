@@ -8,8 +8,8 @@ import type { ChatMessage } from '../../domain/chat.ts';
 import { listSessions, sessionInbox, sessionTranscript } from '../../app/sessions.ts';
 import type { Session } from '../../domain/session.ts';
 import { globalOptions, withApp } from './context.ts';
-import { isoUtc, relative, renderTable } from './format.ts';
-import { intFlag } from './job-flags.ts';
+import { isoUtc, relative, renderTable } from './render.ts';
+import { intFlag } from './flag-parsers.ts';
 import { printJson, printLine } from './output.ts';
 
 function sessionView(s: Session, pending: number): Record<string, unknown> {

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { EXIT } from '../../domain/errors.ts';
-import { DEFAULT_CMD_TIMEOUT_MS } from '../config.ts';
+import { DEFAULT_CMD_TIMEOUT_MS } from '../secrets-config.ts';
 import { SecretError } from '../provider.ts';
 import type { ResolveContext, SecretProvider } from '../provider.ts';
 import { Redactor } from '../redact.ts';

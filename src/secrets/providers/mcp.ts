@@ -9,8 +9,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EXIT } from '../../domain/errors.ts';
-import { DEFAULT_MCP_TIMEOUT_MS } from '../config.ts';
-import type { McpServerConfig, ValueSource } from '../config.ts';
+import { DEFAULT_MCP_TIMEOUT_MS } from '../secrets-config.ts';
+import type { McpServerConfig, ValueSource } from '../secrets-config.ts';
 import { resolveNested, SecretError } from '../provider.ts';
 import type { ResolveContext, SecretProvider } from '../provider.ts';
 import type { McpRef, SecretRef } from '../secret-ref.ts';

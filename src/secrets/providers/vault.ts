@@ -4,7 +4,7 @@
  * secret reference (`secrets.vault.token`), resolved through the same resolver.
  */
 import { EXIT } from '../../domain/errors.ts';
-import { DEFAULT_VAULT_TIMEOUT_MS } from '../config.ts';
+import { DEFAULT_VAULT_TIMEOUT_MS } from '../secrets-config.ts';
 import { resolveNested, SecretError } from '../provider.ts';
 import type { ResolveContext, SecretProvider } from '../provider.ts';
 import type { SecretRef, VaultRef } from '../secret-ref.ts';

@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EXIT } from '../../../src/domain/errors.ts';
-import type { McpServerConfig } from '../../../src/secrets/config.ts';
+import type { McpServerConfig } from '../../../src/secrets/secrets-config.ts';
 import { Redactor } from '../../../src/secrets/redact.ts';
 import { SecretError, SecretResolver } from '../../../src/secrets/resolver.ts';
 import { startHttpServer } from '../fixtures/key-server.mjs';

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EXIT } from '../../../src/domain/errors.ts';
-import type { SecretsConfig } from '../../../src/secrets/config.ts';
+import type { SecretsConfig } from '../../../src/secrets/secrets-config.ts';
 import { Redactor } from '../../../src/secrets/redact.ts';
 import { SecretError, SecretResolver } from '../../../src/secrets/resolver.ts';
 

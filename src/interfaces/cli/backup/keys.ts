@@ -3,7 +3,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { addRepositoryKey, listRepositoryKeys, removeRepositoryKey } from '../../../app/backup-keys.ts';
 import { UserError } from '../../../domain/errors.ts';
 import { globalOptions } from '../context.ts';
-import { renderTable } from '../format.ts';
+import { renderTable } from '../render.ts';
 import { printJson, printLine } from '../output.ts';
 import { addRepoFlags, readPassword, repositoryRef } from './flags.ts';
 import { localStamp, shortId } from './print.ts';

@@ -2,7 +2,7 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { listSnapshots } from '../../../app/backups.ts';
 import { globalOptions } from '../context.ts';
-import { renderTable } from '../format.ts';
+import { renderTable } from '../render.ts';
 import { printJson, printLine } from '../output.ts';
 import { formatBytes } from '../progress.ts';
 import { addRepoFlags, collect, repositoryRef } from './flags.ts';

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UserError } from '../../src/domain/errors.ts';
-import { parseSecretsConfig } from '../../src/secrets/config.ts';
+import { parseSecretsConfig } from '../../src/secrets/secrets-config.ts';
 
 function refusal(raw: unknown): UserError {
   try {
