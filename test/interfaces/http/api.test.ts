@@ -6,7 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, tempHome } from '../cli/cli-harness.ts';
 import { startHttpDaemon, TOKENS } from './http-harness.ts';
@@ -314,6 +315,27 @@ describe('HTTP API served by the daemon', () => {
     assert.equal(info.url, d.url);
   });
 });
+
+test(
+  'the example alert rules in docs/metrics.md pass promtool check rules',
+  { skip: !promtool && 'promtool not installed' },
+  () => {
+    const doc = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
+    const rules = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!)
+      .find((b) => b.includes('groups:'));
+    assert.ok(rules, 'a rules block in docs/metrics.md');
+    const dir = mkdtempSync(join(tmpdir(), 'ns-rules-'));
+    try {
+      const file = join(dir, 'nightshift.rules.yml');
+      writeFileSync(file, rules);
+      const check = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+      assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 describe('HTTP settings', () => {
   test('probesNeedToken: /metrics, /healthz and /readyz need a read token', async () => {
