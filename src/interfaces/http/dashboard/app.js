@@ -293,7 +293,10 @@ async function jobsPage() {
     buckets: '96',
   });
   if (state.q) params.set('q', state.q);
-  const [t, status] = await Promise.all([api(`/api/v1/timeline?${params}`), api('/api/v1/status')]);
+  // The status fetched at sign-in serves the first drawing; later drawings fetch a fresh one.
+  const fresh = state.status;
+  state.status = null;
+  const [t, status] = await Promise.all([api(`/api/v1/timeline?${params}`), fresh ?? api('/api/v1/status')]);
   const rows = t.jobs
     .map(({ job, buckets, recent }) => {
       const last = job.state?.lastRunStatus;
@@ -585,6 +588,7 @@ async function start() {
   try {
     const status = await api('/api/v1/status');
     state.scope = status.scope;
+    state.status = status;
   } catch (err) {
     if (token()) logout(err.message);
     return;
