@@ -7,7 +7,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { configuredChannel } from '../../delivery/create-channel.ts';
 import { assertDelivered, sendTestMessage } from '../../delivery/test-message.ts';
-import { effectivePolicy } from '../../alerts/policy.ts';
+import { effectivePolicy, isWatched } from '../../alerts/policy.ts';
 import type { EffectivePolicy } from '../../alerts/policy.ts';
 import type { AlertState } from '../../domain/alert-state.ts';
 import { formatDuration } from '../../domain/duration.ts';
@@ -109,12 +109,7 @@ export function registerAlertCommands(program: Command): void {
         }> = [];
         for (const job of jobs) {
           const policy = effectivePolicy(job);
-          const watched =
-            policy.afterFailures > 0 ||
-            policy.ifNoSuccessWithinMs !== undefined ||
-            policy.anomalyFactor !== undefined ||
-            policy.maxRepoBytes !== undefined;
-          if (!watched && idOrName === undefined) continue;
+          if (!isWatched(policy) && idOrName === undefined) continue;
           const state = (await app.store.alertState.get(job.id)) ?? { alerting: false };
           // The alert state keeps the last ok only for dead-man switches; the run history knows it too.
           const lastOk = (await app.store.listRuns({ jobId: job.id, status: 'ok', limit: 1 })).entries[0];

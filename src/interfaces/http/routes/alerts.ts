@@ -3,7 +3,7 @@
  * `alert status --json`), and the latest alert deliveries recorded on runs.
  */
 import { z } from 'zod/v4';
-import { effectivePolicy } from '../../../alerts/policy.ts';
+import { effectivePolicy, isWatched } from '../../../alerts/policy.ts';
 import { listRuns } from '../../../app/runs.ts';
 import type { DeliveryRecord } from '../../../domain/job.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -28,12 +28,7 @@ export function alertRoutes(deps: ApiDeps): ApiRoute[] {
         const jobs = [];
         for (const job of deps.jobs()) {
           const policy = effectivePolicy(job);
-          const watched =
-            policy.afterFailures > 0 ||
-            policy.ifNoSuccessWithinMs !== undefined ||
-            policy.anomalyFactor !== undefined ||
-            policy.maxRepoBytes !== undefined;
-          if (!watched) continue;
+          if (!isWatched(policy)) continue;
           const state = (await app.store.alertState.get(job.id)) ?? { alerting: false };
           jobs.push({ id: job.id, name: job.name, policy, state });
         }
