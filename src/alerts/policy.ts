@@ -56,6 +56,16 @@ export function effectivePolicy(job: Job): EffectivePolicy {
   return out;
 }
 
+/** Whether anything about the job can raise an alert (failures, silence, anomalies, repository size). */
+export function isWatched(policy: EffectivePolicy): boolean {
+  return (
+    policy.afterFailures > 0 ||
+    policy.ifNoSuccessWithinMs !== undefined ||
+    policy.anomalyFactor !== undefined ||
+    policy.maxRepoBytes !== undefined
+  );
+}
+
 export type RunClass = 'failure' | 'success' | 'neutral';
 
 /** error, timeout and missed are failures; ok is a success; skipped, interrupted, delivered say nothing. */

@@ -31,7 +31,7 @@ export function listProfiles(app: App): Promise<BackupProfile[]> {
 }
 
 /** Jobs whose payload runs the profile (backup or drill). */
-function jobsUsingProfile(jobs: Job[], name: string): Job[] {
+export function jobsUsingProfile(jobs: Job[], name: string): Job[] {
   return jobs.filter(
     (j) => (j.payload.kind === 'backup' || j.payload.kind === 'drill') && j.payload.profile === name,
   );

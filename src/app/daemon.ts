@@ -37,7 +37,15 @@ export type DaemonLogEvent =
  * An interface the daemon serves besides the scheduler (the MCP HTTP endpoint): started once the
  * engine runs, closed first on stop. Null when its configuration says it is off.
  */
-export type DaemonService = (ctx: { app: App; engine: Engine }) => Promise<{ close(): Promise<void> } | null>;
+export type DaemonService = (ctx: DaemonServiceContext) => Promise<{ close(): Promise<void> } | null>;
+
+export interface DaemonServiceContext {
+  app: App;
+  engine: Engine;
+  clock: Clock;
+  /** Every event the daemon logs, as it happens (the HTTP API streams and counts them); returns an unsubscribe. */
+  subscribe(listener: (event: DaemonLogEvent) => void): () => void;
+}
 
 export interface DaemonOptions {
   homeFlag?: string;
@@ -81,12 +89,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     opened.config();
     await opts.beforeStart?.(opened);
     const clock = opts.clock ?? new SystemClock();
+    const listeners = new Set<(event: DaemonLogEvent) => void>();
+    const log = (event: DaemonLogEvent): void => {
+      opts.log(event);
+      // A listener's failure must not stop the engine's work or the other listeners.
+      for (const l of listeners)
+        try {
+          l(event);
+        } catch {
+          // ignored: listeners report their own problems
+        }
+    };
+    const subscribe = (listener: (event: DaemonLogEvent) => void): (() => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
     const host = daemonHost();
     // Set once the daemon has joined its cluster (the engine is made first).
     const member: { startRefusal?: () => string | undefined } = {};
     const { engine, alerts } = buildEngine(opened, {
       clock,
-      log: opts.log,
+      log,
       role: 'daemon',
       host,
       startRefusal: () => member.startRefusal?.(),
@@ -100,12 +123,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           clock,
           host,
           version: opts.version ?? 'unknown',
-          log: opts.log,
+          log,
         })
       : undefined;
     if (cluster) member.startRefusal = () => cluster.startRefusal();
     for (const job of await ensureHeartbeatJobs(opened, clock.now()))
-      opts.log({
+      log({
         event: 'heartbeat.job',
         jobId: job.id,
         name: job.name,
@@ -147,7 +170,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const services: Array<{ close(): Promise<void> }> = [];
     try {
       for (const start of opts.services ?? []) {
-        const svc = await start({ app: opened, engine });
+        const svc = await start({ app: opened, engine, clock, subscribe });
         if (svc) services.push(svc);
       }
     } catch (err) {

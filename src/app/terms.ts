@@ -63,3 +63,23 @@ export const MCP_TERMS: Terms = {
     hint: 'list runs with the runs_list tool; old runs are removed by the job history policy',
   }),
 };
+
+/** The HTTP API's words: endpoints and body fields. */
+export const API_TERMS: Terms = {
+  jobNotFound: (idOrName) => ({
+    message: `no job with id or name "${idOrName}"`,
+    hint: 'list the jobs with GET /api/v1/jobs?all=true (names are exact and case-sensitive)',
+  }),
+  nameTaken: (name) => ({
+    message: `a job named "${name}" already exists`,
+    hint: 'pick another name, or change the existing job with PATCH /api/v1/jobs/{job}',
+  }),
+  nothingToChange: () => ({
+    message: 'body: nothing to change: give at least one field',
+    hint: 'e.g. {"enabled": false}; GET /api/v1/jobs/{job} gives the current values',
+  }),
+  runNotFound: (runId) => ({
+    message: `no run with id "${runId}"`,
+    hint: 'list runs with GET /api/v1/runs; old runs are removed by the job history policy',
+  }),
+};

@@ -5,6 +5,7 @@
  * presence is shown (env keys, input size) so the reader can still reason about the job.
  */
 import type { Job, Run } from '../domain/job.ts';
+import type { Session } from '../domain/session.ts';
 import { nextFireTimes } from '../domain/schedule.ts';
 
 /**
@@ -71,4 +72,16 @@ export function publicJob(job: Job, nowMs: number): Record<string, unknown> {
 /** A run as runView shows it, plus the evidence checks and the ending signal. */
 export function runDetail(run: Run): Record<string, unknown> {
   return { ...runView(run), signal: run.signal ?? null, evidence: run.evidence ?? [] };
+}
+
+/** A session as `session list --json` shows it, with its pending inbox count. */
+export function sessionView(s: Session, pending: number): Record<string, unknown> {
+  return {
+    id: s.id,
+    agent: s.agent,
+    kind: s.kind,
+    createdAt: new Date(s.createdAtMs).toISOString(),
+    updatedAt: new Date(s.updatedAtMs).toISOString(),
+    pendingInbox: pending,
+  };
 }

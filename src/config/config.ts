@@ -5,8 +5,8 @@
  *
  * Sections: `secrets` (Vault, MCP secret servers), `channels` (alert and delivery destinations),
  * `alerts` (default channels, failure destination), `healthchecks`, `agents` (model endpoints),
- * `mcp` (the daemon's HTTP endpoint and its clients), `store` (a PostgreSQL store shared by several
- * daemons; the password by reference).
+ * `mcp` (the daemon's MCP endpoint and its clients), `http` (the daemon's HTTP API and dashboard),
+ * `store` (a PostgreSQL store shared by several daemons; the password by reference).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +54,27 @@ export interface McpHttpConfig {
   clients: McpClientConfig[];
 }
 
+/** The daemon's HTTP API, dashboard and metrics (see docs/http-api.md). */
+export interface HttpConfig {
+  /** Default 127.0.0.1. Anything but loopback needs `allowRemote`. */
+  host: string;
+  /** Default 7420. */
+  port: number;
+  /** Set to bind a non-loopback address (put TLS in front: a reverse proxy or a tunnel). */
+  allowRemote: boolean;
+  /** /metrics, /healthz and /readyz need a token too (default: only when bound off loopback). */
+  probesNeedToken: boolean;
+  /** Bearer tokens by reference, each with a scope (the MCP rules). */
+  clients: McpClientConfig[];
+}
+
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+export const DEFAULT_HTTP_PORT = 7420;
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export interface NightshiftConfig {
   /** The file it came from (for messages), or undefined when there was none. */
   file?: string;
@@ -67,6 +88,7 @@ export interface NightshiftConfig {
   prices: Record<string, ModelPrice>;
   /** The store, when not the home's SQLite file (docs/cluster.md). */
   store?: StoreConfig;
+  http?: HttpConfig;
 }
 
 /** US dollars (or any one currency) per million tokens. */
@@ -103,6 +125,14 @@ const endpoint = z
     model: z.string().min(1),
     apiKeyRef: ref.optional(),
     kind: z.enum(['openai', 'ollama']).optional(),
+  })
+  .strict();
+
+const client = z
+  .object({
+    name: z.string().min(1),
+    token: ref,
+    scope: z.enum(['read', 'operate', 'admin']),
   })
   .strict();
 
@@ -157,20 +187,20 @@ const schema = z
           .object({
             host: z.string().min(1).optional(),
             port: z.number().int().min(0).max(65535),
-            clients: z
-              .array(
-                z
-                  .object({
-                    name: z.string().min(1),
-                    token: ref,
-                    scope: z.enum(['read', 'operate', 'admin']),
-                  })
-                  .strict(),
-              )
-              .min(1),
+            clients: z.array(client).min(1),
           })
           .strict()
           .optional(),
+      })
+      .strict()
+      .optional(),
+    http: z
+      .object({
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(0).max(65535).optional(),
+        allowRemote: z.boolean().optional(),
+        probesNeedToken: z.boolean().optional(),
+        clients: z.array(client).optional(),
       })
       .strict()
       .optional(),
@@ -228,8 +258,45 @@ export function parseConfig(raw: unknown, file?: string): NightshiftConfig {
         ? { url: c.store }
         : { url: c.store.url, ...(c.store.password !== undefined ? { passwordRef: c.store.password } : {}) };
   }
+  if (c.http) config.http = parseHttp(where, c.http);
   if (file !== undefined) config.file = file;
   return config;
+}
+
+function parseHttp(
+  where: string,
+  h: {
+    host?: string | undefined;
+    port?: number | undefined;
+    allowRemote?: boolean | undefined;
+    probesNeedToken?: boolean | undefined;
+    clients?: McpClientConfig[] | undefined;
+  },
+): HttpConfig {
+  const host = h.host ?? DEFAULT_HTTP_HOST;
+  const allowRemote = h.allowRemote === true;
+  if (!isLoopbackHost(host) && !allowRemote)
+    throw new UserError(`invalid ${where}: http.host: ${host} is not a loopback address`, {
+      code: 'config_invalid',
+      hint: 'keep 127.0.0.1 and reach it through an SSH tunnel, or set "allowRemote": true and put a TLS reverse proxy in front (tokens travel in every request)',
+    });
+  const clients = h.clients ?? [];
+  const names = new Set<string>();
+  for (const [i, c] of clients.entries()) {
+    if (names.has(c.name))
+      throw new UserError(`invalid ${where}: http.clients[${i}].name: "${c.name}" is used twice`, {
+        code: 'config_invalid',
+        hint: 'give each client its own name (it appears in the log)',
+      });
+    names.add(c.name);
+  }
+  return {
+    host,
+    port: h.port ?? DEFAULT_HTTP_PORT,
+    allowRemote,
+    probesNeedToken: h.probesNeedToken ?? !isLoopbackHost(host),
+    clients,
+  };
 }
 
 function unknownChannel(where: string, field: string, name: string, names: Set<string>): never {

@@ -19,7 +19,7 @@ import type { Kysely as KyselyDb } from 'kysely';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job, JobState, Run, RunDetails, RunStatus } from '../domain/job.ts';
 import { StoreConflictError } from './store.ts';
-import type { RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
+import type { RunCount, RunCountQuery, RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
 import { migratePg } from './postgres-schema.ts';
 import type { PgRunsTable, PgSchema } from './postgres-schema.ts';
 import { fromJob, fromRun, toJob, toRun } from './postgres-rows.ts';
@@ -29,7 +29,7 @@ import { PostgresCluster } from './postgres-cluster.ts';
 import type { Owner } from './postgres-cluster.ts';
 import { parsePostgresUrl } from './postgres-url.ts';
 
-const { Kysely, PostgresDialect } = createRequire(import.meta.url)('kysely') as typeof KyselyModule;
+const { Kysely, PostgresDialect, sql } = createRequire(import.meta.url)('kysely') as typeof KyselyModule;
 
 export interface PostgresStoreOptions {
   /** The password, resolved from its secret reference by the caller (never part of the URL on disk). */
@@ -262,6 +262,27 @@ class PostgresStore implements Store {
     ]);
     const total = Number(count.n);
     return { entries: rows.map(toRun), total, hasMore: offset + rows.length < total };
+  }
+
+  async countRuns(query: RunCountQuery): Promise<RunCount[]> {
+    if (query.jobIds.length === 0) return [];
+    const bucket = sql<number>`((slot_ms - ${query.fromMs}) / ${query.bucketMs})::int8`;
+    const rows = await this.k
+      .selectFrom('runs')
+      .select(['job_id', 'status'])
+      .select(bucket.as('bucket'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('job_id', 'in', query.jobIds)
+      .where('slot_ms', '>=', query.fromMs)
+      .where('slot_ms', '<', query.toMs)
+      .groupBy(['job_id', sql`3`, 'status'])
+      .execute();
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      bucket: Number(r.bucket),
+      status: r.status as RunStatus,
+      count: Number(r.n),
+    }));
   }
 
   async unfinishedRuns(): Promise<Run[]> {

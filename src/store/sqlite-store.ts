@@ -21,7 +21,7 @@ import type { Kysely as KyselyDb, Selectable } from 'kysely';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job, JobState, Run, RunDetails, RunStatus, RunTrigger } from '../domain/job.ts';
 import { StoreConflictError } from './store.ts';
-import type { RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
+import type { RunCount, RunCountQuery, RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
 import { checkVersionReadonly, migrate } from './sqlite-schema.ts';
 import { KyselyAlertStateStore, KyselyProfileStore, KyselySessionStore } from './kysely-substores.ts';
 import type { SubstoreSchema } from './kysely-substores.ts';
@@ -361,6 +361,28 @@ class SqliteStore implements Store {
     ]);
     const total = Number(count.n);
     return { entries: rows.map(toRun), total, hasMore: offset + rows.length < total };
+  }
+
+  async countRuns(query: RunCountQuery): Promise<RunCount[]> {
+    if (query.jobIds.length === 0) return [];
+    // Bound numbers may arrive as REAL: the cast keeps the bucket an integer (slots >= fromMs, so it floors).
+    const bucket = sql<number>`CAST((slot_ms - ${query.fromMs}) / ${query.bucketMs} AS INTEGER)`;
+    const rows = await this.k
+      .selectFrom('runs')
+      .select(['job_id', 'status'])
+      .select(bucket.as('bucket'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('job_id', 'in', query.jobIds)
+      .where('slot_ms', '>=', query.fromMs)
+      .where('slot_ms', '<', query.toMs)
+      .groupBy(['job_id', sql`bucket`, 'status'])
+      .execute();
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      bucket: Number(r.bucket),
+      status: r.status as RunStatus,
+      count: Number(r.n),
+    }));
   }
 
   async unfinishedRuns(): Promise<Run[]> {

@@ -22,6 +22,24 @@ export interface RunPage {
   hasMore: boolean;
 }
 
+/** Runs of some jobs in a time window, counted per job, time bucket and status (the dashboard's timeline). */
+export interface RunCountQuery {
+  jobIds: string[];
+  /** Slots from here (inclusive)… */
+  fromMs: number;
+  /** …to here (exclusive). */
+  toMs: number;
+  bucketMs: number;
+}
+
+export interface RunCount {
+  jobId: string;
+  /** floor((slotMs - fromMs) / bucketMs) */
+  bucket: number;
+  status: RunStatus;
+  count: number;
+}
+
 export interface RunFinish {
   status: TerminalRunStatus;
   error?: string;
@@ -94,6 +112,8 @@ export interface Store {
   addRunDetails(runId: string, details: Partial<RunDetails>): Promise<void>;
   /** Newest first (by slot, then attempt). */
   listRuns(query: RunQuery): Promise<RunPage>;
+  /** Counts by job, time bucket and status, aggregated in the store (a week of minutely runs stays cheap). */
+  countRuns(query: RunCountQuery): Promise<RunCount[]>;
   /** Runs in `queued` or `running` state, oldest first (a crashed daemon leaves `running` ones). */
   unfinishedRuns(): Promise<Run[]>;
   /** Latest claimed slot of a job (any trigger but manual), to find what was missed while down. */

@@ -116,6 +116,33 @@ export function describeStoreContract(name: string, open: () => Promise<StorePai
       assert.equal(j?.state.consecutiveErrors, 0);
     });
 
+    test('countRuns counts runs per job, time bucket and status (the dashboard timeline)', async () => {
+      await a.insertJob(job('t-1', 'timeline one'));
+      await a.insertJob(job('t-2', 'timeline two'));
+      const minute = 60_000;
+      const writes = [
+        run('t-1', T0, { status: 'ok' }),
+        run('t-1', T0 + minute, { status: 'ok' }),
+        run('t-1', T0 + 10 * minute, { status: 'error' }),
+        run('t-2', T0 + 5 * minute, { status: 'skipped' }),
+        run('t-2', T0 + 20 * minute, { status: 'ok' }), // outside the window
+      ];
+      for (const r of writes) assert.equal(await a.claimRun(r), true);
+      const counts = await b.countRuns({
+        jobIds: ['t-1', 't-2'],
+        fromMs: T0,
+        toMs: T0 + 15 * minute,
+        bucketMs: 5 * minute,
+      });
+      const key = (c: { jobId: string; bucket: number; status: string; count: number }): string =>
+        `${c.jobId}/${c.bucket}/${c.status}=${c.count}`;
+      assert.deepEqual(counts.map(key).sort(), ['t-1/0/ok=2', 't-1/2/error=1', 't-2/1/skipped=1']);
+      assert.deepEqual(
+        await b.countRuns({ jobIds: [], fromMs: T0, toMs: T0 + minute, bucketMs: minute }),
+        [],
+      );
+    });
+
     test('a slot claimed by one process is refused to the other', async () => {
       await a.insertJob(job('s-1', 'slotted'));
       assert.equal(await a.claimRun(run('s-1', T0)), true);

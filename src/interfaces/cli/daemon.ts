@@ -7,6 +7,7 @@ import type { Command } from '@commander-js/extra-typings';
 import type { App } from '../../app/app.ts';
 import type { DaemonLogEvent } from '../../app/daemon.ts';
 import type { McpEndpointLogEvent } from '../mcp/daemon-endpoint.ts';
+import type { HttpEndpointLogEvent } from '../http/daemon-endpoint.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
 import { globalOptions } from './context.ts';
@@ -19,6 +20,7 @@ import { printJson, printLine } from './output.ts';
 type DaemonEvent =
   | DaemonLogEvent
   | McpEndpointLogEvent
+  | HttpEndpointLogEvent
   | { event: 'daemon.started'; pid: number; home: string; version: string }
   | { event: 'daemon.stopping'; signal: string }
   | { event: 'daemon.stopped' }
@@ -68,6 +70,8 @@ function readable(e: DaemonEvent): string {
       return `configuration reloaded from ${e.file}`;
     case 'config.refused':
       return `configuration NOT reloaded (the previous one stays in use): ${e.error}`;
+    case 'http.started':
+      return `dashboard and API on ${e.dashboard} (${e.clients.length} API client${e.clients.length === 1 ? '' : 's'})`;
     case 'daemon.started':
       return `nightshift ${e.version} daemon started (pid ${e.pid}) on ${e.home}; Ctrl-C stops it`;
     default: {
@@ -169,6 +173,10 @@ export function registerDaemonCommand(program: Command, version: string): void {
       '--sample-job',
       `add a sample job (every minute, appends a timestamp to a file) if absent, then run`,
     )
+    .option(
+      '--http <addr>',
+      'serve the HTTP API, dashboard and /metrics on this address (e.g. 127.0.0.1:7420; loopback only unless config.json allows remote)',
+    )
     .action(async (opts, cmd) => {
       const g = globalOptions(cmd);
       const log = makeLogger(g.json || !process.stdout.isTTY);
@@ -183,6 +191,7 @@ export function registerDaemonCommand(program: Command, version: string): void {
       // Loaded here: the engine and executors are only needed by this command.
       const { startDaemon } = await import('../../app/daemon.ts');
       const { startMcpEndpoint } = await import('../mcp/daemon-endpoint.ts');
+      const { startHttpEndpoint } = await import('../http/daemon-endpoint.ts');
       let sampleCreated: string | undefined;
       const daemon = await startDaemon({
         homeFlag: g.home,
@@ -194,7 +203,12 @@ export function registerDaemonCommand(program: Command, version: string): void {
           if (opts.sampleJob) sampleCreated = await addSampleJob(app, log);
         },
         // The MCP HTTP endpoint, when the configuration has `mcp.http`.
-        services: [({ app, engine }) => startMcpEndpoint(app, engine, log)],
+        services: [
+          ({ app, engine }) => startMcpEndpoint(app, engine, log),
+          // The HTTP API and dashboard, when the configuration has `http` or --http is given.
+          (ctx) =>
+            startHttpEndpoint(ctx, { ...(opts.http !== undefined ? { flag: opts.http } : {}), version, log }),
+        ],
       });
       // A first run right away, so a new user sees one without waiting for the first minute.
       if (sampleCreated) await daemon.engine.requestRun(sampleCreated);

@@ -14,6 +14,8 @@ import { registerMcpCommand } from './mcp.ts';
 import { registerSessionCommands } from './session.ts';
 import { registerAlertCommands } from './alert.ts';
 import { registerImportCommands } from './import.ts';
+import { registerServiceCommands } from './service.ts';
+import { registerStatusCommand } from './status.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerJobFileCommands } from './job-files.ts';
 import { registerCostCommand } from './cost.ts';
@@ -77,6 +79,8 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerSessionCommands(program);
   registerAlertCommands(program);
   registerImportCommands(program);
+  registerStatusCommand(program);
+  registerServiceCommands(program);
   registerDoctorCommand(program, version);
   registerJobFileCommands(program);
   registerCostCommand(program);

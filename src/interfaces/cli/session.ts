@@ -6,22 +6,11 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { ChatMessage } from '../../domain/chat.ts';
 import { listSessions, sessionInbox, sessionTranscript } from '../../app/sessions.ts';
-import type { Session } from '../../domain/session.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, relative, renderTable } from './render.ts';
 import { intFlag } from './flag-parsers.ts';
 import { printJson, printLine } from './output.ts';
-
-function sessionView(s: Session, pending: number): Record<string, unknown> {
-  return {
-    id: s.id,
-    agent: s.agent,
-    kind: s.kind,
-    createdAt: isoUtc(s.createdAtMs),
-    updatedAt: isoUtc(s.updatedAtMs),
-    pendingInbox: pending,
-  };
-}
+import { sessionView } from '../../app/views.ts';
 
 /** One message as a line (or a few): role, then content; tool calls with their arguments. */
 export function formatMessage(m: ChatMessage): string {

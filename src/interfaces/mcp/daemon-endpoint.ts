@@ -5,7 +5,7 @@
  * requested through it go straight to the daemon's own engine.
  */
 import type { App } from '../../app/app.ts';
-import { UserError } from '../../domain/errors.ts';
+import { resolveClientTokens } from '../bearer-tokens.ts';
 import type { McpHttpLogEvent } from './http.ts';
 import { startMcpHttp } from './http.ts';
 import type { Scope } from '../../domain/scope.ts';
@@ -36,26 +36,8 @@ export async function startMcpEndpoint(
   const config = app.config().mcp.http;
   if (!config) return null;
   const tokens: Record<string, Scope> = {};
-  for (const [i, client] of config.clients.entries()) {
-    const field = `mcp.http.clients[${i}] (${client.name}).token`;
-    let token: string;
-    try {
-      token = (await app.secrets().resolve(client.token)).reveal();
-    } catch (err) {
-      // The resolver's messages are already redacted; they name the reference, not a value.
-      const e = err instanceof UserError ? err : new UserError(String(err));
-      throw new UserError(`${field}: ${e.message}`, {
-        hint: e.hint ?? 'set the variable or file the reference points to',
-        code: 'config_invalid',
-      });
-    }
-    if (tokens[token] !== undefined)
-      throw new UserError(`${field}: the same token as another client`, {
-        hint: 'give each client its own token (`openssl rand -hex 32`), so each has its own scope',
-        code: 'config_invalid',
-      });
-    tokens[token] = client.scope;
-  }
+  for (const { token, scope } of await resolveClientTokens(app, config.clients, 'mcp.http'))
+    tokens[token] = scope;
   const requestRun = typeof requester === 'function' ? requester : requester?.requestRun.bind(requester);
   // The engine learns of jobs changed through its own connection only when told.
   const refresh = typeof requester === 'object' ? requester.refresh?.bind(requester) : undefined;

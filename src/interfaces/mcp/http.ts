@@ -5,7 +5,6 @@
  * and nothing from one client's session can reach another's. Bound to loopback unless the caller
  * explicitly allows otherwise.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +12,8 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { App } from '../../app/app.ts';
 import { UserError } from '../../domain/errors.ts';
 import type { Scope } from '../../domain/scope.ts';
-import { parseScope } from '../../domain/scope.ts';
+import { isLoopbackHost } from '../../config/config.ts';
+import { bearerLookup, tokenTable } from '../bearer-tokens.ts';
 import { createMcpServer, whenRunsSettled } from './server.ts';
 import type { RunRequester } from '../../app/runs.ts';
 import type { McpLogEvent } from './guard.ts';
@@ -48,48 +48,6 @@ export interface McpHttpServer {
   close(): Promise<void>;
 }
 
-export const MIN_TOKEN_LENGTH = 16;
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Tokens compared by their hashes in constant time, so timing says nothing about a token. */
-function tokenScopes(tokens: Record<string, Scope>): Array<{ digest: Buffer; scope: Scope }> {
-  const entries = Object.entries(tokens);
-  if (entries.length === 0) {
-    throw new UserError('mcp http: no tokens configured', {
-      hint: 'give at least one bearer token with its scope (read, operate or admin)',
-    });
-  }
-  return entries.map(([token, scope], i) => {
-    // The token itself is never part of a message.
-    if (token.length < MIN_TOKEN_LENGTH) {
-      throw new UserError(`mcp http: token #${i + 1} is shorter than ${MIN_TOKEN_LENGTH} characters`, {
-        hint: 'use a long random token, e.g. `openssl rand -hex 32`',
-      });
-    }
-    return { digest: sha256(token), scope: parseScope(scope, `mcp http: scope of token #${i + 1}`) };
-  });
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-function scopeFor(
-  req: IncomingMessage,
-  table: Array<{ digest: Buffer; scope: Scope }>,
-): Scope | 'missing' | 'unknown' {
-  const header = req.headers.authorization;
-  const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m) return 'missing';
-  const digest = sha256(m[1]!);
-  let found: Scope | undefined;
-  for (const entry of table) if (timingSafeEqual(entry.digest, digest)) found = entry.scope;
-  return found ?? 'unknown';
-}
-
 function jsonRpcError(
   res: ServerResponse,
   status: number,
@@ -102,12 +60,20 @@ function jsonRpcError(
 
 export async function startMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer> {
   const host = opts.host ?? '127.0.0.1';
-  if (!isLoopback(host) && opts.allowRemote !== true) {
+  if (!isLoopbackHost(host) && opts.allowRemote !== true) {
     throw new UserError(`mcp http: refusing to listen on ${host}, which is not a loopback address`, {
       hint: 'bind 127.0.0.1 and reach it through an SSH tunnel or a TLS reverse proxy, or allow remote binding explicitly',
     });
   }
-  const table = tokenScopes(opts.tokens);
+  if (Object.keys(opts.tokens).length === 0) {
+    throw new UserError('mcp http: no tokens configured', {
+      hint: 'give at least one bearer token with its scope (read, operate or admin)',
+    });
+  }
+  const table = tokenTable(
+    Object.entries(opts.tokens).map(([token, scope]) => ({ token, scope })),
+    'mcp http',
+  );
   const log = opts.log ?? ((): void => {});
   const pending = new Set<Promise<void>>();
 
@@ -125,7 +91,8 @@ export async function startMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer>
       jsonRpcError(res, 404, 'not found: the MCP endpoint is /mcp');
       return;
     }
-    const scope = scopeFor(req, table);
+    const found = bearerLookup(req.headers.authorization, table);
+    const scope = typeof found === 'string' ? found : found.scope;
     if (scope === 'missing' || scope === 'unknown') {
       log({ event: 'mcp.http.unauthorized', remote: req.socket.remoteAddress ?? '?', reason: scope });
       jsonRpcError(

@@ -6,26 +6,18 @@ import * as z from 'zod/v4';
 import { addJob, editJob, listJobs, newJob, removeJob, requireJob, showJob } from '../../app/jobs.ts';
 import { MCP_TERMS } from '../../app/terms.ts';
 import { publicJob } from '../../app/views.ts';
-import { parseDuration } from '../../domain/duration.ts';
-import { UserError } from '../../domain/errors.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
 import { scopeNote } from './guard.ts';
-import { jobFields, jobOut, jobRef, outputShape, payloadIn, scheduleIn } from './shapes.ts';
+import {
+  jobFields,
+  jobOut,
+  jobRef,
+  normalizeSchedule,
+  outputShape,
+  payloadIn,
+  scheduleIn,
+} from './shapes.ts';
 import type { ToolContext } from './tool-context.ts';
-
-/** `everyMs: "30m"` is accepted for agents' convenience; the domain wants milliseconds. */
-function normalizeSchedule(schedule: unknown): unknown {
-  if (typeof schedule !== 'object' || schedule === null) return schedule;
-  const s = schedule as Record<string, unknown>;
-  if (typeof s.everyMs !== 'string') return s;
-  try {
-    return { ...s, everyMs: parseDuration(s.everyMs) };
-  } catch (err) {
-    if (err instanceof UserError)
-      throw new UserError(`schedule.everyMs: ${err.message}`, { hint: err.hint ?? 'e.g. "30m" or 1800000' });
-    throw err;
-  }
-}
 
 export function registerJobTools(ctx: ToolContext): void {
   const { server, app, guarded, jobsChanged } = ctx;

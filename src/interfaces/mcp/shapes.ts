@@ -1,9 +1,11 @@
 /**
- * The MCP tools' shared argument and result schemas (zod): job input kept loose where the domain
- * validates, the job and run shapes of `--json`, the run-request arguments and result, and the
+ * The MCP tools' shared argument and result schemas (zod), which the HTTP API validates its job
+ * bodies with and documents too: job input kept loose where the domain validates, the job and run shapes of `--json`, the run-request arguments and result, and the
  * output-schema wrapper that lets a refusal fit every tool's schema.
  */
 import * as z from 'zod/v4';
+import { parseDuration } from '../../domain/duration.ts';
+import { UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
 
 /** The longest a `job_run` call with `wait` holds the request open (MCP clients time out too). */
@@ -205,3 +207,17 @@ const refusalShape = {
     .optional()
     .describe('set when the call failed (isError): what is wrong and how to fix it'),
 };
+
+/** `everyMs: "30m"` is accepted for agents' convenience; the domain wants milliseconds. */
+export function normalizeSchedule(schedule: unknown): unknown {
+  if (typeof schedule !== 'object' || schedule === null) return schedule;
+  const s = schedule as Record<string, unknown>;
+  if (typeof s.everyMs !== 'string') return s;
+  try {
+    return { ...s, everyMs: parseDuration(s.everyMs) };
+  } catch (err) {
+    if (err instanceof UserError)
+      throw new UserError(`schedule.everyMs: ${err.message}`, { hint: err.hint ?? 'e.g. "30m" or 1800000' });
+    throw err;
+  }
+}
