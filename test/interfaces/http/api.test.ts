@@ -214,6 +214,15 @@ describe('HTTP API served by the daemon', () => {
     assert.equal((status.json.daemon as { running: boolean }).running, true);
     assert.equal(status.json.scope, 'read');
 
+    // The doctor's report, read-only: the running daemon is seen; an unknown job is a 404.
+    const doctor = await d.call('GET', '/api/v1/doctor', { token: TOKENS.read });
+    assert.equal(doctor.status, 200);
+    const findings = doctor.json.findings as Array<{ check: string; level: string; message: string }>;
+    assert.ok(
+      findings.some((f) => f.check === 'daemon' && f.level === 'ok' && /^daemon pid \d+ on /.test(f.message)),
+    );
+    assert.equal((await d.call('GET', '/api/v1/doctor?job=nope', { token: TOKENS.read })).status, 404);
+
     const profiles = await d.call('GET', '/api/v1/backup/profiles');
     assert.deepEqual(profiles.json, { profiles: [] });
     const noProfile = await d.call('GET', '/api/v1/backup/profiles/nope/snapshots');
@@ -262,6 +271,7 @@ describe('HTTP API served by the daemon', () => {
       '/api/v1/runs',
       '/api/v1/runs/{runId}',
       '/api/v1/status',
+      '/api/v1/doctor',
       '/api/v1/backup/profiles/{profile}/snapshots',
       '/api/v1/sessions',
       '/api/v1/alerts',

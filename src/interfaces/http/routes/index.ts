@@ -7,10 +7,12 @@ import { sessionRoutes } from './sessions.ts';
 import { jobRoutes } from './jobs.ts';
 import { runRoutes } from './runs.ts';
 import { statusRoutes } from './status.ts';
+import { doctorRoutes } from './doctor.ts';
 
 export function apiRoutes(deps: ApiDeps, version: string): ApiRoute[] {
   return [
     ...statusRoutes(deps, version),
+    ...doctorRoutes(deps, version),
     ...jobRoutes(deps),
     ...runRoutes(deps),
     ...backupRoutes(deps),
