@@ -4,7 +4,16 @@
  */
 import type { Command } from '@commander-js/extra-typings';
 import type { Job } from '../../domain/job.ts';
-import { addJob, editJob, newJob, removeJob, requireJob, setJobEnabled } from '../../app/jobs.ts';
+import {
+  addJob,
+  editJob,
+  newJob,
+  removeJob,
+  requireJob,
+  setJobEnabled,
+  warningsForJob,
+} from '../../app/jobs.ts';
+import type { App } from '../../app/app.ts';
 import { jobNextFires } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
@@ -36,6 +45,11 @@ function printSaved(verb: string, job: Job, json: boolean): void {
   printLine(`details: nightshift cron show ${job.id}`);
 }
 
+/** Problems that did not stop the save, on stderr so that --json output stays one document. */
+function printWarnings(app: App, job: Job): void {
+  for (const w of warningsForJob(app, job)) process.stderr.write(`warning: ${w}\n`);
+}
+
 export function registerJobEditCommands(cron: Command): void {
   const add = cron
     .command('add')
@@ -63,6 +77,7 @@ export function registerJobEditCommands(cron: Command): void {
         inFlagTerms(err);
       }
       printSaved('added', job, json);
+      printWarnings(app, job);
     });
   });
 
@@ -85,6 +100,7 @@ export function registerJobEditCommands(cron: Command): void {
         inFlagTerms(err);
       }
       printSaved('updated', updated, json);
+      printWarnings(app, updated);
       if (job.source?.kind === 'file')
         process.stderr.write(
           `warning: ${job.name} is declared in ${displayPath(job.source.path)}; the next \`nightshift apply\` of that file overwrites this change (edit the file instead)\n`,

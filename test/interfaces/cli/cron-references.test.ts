@@ -1,0 +1,104 @@
+/**
+ * Names a job refers to in config.json (alert and delivery channels, agents) are checked when the
+ * job is added or edited; alerts that no channel would receive are warned about and shown as such.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, cliJson, tempHome } from './cli-harness.ts';
+import type { TempHome } from './cli-harness.ts';
+
+const homes: TempHome[] = [];
+function homeWith(config: object | undefined): string {
+  const h = tempHome();
+  homes.push(h);
+  mkdirSync(h.home, { recursive: true });
+  if (config) writeFileSync(join(h.home, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+  return h.home;
+}
+after(() => {
+  for (const h of homes) h.cleanup();
+});
+
+const hook = { kind: 'webhook', url: 'http://127.0.0.1:9/hook' };
+const base = ['cron', 'add', '--name', 'j', '--every', '1h', '--command', 'true'];
+
+test('an unknown alert or delivery channel is refused at add, listing the configured ones; nothing is stored', async () => {
+  const home = homeWith({ channels: { ops: hook, pager: hook } });
+  for (const extra of [
+    ['--alert-after', '1', '--alert-channel', 'opps'],
+    ['--announce', '--channel', 'opps'],
+  ]) {
+    const r = await cli(home, [...base, ...extra]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /channel "opps": config\.json defines no channel of that name/);
+    assert.match(r.stderr, /configured channels: ops, pager/);
+  }
+  const list = await cliJson<{ jobs: unknown[] }>(home, ['cron', 'list', '--all']);
+  assert.deepEqual(list.json.jobs, []);
+});
+
+test('an unknown agent is refused at add, listing the configured ones', async () => {
+  const home = homeWith({ agents: { local: { baseUrl: 'http://127.0.0.1:9/v1', model: 'm' } } });
+  const r = await cli(home, [
+    'cron',
+    'add',
+    '--name',
+    'a',
+    '--every',
+    '1h',
+    '--message',
+    'hi',
+    '--agent',
+    'lcoal',
+  ]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /unknown agent "lcoal"/);
+  assert.match(r.stderr, /configured agents: local/);
+  const ok = await cli(home, [
+    'cron',
+    'add',
+    '--name',
+    'a',
+    '--every',
+    '1h',
+    '--message',
+    'hi',
+    '--agent',
+    'local',
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('an edit naming an unknown channel is refused and the stored job is unchanged', async () => {
+  const home = homeWith({ channels: { ops: hook }, alerts: { channels: ['ops'] } });
+  assert.equal((await cli(home, [...base, '--alert-after', '2'])).code, 0);
+  const before = await cliJson<object>(home, ['cron', 'show', 'j']);
+  const r = await cli(home, ['cron', 'edit', 'j', '--alert-after', '5', '--alert-channel', 'nope']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /unknown alert channel "nope".*\n.*configured channels: ops/);
+  const afterEdit = await cliJson<object>(home, ['cron', 'show', 'j']);
+  assert.deepEqual(afterEdit.json, before.json);
+});
+
+test('alerts with no channel to go to: a warning at add and edit, and cron show says none will be delivered', async () => {
+  const home = homeWith(undefined);
+  const add = await cli(home, [...base, '--alert-after', '1']);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stderr, /warning: its alerts will not be delivered: no channel is configured/);
+  const show = await cli(home, ['cron', 'show', 'j']);
+  assert.match(show.stdout, /alerts: none will be delivered \(no channel configured\)/);
+  assert.doesNotMatch(show.stdout, /default alert channels/);
+  const edit = await cli(home, ['cron', 'edit', 'j', '--alert-after', '2']);
+  assert.match(edit.stderr, /warning: its alerts will not be delivered/);
+  // With a default channel configured, the same job names it and no warning is printed.
+  writeFileSync(
+    join(home, 'config.json'),
+    JSON.stringify({ channels: { ops: hook }, alerts: { channels: ['ops'] } }),
+  );
+  const quiet = await cli(home, ['cron', 'edit', 'j', '--alert-after', '3']);
+  assert.doesNotMatch(quiet.stderr, /warning/);
+  const named = await cli(home, ['cron', 'show', 'j']);
+  assert.match(named.stdout, /Alerts: after 3 consecutive failed runs to the default alert channels \(ops\)/);
+});
