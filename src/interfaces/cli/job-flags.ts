@@ -5,6 +5,7 @@
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
+import { parseSize } from '../../domain/size.ts';
 import { resolve } from 'node:path';
 import type {
   CommandPayload,
@@ -89,7 +90,10 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--command-input <text>', "text written to the command's stdin")
     .option('--timeout-seconds <n>', 'kill the whole process group after n seconds (default 600; 0 = none)')
     .option('--expect-file <glob>', 'evidence: a matching file exists and was modified during the run')
-    .option('--expect-min-bytes <n>', 'evidence: with --expect-file, the file has at least n bytes')
+    .option(
+      '--expect-min-bytes <size>',
+      'evidence: with --expect-file, the file has at least this size (e.g. 1M)',
+    )
     .option('--expect-output <regex>', 'evidence: the output (stdout+stderr) matches this regular expression')
     .option('--overlap <policy>', 'when the previous run is still going: skip (default), queue-one, allow')
     .option('--catchup <policy>', 'slots missed while the daemon was down: skip (default), one, all')
@@ -101,7 +105,7 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--disabled', 'create (or set) the job disabled')
     .option('--history-max-runs <n>', 'keep at most n finished runs (default 200)')
     .option('--history-max-age <duration>', 'drop finished runs older than this (default 30d)')
-    .option('--output-tail-bytes <n>', 'bytes of output kept with each run (default 16384)');
+    .option('--output-tail-bytes <size>', 'output kept with each run (default 16K)');
   addPayloadFlags(cmd);
 }
 
@@ -310,7 +314,7 @@ function evidenceFromFlags(flags: JobFlags): Evidence {
   const e: Evidence = {};
   if (flags.expectFile !== undefined) e.expectFile = flags.expectFile;
   if (flags.expectMinBytes !== undefined)
-    e.expectMinBytes = intFlag('--expect-min-bytes', flags.expectMinBytes);
+    e.expectMinBytes = parseSize(flags.expectMinBytes, '--expect-min-bytes');
   if (flags.expectOutput !== undefined) e.expectOutput = flags.expectOutput;
   return e;
 }
@@ -333,7 +337,7 @@ function historyFromFlags(flags: JobFlags): Partial<HistoryPolicy> {
     h.maxRuns = intFlag('--history-max-runs', flags.historyMaxRuns, { min: 1 });
   if (flags.historyMaxAge !== undefined) h.maxAgeMs = durationFlag('--history-max-age', flags.historyMaxAge);
   if (flags.outputTailBytes !== undefined)
-    h.outputTailBytes = intFlag('--output-tail-bytes', flags.outputTailBytes);
+    h.outputTailBytes = parseSize(flags.outputTailBytes, '--output-tail-bytes');
   return h;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
+import { parseSize } from '../../domain/size.ts';
 import type { AlertPolicy, DeliveryPolicy, Job, Payload } from '../../domain/job.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
 import { collect, durationFlag, intFlag } from './flag-parsers.ts';
@@ -106,7 +107,10 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
       '--alert-anomaly-factor <x>',
       'backups: alert when new data or duration exceeds x times the median',
     )
-    .option('--alert-max-repo-bytes <n>', 'backups: alert when the repository grows above n bytes')
+    .option(
+      '--alert-max-repo-bytes <size>',
+      'backups: alert when the repository grows above this size (e.g. 500G)',
+    )
     .option('--no-alerts', 'edit: remove the job’s alert settings (back to the defaults)')
     .option(
       '--healthcheck-url <url>',
@@ -336,7 +340,7 @@ export function alertsFromFlags(flags: PayloadFlags): Partial<AlertPolicy> | nul
     a.anomalyFactor = x;
   }
   if (flags.alertMaxRepoBytes !== undefined)
-    a.maxRepoBytes = intFlag('--alert-max-repo-bytes', flags.alertMaxRepoBytes, { min: 1 });
+    a.maxRepoBytes = parseSize(flags.alertMaxRepoBytes, '--alert-max-repo-bytes');
   const given = Object.keys(a).length > 0;
   if (flags.alerts === false) {
     if (given)

@@ -102,3 +102,20 @@ test('alerts with no channel to go to: a warning at add and edit, and cron show 
   const named = await cli(home, ['cron', 'show', 'j']);
   assert.match(named.stdout, /Alerts: after 3 consecutive failed runs to the default alert channels \(ops\)/);
 });
+
+test('size flags take units: --expect-min-bytes 1M is stored in bytes, a bad size shows the forms', async () => {
+  const home = homeWith(undefined);
+  const add = await cliJson<{ evidence: { expectMinBytes?: number } }>(home, [
+    ...base,
+    '--expect-file',
+    '/tmp/x',
+    '--expect-min-bytes',
+    '1M',
+  ]);
+  assert.equal(add.result.code, 0, add.result.stderr);
+  assert.equal(add.json.evidence.expectMinBytes, 1024 * 1024);
+  const bad = await cli(home, ['cron', 'edit', 'j', '--output-tail-bytes', '4X']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--output-tail-bytes: cannot read "4X" as a size/);
+  assert.match(bad.stderr, /e\.g\. 4M, 4MiB, 500 GB/);
+});
