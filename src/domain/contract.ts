@@ -116,8 +116,14 @@ export function describeContract(
   } else if (nextFires.length === 0) {
     lines.push('Next fires: none (the schedule has no future fire time)');
   } else {
-    lines.push(`Next fires (${tzShown} | UTC):`);
-    for (const t of nextFires) lines.push(`  ${formatInZone(t, tzShown)}  |  ${new Date(t).toISOString()}`);
+    // A zone that is UTC at every time shown gets one column: the same instant twice says nothing.
+    if (nextFires.every((t) => zoneOffsetMs(tzShown, t) === 0)) {
+      lines.push(`Next fires (${tzShown === 'UTC' ? 'UTC' : `${tzShown}, which is UTC`}):`);
+      for (const t of nextFires) lines.push(`  ${new Date(t).toISOString()}`);
+    } else {
+      lines.push(`Next fires (${tzShown} | UTC):`);
+      for (const t of nextFires) lines.push(`  ${formatInZone(t, tzShown)}  |  ${new Date(t).toISOString()}`);
+    }
   }
   return lines;
 }
