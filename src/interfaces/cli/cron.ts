@@ -3,7 +3,7 @@
  * flags, call the use case (app/jobs.ts, app/runs.ts, app/status.ts), print text or JSON.
  */
 import type { Command } from '@commander-js/extra-typings';
-import { UserError } from '../../domain/errors.ts';
+import { EXIT, UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
 import type { Job } from '../../domain/job.ts';
 import {
@@ -96,18 +96,25 @@ export function registerCronCommands(program: Command): void {
   cron
     .command('runs')
     .description("a job's run history, newest first")
-    .requiredOption('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
+    .argument('[job]', 'job id or exact name (as OpenClaw writes it); or --id')
+    .option('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs (default 20)')
     .option('--offset <n>', 'skip the newest n runs (default 0)')
-    .action(async (opts, cmd) => {
+    .action(async (positional, opts, cmd) => {
       const { json } = globalOptions(cmd);
+      const ref = opts.id ?? positional;
+      if (ref === undefined || (opts.id !== undefined && positional !== undefined && opts.id !== positional))
+        throw new UserError(
+          ref === undefined ? 'cron runs needs a job' : 'cron runs: the job is given twice, differently',
+          { hint: 'nightshift cron runs NAME (or --id NAME)', exitCode: EXIT.usage },
+        );
       const status =
         opts.status === undefined ? undefined : choiceFlag('--status', opts.status, RUN_STATUSES);
       const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });
       const offset = opts.offset === undefined ? 0 : intFlag('--offset', opts.offset);
       await withApp(cmd, async (app) => {
-        const page = await listRuns(app, { job: opts.id, ...(status ? { status } : {}), limit, offset });
+        const page = await listRuns(app, { job: ref, ...(status ? { status } : {}), limit, offset });
         const job = page.owner;
         if (json) {
           printJson({ entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore });

@@ -88,6 +88,7 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
     .option('--channel <name>', 'with --announce: the channel (from the configuration’s "channels")')
     .option('--to <target>', 'with --announce: the destination on the channel (chat, user, address)')
     .option('--webhook <url>', 'POST the result as JSON to this URL')
+    .option('--deliver', 'OpenClaw\u2019s deprecated spelling of --announce')
     .option('--no-deliver', 'deliver nothing (the result stays in the run record)')
     .option('--failure-channel <name>', 'where failure notices of a delivering job go first')
     .option('--failure-to <target>', 'with --failure-channel: the destination on it')
@@ -258,7 +259,13 @@ const KIND_FLAG: Record<Kind, string> = {
 };
 
 /** Delivery from --announce/--channel/--to, --webhook, --no-deliver (+ failure destination); undefined when none is given. */
-export function deliveryFromFlags(flags: PayloadFlags, old?: DeliveryPolicy): DeliveryPolicy | undefined {
+export function deliveryFromFlags(given: PayloadFlags, old?: DeliveryPolicy): DeliveryPolicy | undefined {
+  // OpenClaw's deprecated --deliver means --announce.
+  const flags: PayloadFlags = { ...given };
+  if (flags.deliver === true) {
+    flags.announce = true;
+    delete flags.deliver;
+  }
   const noDeliver = flags.deliver === false;
   const modes = [
     flags.announce ? '--announce' : '',

@@ -119,3 +119,21 @@ test('size flags take units: --expect-min-bytes 1M is stored in bytes, a bad siz
   assert.match(bad.stderr, /--output-tail-bytes: cannot read "4X" as a size/);
   assert.match(bad.stderr, /e\.g\. 4M, 4MiB, 500 GB/);
 });
+
+test('OpenClaw spellings: cron runs JOB (positional) and --deliver as --announce', async () => {
+  const home = homeWith({ channels: { ops: hook } });
+  const add = await cliJson<{ delivery?: { mode: string; channel?: string } }>(home, [
+    ...base,
+    '--deliver',
+    '--channel',
+    'ops',
+  ]);
+  assert.equal(add.result.code, 0, add.result.stderr);
+  assert.deepEqual(add.json.delivery, { mode: 'announce', channel: 'ops' });
+  const runs = await cli(home, ['cron', 'runs', 'j']);
+  assert.equal(runs.code, 0, runs.stderr);
+  assert.match(runs.stdout, /no runs for j yet/);
+  const none = await cli(home, ['cron', 'runs']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /cron runs needs a job/);
+});
