@@ -6,6 +6,8 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
 import { parseSize } from '../../domain/size.ts';
+import { addOpenClawFlags, refuseOpenClawOnlyFlags } from './openclaw-flags.ts';
+import type { OpenClawFlags } from './openclaw-flags.ts';
 import { resolve } from 'node:path';
 import type {
   CommandPayload,
@@ -29,7 +31,7 @@ import type { PayloadFlags } from './job-payload-flags.ts';
 import { choiceFlag, collect, durationFlag, intFlag } from './flag-parsers.ts';
 
 /** Raw flag values as commander collects them. */
-export interface JobFlags extends PayloadFlags {
+export interface JobFlags extends PayloadFlags, OpenClawFlags {
   name?: string;
   description?: string;
   cron?: string;
@@ -63,6 +65,7 @@ export interface JobFlags extends PayloadFlags {
 
 /** Adds the job flags to `add`/`edit`. */
 export function addJobFlags(cmd: CommandUnknownOpts): void {
+  addOpenClawFlags(cmd);
   cmd
     .option('--name <name>', 'unique job name')
     .option('--description <text>', 'free text shown by list/show')
@@ -346,6 +349,7 @@ const CATCHUP_CHOICES = ['skip', 'one', 'all'] as const;
 
 /** `cron add`: the flags as a new job's input (validated further by buildJob). */
 export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
+  refuseOpenClawOnlyFlags(flags);
   if (flags.name === undefined) {
     throw new UserError('--name is required', {
       hint: 'name the job, e.g. --name nightly-backup (names are unique)',
@@ -384,6 +388,7 @@ export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
 
 /** `cron edit`: only what the flags give, as a patch for applyJobPatch. */
 export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Partial<JobInput> {
+  refuseOpenClawOnlyFlags(flags);
   const patch: Partial<JobInput> = {};
   if (flags.name !== undefined) patch.name = flags.name;
   if (flags.description !== undefined) patch.description = flags.description;

@@ -137,3 +137,20 @@ test('OpenClaw spellings: cron runs JOB (positional) and --deliver as --announce
   assert.equal(none.code, 2);
   assert.match(none.stderr, /cron runs needs a job/);
 });
+
+test('OpenClaw flags without a nightshift setting are refused saying what to use; --best-effort-deliver is accepted', async () => {
+  const home = homeWith(undefined);
+  for (const [flags, hint] of [
+    [['--thread-id', '42'], /--to/],
+    [['--clear-agent'], /--agent default/],
+    [['--no-best-effort-deliver'], /cron runs JOB --json/],
+    [['--failure-alert-include-skipped'], /--overlap queue-one/],
+  ] as const) {
+    const r = await cli(home, [...base, ...flags]);
+    assert.equal(r.code, 2, flags[0]);
+    assert.match(r.stderr, new RegExp(`${flags[0]} is an OpenClaw flag nightshift has no setting for`));
+    assert.match(r.stderr, hint);
+  }
+  const ok = await cli(home, [...base, '--best-effort-deliver']);
+  assert.equal(ok.code, 0, ok.stderr);
+});
