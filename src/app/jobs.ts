@@ -91,9 +91,19 @@ export async function requireJob(
   throw new UserError(w.message, { hint: w.hint, exitCode: EXIT.notFound, code: 'not_found' });
 }
 
-/** Jobs ordered by name; disabled ones only with `all`. */
-export async function listJobs(app: App, opts: { all?: boolean } = {}): Promise<Job[]> {
-  return (await app.store.listJobs()).filter((j) => opts.all === true || j.enabled);
+/** Jobs ordered by name; disabled ones only with `all`; with `agent`, only that agent's jobs. */
+export async function listJobs(app: App, opts: { all?: boolean; agent?: string } = {}): Promise<Job[]> {
+  return (await app.store.listJobs()).filter(
+    (j) => (opts.all === true || j.enabled) && (opts.agent === undefined || jobAgent(j) === opts.agent),
+  );
+}
+
+/** The agent a job's turn or event goes to (`default` when it names none); undefined for other kinds. */
+function jobAgent(job: Job): string | undefined {
+  const p = job.payload;
+  return p.kind === 'agentTurn' || p.kind === 'systemEvent' || p.kind === 'heartbeat'
+    ? (p.agent ?? 'default')
+    : undefined;
 }
 
 /**

@@ -39,11 +39,15 @@ export function registerCronCommands(program: Command): void {
     .command('list')
     .description('list jobs: name, id, schedule, next run, last status (disabled jobs only with --all)')
     .option('--all', 'include disabled jobs')
+    .option('--agent <name>', 'only the jobs of this agent (its turns, events and heartbeat)')
     .action(async (opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const now = Date.now();
-        const jobs = await listJobs(app, { all: opts.all === true });
+        const jobs = await listJobs(app, {
+          all: opts.all === true,
+          ...(opts.agent !== undefined ? { agent: opts.agent } : {}),
+        });
         if (json) {
           printJson({ jobs: jobs.map((j) => jobView(j, now)) });
           return;

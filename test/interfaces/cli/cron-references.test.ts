@@ -154,3 +154,23 @@ test('OpenClaw flags without a nightshift setting are refused saying what to use
   const ok = await cli(home, [...base, '--best-effort-deliver']);
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test('cron list --agent lists only the jobs of that agent', async () => {
+  const agent = { baseUrl: 'http://127.0.0.1:9/v1', model: 'm' };
+  const home = homeWith({ agents: { default: agent, ops: agent } });
+  const add = (name: string, ...extra: string[]) =>
+    cli(home, ['cron', 'add', '--name', name, '--every', '1h', ...extra]);
+  assert.equal((await add('turn', '--message', 'hi', '--agent', 'ops')).code, 0);
+  assert.equal((await add('other', '--message', 'hi')).code, 0);
+  assert.equal((await add('cmd', '--command', 'true')).code, 0);
+  const ops = await cliJson<{ jobs: Array<{ name: string }> }>(home, ['cron', 'list', '--agent', 'ops']);
+  assert.deepEqual(
+    ops.json.jobs.map((j) => j.name),
+    ['turn'],
+  );
+  const dflt = await cliJson<{ jobs: Array<{ name: string }> }>(home, ['cron', 'list', '--agent', 'default']);
+  assert.deepEqual(
+    dflt.json.jobs.map((j) => j.name),
+    ['other'],
+  );
+});
