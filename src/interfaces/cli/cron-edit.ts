@@ -16,6 +16,7 @@ import {
 import type { App } from '../../app/app.ts';
 import { jobNextFires } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
+import { JOB_ARGUMENT, NAME_SELECTOR, selectedJob } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from './job-flags.ts';
 import type { JobFlags } from './job-flags.ts';
@@ -112,8 +113,10 @@ export function registerJobEditCommands(cron: Command): void {
     .command('rm')
     .aliases(['remove', 'delete'])
     .description('delete a job and its run history')
-    .argument('<job>', 'job id or exact name')
-    .action(async (idOrName, _opts, cmd) => {
+    .argument('[job]', JOB_ARGUMENT)
+    .option('--name <name>', NAME_SELECTOR)
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const { job } = await removeJob(app, idOrName);
@@ -129,8 +132,10 @@ export function registerJobEditCommands(cron: Command): void {
     cron
       .command(verb)
       .description(enabled ? 'let a job fire again' : 'stop a job from firing (it stays, with its history)')
-      .argument('<job>', 'job id or exact name')
-      .action(async (idOrName, _opts, cmd) => {
+      .argument('[job]', JOB_ARGUMENT)
+      .option('--name <name>', NAME_SELECTOR)
+      .action(async (positional, opts, cmd) => {
+        const idOrName = selectedJob(cmd.name(), positional, opts.name);
         const { json } = globalOptions(cmd);
         await withApp(cmd, async (app) => {
           const updated = await setJobEnabled(app, idOrName, enabled);

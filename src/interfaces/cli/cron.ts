@@ -3,7 +3,7 @@
  * flags, call the use case (app/jobs.ts, app/runs.ts, app/status.ts), print text or JSON.
  */
 import type { Command } from '@commander-js/extra-typings';
-import { EXIT, UserError } from '../../domain/errors.ts';
+import { UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
 import type { Job } from '../../domain/job.ts';
 import {
@@ -21,6 +21,7 @@ import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './render.ts';
 import { displayPath } from '../../app/job-files.ts';
+import { JOB_ARGUMENT, NAME_SELECTOR, selectedJob } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
 import { choiceFlag, intFlag } from './flag-parsers.ts';
@@ -75,16 +76,20 @@ export function registerCronCommands(program: Command): void {
   cron
     .command('get')
     .description('print a job as raw JSON')
-    .argument('<job>', 'job id or exact name')
-    .action(async (idOrName, _opts, cmd) => {
+    .argument('[job]', JOB_ARGUMENT)
+    .option('--name <name>', NAME_SELECTOR)
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
       await withApp(cmd, async (app) => printJson(await requireJob(app, idOrName)));
     });
 
   cron
     .command('show')
     .description('show a job in words: its execution contract, time zone and next 5 fire times')
-    .argument('<job>', 'job id or exact name')
-    .action(async (idOrName, _opts, cmd) => {
+    .argument('[job]', JOB_ARGUMENT)
+    .option('--name <name>', NAME_SELECTOR)
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const now = Date.now();
@@ -102,17 +107,13 @@ export function registerCronCommands(program: Command): void {
     .description("a job's run history, newest first")
     .argument('[job]', 'job id or exact name (as OpenClaw writes it); or --id')
     .option('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
+    .option('--name <name>', NAME_SELECTOR)
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs (default 20)')
     .option('--offset <n>', 'skip the newest n runs (default 0)')
     .action(async (positional, opts, cmd) => {
       const { json } = globalOptions(cmd);
-      const ref = opts.id ?? positional;
-      if (ref === undefined || (opts.id !== undefined && positional !== undefined && opts.id !== positional))
-        throw new UserError(
-          ref === undefined ? 'cron runs needs a job' : 'cron runs: the job is given twice, differently',
-          { hint: 'nightshift cron runs NAME (or --id NAME)', exitCode: EXIT.usage },
-        );
+      const ref = selectedJob('runs', positional, opts.id, opts.name);
       const status =
         opts.status === undefined ? undefined : choiceFlag('--status', opts.status, RUN_STATUSES);
       const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });

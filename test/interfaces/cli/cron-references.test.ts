@@ -174,3 +174,17 @@ test('cron list --agent lists only the jobs of that agent', async () => {
     ['other'],
   );
 });
+
+test('--name selects the job on show, runs, disable and rm, as OpenClaw writes it', async () => {
+  const home = homeWith(undefined);
+  assert.equal((await cli(home, [...base])).code, 0);
+  const show = await cli(home, ['cron', 'show', '--name', 'j']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /^j {2}\(id /);
+  assert.match((await cli(home, ['cron', 'runs', '--name', 'j'])).stdout, /no runs for j yet/);
+  assert.match((await cli(home, ['cron', 'disable', '--name', 'j'])).stdout, /disabled j/);
+  const twice = await cli(home, ['cron', 'show', 'k', '--name', 'j']);
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /the job is given twice, differently/);
+  assert.match((await cli(home, ['cron', 'rm', '--name', 'j'])).stdout, /removed j/);
+});
