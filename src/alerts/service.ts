@@ -221,9 +221,13 @@ export class AlertService {
           policy,
         );
         records.push(...sent);
-        state.alerting = true;
-        // Only a delivered alert starts the cooldown: when every channel failed, the next failure tries again.
-        if (sent.some((r) => r.delivered)) state.lastAlertAtMs = now;
+        // Only a delivered alert starts the cooldown (when every channel failed, the next failure
+        // tries again) and owes a recovery notice: nobody is told of a recovery from a failure
+        // they never heard of.
+        if (sent.some((r) => r.delivered)) {
+          state.alerting = true;
+          state.lastAlertAtMs = now;
+        }
       }
     } else if (cls === 'success') {
       if (state.alerting && policy.recovery)
@@ -297,8 +301,8 @@ export class AlertService {
       const n = deadManNotification(current, since, span, now, everOk);
       const sent = await this.send(current, undefined, n, 'dead-man', effectivePolicy(current));
       state.deadManFiredAtMs = now;
-      // The next ok run sends a recovery notice.
-      state.alerting = true;
+      // The next ok run sends a recovery notice, when someone heard of the silence.
+      if (sent.some((r) => r.delivered)) state.alerting = true;
       state.deadManDeliveries = sent.slice(-KEEP_DEAD_MAN_RECORDS);
     }
     if (JSON.stringify(state) !== before) await this.app.store.alertState.put(job.id, state);

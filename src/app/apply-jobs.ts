@@ -14,6 +14,7 @@ import type { JobInput } from '../domain/job-validation.ts';
 import { definitionDiff } from '../domain/job-drift.ts';
 import type { FieldDrift } from '../domain/job-drift.ts';
 import type { App } from './app.ts';
+import { assertJobReferencesKnown } from './job-references.ts';
 import { addJob, editJob, listJobs, newJob, removeJob } from './jobs.ts';
 import { displayPath, loadJobFiles, problemsError } from './job-files.ts';
 import type { DeclaredJob, FileProblem } from './job-files.ts';
@@ -243,6 +244,18 @@ export async function applyJobFiles(
           code: 'not_confirmed',
         },
       );
+  }
+  // Every name checked before anything is written: a typo in the third file changes nothing.
+  const config = app.config();
+  try {
+    for (const d of creates) assertJobReferencesKnown(config, d.job);
+    for (const u of updates) assertJobReferencesKnown(config, u.declared.job, u.stored);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    throw new UserError(`${err.message}; nothing was changed`, {
+      ...(err.hint !== undefined ? { hint: err.hint } : {}),
+      code: err.code,
+    });
   }
   // Predecessors first, in the order of the chains as they will be: every intermediate state
   // then has only chains whose jobs exist and no cycle, so the use cases' chain checks pass.

@@ -118,7 +118,7 @@ export async function importOpenClaw(
   if (!dryRun) {
     try {
       for (const job of plan.updates) await replaceJob(app, job);
-      for (const job of plan.inserts) await addJob(app, job);
+      for (const job of plan.inserts) await addJob(app, job, { checkReferences: false });
     } catch (err) {
       // Only a concurrent edit between planning and writing gets here.
       if (err instanceof UserError && err.code === 'name_taken')

@@ -14,6 +14,7 @@ import type { JobInput } from '../domain/job-validation.ts';
 import { scheduleTimeZone } from '../domain/schedule.ts';
 import { StoreConflictError } from '../store/store.ts';
 import type { App } from './app.ts';
+import { assertJobReferencesKnown, jobWarnings } from './job-references.ts';
 import { CLI_TERMS } from './terms.ts';
 import type { Terms } from './terms.ts';
 import { jobNextFires } from './views.ts';
@@ -26,6 +27,11 @@ export interface JobCallOptions {
   terms?: Terms;
   /** The instant the change happens at (created/updated times, `at` in the past); default now. */
   nowMs?: number;
+  /**
+   * Refuse channel and agent names config.json does not define (default true). An import maps
+   * and reports names itself, so it stores what it found.
+   */
+  checkReferences?: boolean;
 }
 
 /**
@@ -38,6 +44,7 @@ export function newJob(input: JobInput, nowMs: number = Date.now()): Job {
 
 /** Stores a new job (from newJob); a name clash is a `name_taken` error (exit code 4). */
 export async function addJob(app: App, job: Job, opts: JobCallOptions = {}): Promise<Job> {
+  if (opts.checkReferences !== false) assertJobReferencesKnown(app.config(), job);
   if (job.schedule.kind === 'after') await checkChains(app, job);
   await save(app, job, 'insert', opts.terms ?? CLI_TERMS);
   return job;
@@ -84,9 +91,19 @@ export async function requireJob(
   throw new UserError(w.message, { hint: w.hint, exitCode: EXIT.notFound, code: 'not_found' });
 }
 
-/** Jobs ordered by name; disabled ones only with `all`. */
-export async function listJobs(app: App, opts: { all?: boolean } = {}): Promise<Job[]> {
-  return (await app.store.listJobs()).filter((j) => opts.all === true || j.enabled);
+/** Jobs ordered by name; disabled ones only with `all`; with `agent`, only that agent's jobs. */
+export async function listJobs(app: App, opts: { all?: boolean; agent?: string } = {}): Promise<Job[]> {
+  return (await app.store.listJobs()).filter(
+    (j) => (opts.all === true || j.enabled) && (opts.agent === undefined || jobAgent(j) === opts.agent),
+  );
+}
+
+/** The agent a job's turn or event goes to (`default` when it names none); undefined for other kinds. */
+function jobAgent(job: Job): string | undefined {
+  const p = job.payload;
+  return p.kind === 'agentTurn' || p.kind === 'systemEvent' || p.kind === 'heartbeat'
+    ? (p.agent ?? 'default')
+    : undefined;
 }
 
 /**
@@ -106,6 +123,7 @@ export async function editJob(
     throw new UserError(w.message, { hint: w.hint });
   }
   const updated = applyJobPatch(job, patch, opts.nowMs ?? Date.now());
+  if (opts.checkReferences !== false) assertJobReferencesKnown(app.config(), updated, job);
   // A chained job's predecessors must exist and form no cycle; a renamed job must leave no follower behind.
   if (updated.schedule.kind === 'after' || updated.name !== job.name) await checkChains(app, updated);
   await save(app, updated, 'update', terms);
@@ -136,6 +154,11 @@ export async function removeJob(
   return { job, removed: await app.store.deleteJob(job.id) };
 }
 
+/** Problems with a stored job that do not stop it being saved (alerts with no channel), in words. */
+export function warningsForJob(app: App, job: Job): string[] {
+  return jobWarnings(app.config(), job);
+}
+
 /** What `cron show` and `job_show` present: the job, its contract in words and its next fires. */
 export interface JobShow {
   job: Job;
@@ -155,7 +178,14 @@ export async function showJob(
   const job = await requireJob(app, ref, opts);
   const nextFires = jobNextFires(job, opts.nowMs ?? Date.now(), opts.count ?? 5);
   const timeZone = scheduleTimeZone(job.schedule);
-  return { job, contract: describeContract(job, nextFires, timeZone), nextFires, timeZone };
+  return {
+    job,
+    contract: describeContract(job, nextFires, timeZone, {
+      defaultAlertChannels: app.config().alerts.channels,
+    }),
+    nextFires,
+    timeZone,
+  };
 }
 
 /** Refuses a job whose chain names a missing job or closes a cycle (domain/chain.ts). */

@@ -6,7 +6,7 @@ import type { DeliveryRecord } from './job.ts';
  * the dead-man's switch fired (so it fires once per silence, not every minute).
  */
 export interface AlertState {
-  /** A failure alert was sent and no success has followed yet. */
+  /** A failure (or dead-man) alert was delivered and no success has followed yet. */
   alerting: boolean;
   lastAlertAtMs?: number;
   /** The dead-man's switch fired for the silence that began at lastOkAtMs. */

@@ -4,6 +4,7 @@
  * secret reference resolved at run time, and a recipients repository is written with the writer
  * key kept in the home (which cannot read any backup).
  */
+import { parseSize } from './size.ts';
 import { UserError } from './errors.ts';
 import { SOURCE_ROOTS, validateSources, type SourceSpec } from './backup-source.ts';
 import { parseRepositoryLocation } from './repository-location.ts';
@@ -278,8 +279,5 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
 
 /** `500M`, `2G`, `1.5GiB`, `1048576` as bytes (powers of 1024); throws a UserError naming `field`. */
 export function parseBytes(text: string, field = '--min-free'): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
-  if (!m) bad(field, `cannot read ${JSON.stringify(text)} as a size`, 'e.g. 500M, 2G or 1073741824');
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()] ?? 1;
-  return Math.round(Number(m[1]) * mult);
+  return parseSize(text, field);
 }

@@ -12,6 +12,8 @@ import { RESERVED_ENV_KEYS } from './job-validation.ts';
 export interface ContractOptions {
   /** Seconds between SIGTERM and SIGKILL on timeout (default: the command executor's default). */
   killGraceSeconds?: number;
+  /** The configuration's `alerts.channels`; given, alerts that would reach no channel say so. */
+  defaultAlertChannels?: string[];
 }
 
 /** `2027-03-14 03:00:00 +01:00` in `tz`. */
@@ -102,7 +104,7 @@ export function describeContract(
     `History: keeps the last ${plural(h.maxRuns, 'run')}, none older than ${formatDuration(h.maxAgeMs)}, with the last ${bytes(h.outputTailBytes)} of output each`,
   );
 
-  lines.push(...describeNotify(job));
+  lines.push(...describeNotify(job, opts.defaultAlertChannels));
 
   // When.
   const cronDays = describeCronDays(job.schedule);
@@ -114,8 +116,14 @@ export function describeContract(
   } else if (nextFires.length === 0) {
     lines.push('Next fires: none (the schedule has no future fire time)');
   } else {
-    lines.push(`Next fires (${tzShown} | UTC):`);
-    for (const t of nextFires) lines.push(`  ${formatInZone(t, tzShown)}  |  ${new Date(t).toISOString()}`);
+    // A zone that is UTC at every time shown gets one column: the same instant twice says nothing.
+    if (nextFires.every((t) => zoneOffsetMs(tzShown, t) === 0)) {
+      lines.push(`Next fires (${tzShown === 'UTC' ? 'UTC' : `${tzShown}, which is UTC`}):`);
+      for (const t of nextFires) lines.push(`  ${new Date(t).toISOString()}`);
+    } else {
+      lines.push(`Next fires (${tzShown} | UTC):`);
+      for (const t of nextFires) lines.push(`  ${formatInZone(t, tzShown)}  |  ${new Date(t).toISOString()}`);
+    }
   }
   return lines;
 }
@@ -244,34 +252,54 @@ function describeCommand(job: Job, p: CommandPayload, opts: ContractOptions): st
 }
 
 /** Alerts, delivery and pings, in words. */
-function describeNotify(job: Job): string[] {
+function describeNotify(job: Job, defaults: string[] | undefined): string[] {
   const lines: string[] = [];
   const a = job.alerts;
   const kind = job.payload.kind;
-  const to = a?.channels?.length ? `to ${a.channels.join(', ')}` : 'to the default alert channels';
+  const own = a?.channels?.length ? a.channels : undefined;
+  // Known to reach nobody: said once, on its own line, instead of naming a destination.
+  const nowhere = own === undefined && defaults !== undefined && defaults.length === 0;
+  const to = own
+    ? ` to ${own.join(', ')}`
+    : nowhere
+      ? ''
+      : defaults
+        ? ` to the default alert channels (${defaults.join(', ')})`
+        : ' to the default alert channels';
+  let alerting = true;
   if (!a) {
-    lines.push(
-      kind === 'backup' || kind === 'drill'
-        ? 'Alerts: after every failed run (the default for backups), to the default alert channels; a recovery notice follows the next success'
-        : job.schedule.kind === 'after' && job.schedule.withinMs !== undefined
-          ? 'Alerts: after every failed run or broken chain (the default for chains with a window), to the default alert channels'
-          : 'Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)',
-    );
+    if (kind === 'backup' || kind === 'drill')
+      lines.push(
+        `Alerts: after every failed run (the default for backups)${to}; a recovery notice follows the next success`,
+      );
+    else if (job.schedule.kind === 'after' && job.schedule.withinMs !== undefined)
+      lines.push(
+        `Alerts: after every failed run or broken chain (the default for chains with a window)${to}`,
+      );
+    else {
+      lines.push('Alerts: none (add --alert-after N or --alert-if-no-success-within DURATION)');
+      alerting = false;
+    }
   } else {
+    alerting = a.afterFailures > 0 || a.ifNoSuccessWithinMs !== undefined;
     lines.push(
       a.afterFailures === 0
         ? 'Alerts on failure: off'
-        : `Alerts: after ${a.afterFailures === 1 ? 'every failed run' : `${a.afterFailures} consecutive failed runs`} ${to}, at most once per ${formatDuration(a.cooldownMs)}` +
+        : `Alerts: after ${a.afterFailures === 1 ? 'every failed run' : `${a.afterFailures} consecutive failed runs`}${to}, at most once per ${formatDuration(a.cooldownMs)}` +
             (a.recovery ? '; a recovery notice follows the next success' : ''),
     );
     if (a.ifNoSuccessWithinMs !== undefined)
       lines.push(
-        `Dead-man's switch: alerts ${to} when no run succeeded within ${formatDuration(a.ifNoSuccessWithinMs)}, even if the job never ran (daemon down, job disabled)`,
+        `Dead-man's switch: alerts${to} when no run succeeded within ${formatDuration(a.ifNoSuccessWithinMs)}, even if the job never ran (daemon down, job disabled)`,
       );
     if (a.anomalyFactor !== undefined)
       lines.push(`Anomaly alerts: new data or duration above ${a.anomalyFactor}x the median of recent runs`);
     if (a.maxRepoBytes !== undefined) lines.push(`Repository size alert: above ${bytes(a.maxRepoBytes)}`);
   }
+  if (nowhere && alerting)
+    lines.push(
+      '  alerts: none will be delivered (no channel configured): add one under "channels" in config.json and name it in "alerts.channels"',
+    );
   const d = job.delivery;
   if (d?.mode === 'announce')
     lines.push(`Delivery: the result is announced on channel ${d.channel}${d.to ? ` to ${d.to}` : ''}`);

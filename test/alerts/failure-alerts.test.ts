@@ -249,6 +249,40 @@ describe('failure alerts through the engine', () => {
   });
 });
 
+describe('recovery notices', () => {
+  test('only a failure whose alert was delivered is followed by a recovery notice', async () => {
+    // The channel refuses the first alert (404, not retried) and accepts everything after.
+    const flap = await startRecorder([
+      { status: 404, body: 'no such hook' },
+      { status: 200, body: 'ok' },
+    ]);
+    try {
+      w = await world({ channels: { flap: { kind: 'webhook', url: `${flap.url}/flap` } } });
+      setFailing(w, true);
+      await w.app.store.insertJob(
+        commandJob('r', flakyCommand(w.dir), {
+          alerts: { afterFailures: 1, cooldownMs: HOUR, recovery: true, channels: ['flap'] },
+        }),
+      );
+      await w.engine.start();
+      await w.alerts.start();
+      await w.advance(MIN); // failure: the alert is not delivered
+      assert.equal(flap.requests.length, 1);
+      setFailing(w, false);
+      await w.advance(MIN); // ok: nobody heard of the failure, so no recovery notice
+      assert.equal(flap.requests.length, 1, 'no recovery notice for an undelivered alert');
+      setFailing(w, true);
+      await w.advance(MIN); // failure: delivered this time
+      setFailing(w, false);
+      await w.advance(MIN); // ok: recovery owed
+      const severities = flap.requests.map((r) => (JSON.parse(r.body) as WebhookBody).severity);
+      assert.deepEqual(severities.slice(1), ['error', 'recovery']);
+    } finally {
+      await flap.close();
+    }
+  });
+});
+
 describe('missed slots', () => {
   test('slots missed while the daemon was down alert once for the whole stretch', async () => {
     w = await world(config());

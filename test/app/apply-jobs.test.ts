@@ -73,6 +73,17 @@ beforeEach(async () => {
   root = mkdtempSync(join(tmpdir(), 'ns-apply-'));
   dir = join(root, 'jobs');
   mkdirSync(dir);
+  mkdirSync(join(root, 'home'));
+  const agent = { baseUrl: 'http://127.0.0.1:9/v1', model: 'm' };
+  // The agents and channel the files name; channels and agents a file names must be configured.
+  writeFileSync(
+    join(root, 'home', 'config.json'),
+    JSON.stringify({
+      channels: { ops: { kind: 'webhook', url: 'http://127.0.0.1:9/hook' } },
+      agents: { manager: agent, a: agent },
+    }),
+    { mode: 0o600 },
+  );
   app = await openApp(join(root, 'home'));
 });
 afterEach(async () => {
@@ -233,6 +244,16 @@ describe('apply refuses, and the store stays as it was', () => {
   test('unknown backup profile', async () => {
     write('b.yaml', 'name: b\ncron: "0 3 * * *"\nbackup: nosuch\n');
     await refused({}, 'b.yaml:3: backup: no backup profile named "nosuch"');
+  });
+
+  test('an unknown agent or alert channel, listing the configured ones', async () => {
+    write(
+      'a.yaml',
+      'name: a1\nevery: 1h\ncommand: x\n---\nname: a2\nevery: 1h\nmessage: hi\nagent: mangaer\n',
+    );
+    assert.match((await refused({}, 'unknown agent "mangaer"')).hint ?? '', /configured agents: manager, a/);
+    write('a.yaml', 'name: a1\nevery: 1h\ncommand: x\nalert-after: 1\nalert-channel: opps\n');
+    await refused({}, 'unknown alert channel "opps"');
   });
 
   test('a name declared twice', async () => {

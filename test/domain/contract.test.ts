@@ -96,6 +96,16 @@ describe('describeContract', () => {
     assert.equal(text.match(/^ {2}2026-/gm)?.length, 5);
   });
 
+  test('a UTC job lists each fire once, in one column', () => {
+    for (const tz of ['UTC', 'Etc/UTC']) {
+      const text = contract({ schedule: { kind: 'cron', expr: '30 2 * * *', tz } }, tz);
+      assert.match(text, tz === 'UTC' ? /Next fires \(UTC\):/ : /Next fires \(Etc\/UTC, which is UTC\):/);
+      assert.doesNotMatch(text, /\| UTC|\|/);
+      assert.match(text, /^ {2}2026-03-28T02:30:00\.000Z$/m);
+      assert.equal(text.match(/^ {2}2026-/gm)?.length, 5);
+    }
+  });
+
   test('a disabled job says it has no fires; an at job says what happens after it', () => {
     assert.match(contract({ enabled: false }), /Next fires: none, the job is disabled/);
     assert.match(

@@ -4,9 +4,19 @@
  */
 import type { Command } from '@commander-js/extra-typings';
 import type { Job } from '../../domain/job.ts';
-import { addJob, editJob, newJob, removeJob, requireJob, setJobEnabled } from '../../app/jobs.ts';
+import {
+  addJob,
+  editJob,
+  newJob,
+  removeJob,
+  requireJob,
+  setJobEnabled,
+  warningsForJob,
+} from '../../app/jobs.ts';
+import type { App } from '../../app/app.ts';
 import { jobNextFires } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
+import { JOB_ARGUMENT, NAME_SELECTOR, selectedJob } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from './job-flags.ts';
 import type { JobFlags } from './job-flags.ts';
@@ -36,6 +46,11 @@ function printSaved(verb: string, job: Job, json: boolean): void {
   printLine(`details: nightshift cron show ${job.id}`);
 }
 
+/** Problems that did not stop the save, on stderr so that --json output stays one document. */
+function printWarnings(app: App, job: Job): void {
+  for (const w of warningsForJob(app, job)) process.stderr.write(`warning: ${w}\n`);
+}
+
 export function registerJobEditCommands(cron: Command): void {
   const add = cron
     .command('add')
@@ -63,6 +78,7 @@ export function registerJobEditCommands(cron: Command): void {
         inFlagTerms(err);
       }
       printSaved('added', job, json);
+      printWarnings(app, job);
     });
   });
 
@@ -85,6 +101,7 @@ export function registerJobEditCommands(cron: Command): void {
         inFlagTerms(err);
       }
       printSaved('updated', updated, json);
+      printWarnings(app, updated);
       if (job.source?.kind === 'file')
         process.stderr.write(
           `warning: ${job.name} is declared in ${displayPath(job.source.path)}; the next \`nightshift apply\` of that file overwrites this change (edit the file instead)\n`,
@@ -96,8 +113,10 @@ export function registerJobEditCommands(cron: Command): void {
     .command('rm')
     .aliases(['remove', 'delete'])
     .description('delete a job and its run history')
-    .argument('<job>', 'job id or exact name')
-    .action(async (idOrName, _opts, cmd) => {
+    .argument('[job]', JOB_ARGUMENT)
+    .option('--name <name>', NAME_SELECTOR)
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const { job } = await removeJob(app, idOrName);
@@ -113,8 +132,10 @@ export function registerJobEditCommands(cron: Command): void {
     cron
       .command(verb)
       .description(enabled ? 'let a job fire again' : 'stop a job from firing (it stays, with its history)')
-      .argument('<job>', 'job id or exact name')
-      .action(async (idOrName, _opts, cmd) => {
+      .argument('[job]', JOB_ARGUMENT)
+      .option('--name <name>', NAME_SELECTOR)
+      .action(async (positional, opts, cmd) => {
+        const idOrName = selectedJob(cmd.name(), positional, opts.name);
         const { json } = globalOptions(cmd);
         await withApp(cmd, async (app) => {
           const updated = await setJobEnabled(app, idOrName, enabled);

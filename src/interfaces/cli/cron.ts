@@ -21,6 +21,7 @@ import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './render.ts';
 import { displayPath } from '../../app/job-files.ts';
+import { JOB_ARGUMENT, NAME_SELECTOR, selectedJob } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
 import { choiceFlag, intFlag } from './flag-parsers.ts';
@@ -39,11 +40,15 @@ export function registerCronCommands(program: Command): void {
     .command('list')
     .description('list jobs: name, id, schedule, next run, last status (disabled jobs only with --all)')
     .option('--all', 'include disabled jobs')
+    .option('--agent <name>', 'only the jobs of this agent (its turns, events and heartbeat)')
     .action(async (opts, cmd) => {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const now = Date.now();
-        const jobs = await listJobs(app, { all: opts.all === true });
+        const jobs = await listJobs(app, {
+          all: opts.all === true,
+          ...(opts.agent !== undefined ? { agent: opts.agent } : {}),
+        });
         if (json) {
           printJson({ jobs: jobs.map((j) => jobView(j, now)) });
           return;
@@ -71,16 +76,20 @@ export function registerCronCommands(program: Command): void {
   cron
     .command('get')
     .description('print a job as raw JSON')
-    .argument('<job>', 'job id or exact name')
-    .action(async (idOrName, _opts, cmd) => {
+    .argument('[job]', JOB_ARGUMENT)
+    .option('--name <name>', NAME_SELECTOR)
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
       await withApp(cmd, async (app) => printJson(await requireJob(app, idOrName)));
     });
 
   cron
     .command('show')
     .description('show a job in words: its execution contract, time zone and next 5 fire times')
-    .argument('<job>', 'job id or exact name')
-    .action(async (idOrName, _opts, cmd) => {
+    .argument('[job]', JOB_ARGUMENT)
+    .option('--name <name>', NAME_SELECTOR)
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const now = Date.now();
@@ -96,18 +105,21 @@ export function registerCronCommands(program: Command): void {
   cron
     .command('runs')
     .description("a job's run history, newest first")
-    .requiredOption('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
+    .argument('[job]', 'job id or exact name (as OpenClaw writes it); or --id')
+    .option('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
+    .option('--name <name>', NAME_SELECTOR)
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs (default 20)')
     .option('--offset <n>', 'skip the newest n runs (default 0)')
-    .action(async (opts, cmd) => {
+    .action(async (positional, opts, cmd) => {
       const { json } = globalOptions(cmd);
+      const ref = selectedJob('runs', positional, opts.id, opts.name);
       const status =
         opts.status === undefined ? undefined : choiceFlag('--status', opts.status, RUN_STATUSES);
       const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });
       const offset = opts.offset === undefined ? 0 : intFlag('--offset', opts.offset);
       await withApp(cmd, async (app) => {
-        const page = await listRuns(app, { job: opts.id, ...(status ? { status } : {}), limit, offset });
+        const page = await listRuns(app, { job: ref, ...(status ? { status } : {}), limit, offset });
         const job = page.owner;
         if (json) {
           printJson({ entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore });

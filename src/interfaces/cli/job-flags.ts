@@ -5,6 +5,9 @@
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
+import { parseSize } from '../../domain/size.ts';
+import { addOpenClawFlags, refuseOpenClawOnlyFlags } from './openclaw-flags.ts';
+import type { OpenClawFlags } from './openclaw-flags.ts';
 import { resolve } from 'node:path';
 import type {
   CommandPayload,
@@ -28,7 +31,7 @@ import type { PayloadFlags } from './job-payload-flags.ts';
 import { choiceFlag, collect, durationFlag, intFlag } from './flag-parsers.ts';
 
 /** Raw flag values as commander collects them. */
-export interface JobFlags extends PayloadFlags {
+export interface JobFlags extends PayloadFlags, OpenClawFlags {
   name?: string;
   description?: string;
   cron?: string;
@@ -62,6 +65,7 @@ export interface JobFlags extends PayloadFlags {
 
 /** Adds the job flags to `add`/`edit`. */
 export function addJobFlags(cmd: CommandUnknownOpts): void {
+  addOpenClawFlags(cmd);
   cmd
     .option('--name <name>', 'unique job name')
     .option('--description <text>', 'free text shown by list/show')
@@ -89,7 +93,10 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--command-input <text>', "text written to the command's stdin")
     .option('--timeout-seconds <n>', 'kill the whole process group after n seconds (default 600; 0 = none)')
     .option('--expect-file <glob>', 'evidence: a matching file exists and was modified during the run')
-    .option('--expect-min-bytes <n>', 'evidence: with --expect-file, the file has at least n bytes')
+    .option(
+      '--expect-min-bytes <size>',
+      'evidence: with --expect-file, the file has at least this size (e.g. 1M)',
+    )
     .option('--expect-output <regex>', 'evidence: the output (stdout+stderr) matches this regular expression')
     .option('--overlap <policy>', 'when the previous run is still going: skip (default), queue-one, allow')
     .option('--catchup <policy>', 'slots missed while the daemon was down: skip (default), one, all')
@@ -101,7 +108,7 @@ export function addJobFlags(cmd: CommandUnknownOpts): void {
     .option('--disabled', 'create (or set) the job disabled')
     .option('--history-max-runs <n>', 'keep at most n finished runs (default 200)')
     .option('--history-max-age <duration>', 'drop finished runs older than this (default 30d)')
-    .option('--output-tail-bytes <n>', 'bytes of output kept with each run (default 16384)');
+    .option('--output-tail-bytes <size>', 'output kept with each run (default 16K)');
   addPayloadFlags(cmd);
 }
 
@@ -310,7 +317,7 @@ function evidenceFromFlags(flags: JobFlags): Evidence {
   const e: Evidence = {};
   if (flags.expectFile !== undefined) e.expectFile = flags.expectFile;
   if (flags.expectMinBytes !== undefined)
-    e.expectMinBytes = intFlag('--expect-min-bytes', flags.expectMinBytes);
+    e.expectMinBytes = parseSize(flags.expectMinBytes, '--expect-min-bytes');
   if (flags.expectOutput !== undefined) e.expectOutput = flags.expectOutput;
   return e;
 }
@@ -333,7 +340,7 @@ function historyFromFlags(flags: JobFlags): Partial<HistoryPolicy> {
     h.maxRuns = intFlag('--history-max-runs', flags.historyMaxRuns, { min: 1 });
   if (flags.historyMaxAge !== undefined) h.maxAgeMs = durationFlag('--history-max-age', flags.historyMaxAge);
   if (flags.outputTailBytes !== undefined)
-    h.outputTailBytes = intFlag('--output-tail-bytes', flags.outputTailBytes);
+    h.outputTailBytes = parseSize(flags.outputTailBytes, '--output-tail-bytes');
   return h;
 }
 
@@ -342,6 +349,7 @@ const CATCHUP_CHOICES = ['skip', 'one', 'all'] as const;
 
 /** `cron add`: the flags as a new job's input (validated further by buildJob). */
 export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
+  refuseOpenClawOnlyFlags(flags);
   if (flags.name === undefined) {
     throw new UserError('--name is required', {
       hint: 'name the job, e.g. --name nightly-backup (names are unique)',
@@ -380,6 +388,7 @@ export function jobInputFromFlags(flags: JobFlags, nowMs: number): JobInput {
 
 /** `cron edit`: only what the flags give, as a patch for applyJobPatch. */
 export function jobPatchFromFlags(flags: JobFlags, job: Job, nowMs: number): Partial<JobInput> {
+  refuseOpenClawOnlyFlags(flags);
   const patch: Partial<JobInput> = {};
   if (flags.name !== undefined) patch.name = flags.name;
   if (flags.description !== undefined) patch.description = flags.description;

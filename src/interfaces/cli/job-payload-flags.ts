@@ -6,6 +6,7 @@
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
+import { parseSize } from '../../domain/size.ts';
 import type { AlertPolicy, DeliveryPolicy, Job, Payload } from '../../domain/job.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
 import { collect, durationFlag, intFlag } from './flag-parsers.ts';
@@ -87,6 +88,7 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
     .option('--channel <name>', 'with --announce: the channel (from the configuration’s "channels")')
     .option('--to <target>', 'with --announce: the destination on the channel (chat, user, address)')
     .option('--webhook <url>', 'POST the result as JSON to this URL')
+    .option('--deliver', 'OpenClaw\u2019s deprecated spelling of --announce')
     .option('--no-deliver', 'deliver nothing (the result stays in the run record)')
     .option('--failure-channel <name>', 'where failure notices of a delivering job go first')
     .option('--failure-to <target>', 'with --failure-channel: the destination on it')
@@ -106,7 +108,10 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
       '--alert-anomaly-factor <x>',
       'backups: alert when new data or duration exceeds x times the median',
     )
-    .option('--alert-max-repo-bytes <n>', 'backups: alert when the repository grows above n bytes')
+    .option(
+      '--alert-max-repo-bytes <size>',
+      'backups: alert when the repository grows above this size (e.g. 500G)',
+    )
     .option('--no-alerts', 'edit: remove the job’s alert settings (back to the defaults)')
     .option(
       '--healthcheck-url <url>',
@@ -254,7 +259,13 @@ const KIND_FLAG: Record<Kind, string> = {
 };
 
 /** Delivery from --announce/--channel/--to, --webhook, --no-deliver (+ failure destination); undefined when none is given. */
-export function deliveryFromFlags(flags: PayloadFlags, old?: DeliveryPolicy): DeliveryPolicy | undefined {
+export function deliveryFromFlags(given: PayloadFlags, old?: DeliveryPolicy): DeliveryPolicy | undefined {
+  // OpenClaw's deprecated --deliver means --announce.
+  const flags: PayloadFlags = { ...given };
+  if (flags.deliver === true) {
+    flags.announce = true;
+    delete flags.deliver;
+  }
   const noDeliver = flags.deliver === false;
   const modes = [
     flags.announce ? '--announce' : '',
@@ -336,7 +347,7 @@ export function alertsFromFlags(flags: PayloadFlags): Partial<AlertPolicy> | nul
     a.anomalyFactor = x;
   }
   if (flags.alertMaxRepoBytes !== undefined)
-    a.maxRepoBytes = intFlag('--alert-max-repo-bytes', flags.alertMaxRepoBytes, { min: 1 });
+    a.maxRepoBytes = parseSize(flags.alertMaxRepoBytes, '--alert-max-repo-bytes');
   const given = Object.keys(a).length > 0;
   if (flags.alerts === false) {
     if (given)

@@ -1,5 +1,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cli, cliJson, tempHome } from './cli-harness.ts';
 import type { TempHome } from './cli-harness.ts';
 
@@ -61,6 +63,12 @@ describe('cron add for every payload kind', () => {
 
   test('an agent turn keeps its model, fallbacks, tools and allowlist, and the contract names them', async () => {
     const home = freshHome();
+    // The channels it names must exist: a typo is refused at add.
+    mkdirSync(home, { recursive: true });
+    const hook = { kind: 'webhook', url: 'http://127.0.0.1:9/hook' };
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ channels: { ops: hook, pager: hook } }), {
+      mode: 0o600,
+    });
     const add = await cliJson<JobJson>(home, [
       'cron',
       'add',

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSize } from '../../src/domain/size.ts';
+import { parseBytes } from '../../src/domain/backup-profile.ts';
+import { UserError } from '../../src/domain/errors.ts';
+
+test('sizes read with and without units, spaces and case, all powers of 1024', () => {
+  for (const [text, bytes] of [
+    ['3', 3],
+    ['4M', 4 * 1024 ** 2],
+    ['4MiB', 4 * 1024 ** 2],
+    ['4 mb', 4 * 1024 ** 2],
+    ['500 GB', 500 * 1024 ** 3],
+    ['1.5T', 1.5 * 1024 ** 4],
+    ['16k', 16384],
+  ] as const)
+    assert.equal(parseSize(text, '--x'), bytes, text);
+  // The backup profile flags read sizes the same way.
+  assert.equal(parseBytes('500 GB'), 500 * 1024 ** 3);
+});
+
+test('a bad size names the field and shows the accepted forms', () => {
+  for (const text of ['4X', 'lots', '-1', '']) {
+    assert.throws(
+      () => parseSize(text, '--alert-max-repo-bytes'),
+      (e: unknown) =>
+        e instanceof UserError &&
+        e.message.startsWith('--alert-max-repo-bytes: cannot read') &&
+        /4M, 4MiB, 500 GB/.test(e.hint ?? ''),
+    );
+  }
+});
