@@ -212,7 +212,7 @@ describe('bad input: a clear error, exit 2, nothing written', () => {
       },
       {
         args: [...base, '--cron', '0 7 * * *', '--every', '1m'],
-        stderr: /only one of --cron, --every and --at/,
+        stderr: /only one of --cron, --every, --at and --after/,
       },
       { args: [...base, '--cron', '0 0 30 2 *'], stderr: /--cron: .*never fires/ },
       { args: [...base, '--every', '30'], stderr: /--every: duration "30" has no unit/ },
