@@ -150,10 +150,9 @@ describe('cron add for every payload kind', () => {
     const show = await cli(home, ['cron', 'show', 'nightly']);
     assert.match(show.stdout, /the new snapshot is listed in the repository and its index entries exist/);
     assert.match(show.stdout, /retention ran as configured/);
-    assert.match(
-      show.stdout,
-      /Dead-man's switch: alerts to the default alert channels when no run succeeded within 1d2h/,
-    );
+    assert.match(show.stdout, /Dead-man's switch: alerts when no run succeeded within 1d2h/);
+    // This home configures no channel: the contract says nobody would hear the alerts.
+    assert.match(show.stdout, /alerts: none will be delivered \(no channel configured\)/);
     assert.match(show.stdout, /Anomaly alerts: new data or duration above 4x/);
     assert.match(show.stdout, /Healthcheck pings: https:\/\/hc.example\/ping\/abc/);
   });
