@@ -132,7 +132,7 @@ describe('backup profile', () => {
       assert.match(r.stderr, re, extra.join(' '));
     }
     const noPath = await cli(h.home, ['backup', 'profile', 'add', 'x', '--repo', repo, '--recipients-repo']);
-    assert.match(noPath.stderr, /--path: at least one path is required/);
+    assert.match(noPath.stderr, /--path: at least one path or source is required/);
     const noRepo = await cli(h.home, [
       'backup',
       'profile',
