@@ -45,7 +45,14 @@ function walk(path: string, a: unknown, b: unknown, out: FieldDrift[]): void {
     for (const k of keys) walk(path === '' ? k : `${path}.${k}`, a[k], b[k], out);
     return;
   }
-  if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ path, file: a, store: b });
+  if (canonical(a) !== canonical(b)) out.push({ path, file: a, store: b });
+}
+
+/** Keys sorted at every depth, so values built in different orders (arrays of objects) compare equal. */
+function canonical(v: unknown): string | undefined {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    isRecord(val) ? Object.fromEntries(Object.entries(val).sort(([x], [y]) => (x < y ? -1 : 1))) : val,
+  );
 }
 
 /** Field-by-field differences of the definition, in a stable order; empty when in sync. */

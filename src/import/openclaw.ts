@@ -15,6 +15,7 @@ import { isObject, show } from '../domain/fields.ts';
 import type { DeliveryPolicy, Job, JobState, Payload, Schedule, SessionTarget } from '../domain/job.ts';
 import { buildJob } from '../domain/job-validation.ts';
 import type { JobInput } from '../domain/job-validation.ts';
+import { definitionDiff } from '../domain/job-drift.ts';
 import { parseAt } from '../domain/schedule.ts';
 
 /** A field the import could not carry over, and why. */
@@ -616,32 +617,6 @@ function mapState(v: unknown, drop: (field: string, reason: string) => void): Pa
 
 // ---------------------------------------------------------------------------------------------
 
-/** Keys sorted, so two jobs built in different orders compare equal. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    isObject(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : 1))) : val,
-  );
-}
-
-const DEFINITION: Array<keyof Job> = [
-  'name',
-  'description',
-  'enabled',
-  'schedule',
-  'payload',
-  'deleteAfterRun',
-  'policy',
-  'evidence',
-  'history',
-  'alerts',
-  'delivery',
-  'healthcheck',
-];
-
-function sameDefinition(a: Job, b: Job): boolean {
-  return DEFINITION.every((k) => canonical(a[k]) === canonical(b[k]));
-}
-
 /**
  * What an import would do against the jobs already stored: creates, updates (found by their
  * source) and unchanged jobs, and skips with reasons. Every job is validated first; if any fails,
@@ -719,7 +694,7 @@ export function planImport(
         jobId: built.id,
         unmapped: r.unmapped,
       });
-    } else if (sameDefinition(built, current)) {
+    } else if (definitionDiff(built, current).length === 0) {
       plan.entries.push({
         action: 'unchanged',
         openclawId: r.openclawId,
