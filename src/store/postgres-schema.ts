@@ -11,6 +11,7 @@
 import type { Generated } from 'kysely';
 import type pg from 'pg';
 import { UserError } from '../domain/errors.ts';
+import type { RunRow } from './run-rows.ts';
 
 export interface PgJobsTable {
   id: string;
@@ -25,24 +26,7 @@ export interface PgJobsTable {
   updated_at_ms: number;
 }
 
-export interface PgRunsTable {
-  run_id: string;
-  job_id: string;
-  slot_ms: number;
-  attempt: number;
-  trigger: string;
-  status: string;
-  error: string | null;
-  started_at_ms: number | null;
-  finished_at_ms: number | null;
-  duration_ms: number | null;
-  exit_code: number | null;
-  signal: string | null;
-  output_tail: string | null;
-  evidence: string | null;
-  details: string | null;
-  pid: number | null;
-  not_before_ms: number | null;
+export interface PgRunsTable extends RunRow {
   /** Generation of the daemon holding the run; null for runs no daemon holds (queued, CLI). */
   owner: number | null;
 }

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { Generated } from 'kysely';
 import { UserError } from '../domain/errors.ts';
+import type { RunRow } from './run-rows.ts';
 
 export interface JobsTable {
   id: string;
@@ -20,27 +21,7 @@ export interface JobsTable {
   updated_at_ms: number;
 }
 
-export interface RunsTable {
-  run_id: string;
-  job_id: string;
-  slot_ms: number;
-  attempt: number;
-  trigger: string;
-  status: string;
-  error: string | null;
-  started_at_ms: number | null;
-  finished_at_ms: number | null;
-  duration_ms: number | null;
-  exit_code: number | null;
-  signal: string | null;
-  output_tail: string | null;
-  /** EvidenceResult[] as JSON. */
-  evidence: string | null;
-  /** RunDetails as JSON. */
-  details: string | null;
-  pid: number | null;
-  not_before_ms: number | null;
-}
+export type RunsTable = RunRow;
 
 export interface BackupProfilesTable {
   name: string;

@@ -19,10 +19,11 @@ import Database from 'better-sqlite3';
 import type * as KyselyModule from 'kysely';
 import type { Kysely as KyselyDb, Selectable } from 'kysely';
 import { EXIT, UserError } from '../domain/errors.ts';
-import type { Job, JobState, Run, RunDetails, RunStatus, RunTrigger } from '../domain/job.ts';
+import type { Job, JobState, Run, RunDetails, RunStatus } from '../domain/job.ts';
 import { StoreConflictError } from './store.ts';
 import type { RunCount, RunCountQuery, RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
 import { checkVersionReadonly, migrate } from './sqlite-schema.ts';
+import { rowToRun, runToRow } from './run-rows.ts';
 import { KyselyAlertStateStore, KyselyProfileStore, KyselySessionStore } from './kysely-substores.ts';
 import type { SubstoreSchema } from './kysely-substores.ts';
 import type { JobsTable, RunsTable, Schema } from './sqlite-schema.ts';
@@ -73,7 +74,7 @@ const CLAIM_SQL = `INSERT INTO runs (${RUN_COLUMNS.join(', ')})
   SELECT ${RUN_COLUMNS.map(() => '?').join(', ')} WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)
   ON CONFLICT DO NOTHING`;
 function claimParameters(run: Run): unknown[] {
-  const row = fromRun(run);
+  const row = runToRow(run);
   return [...RUN_COLUMNS.map((c) => row[c]), row.job_id];
 }
 const PRUNE_ORPHANS_SQL = `DELETE FROM runs WHERE status NOT IN ('queued', 'running')
@@ -339,7 +340,7 @@ class SqliteStore implements Store {
 
   async getRun(runId: string): Promise<Run | undefined> {
     const row = await this.k.selectFrom('runs').selectAll().where('run_id', '=', runId).executeTakeFirst();
-    return row ? toRun(row) : undefined;
+    return row ? rowToRun(row) : undefined;
   }
 
   async listRuns(query: RunQuery): Promise<RunPage> {
@@ -360,7 +361,7 @@ class SqliteStore implements Store {
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
     const total = Number(count.n);
-    return { entries: rows.map(toRun), total, hasMore: offset + rows.length < total };
+    return { entries: rows.map(rowToRun), total, hasMore: offset + rows.length < total };
   }
 
   async countRuns(query: RunCountQuery): Promise<RunCount[]> {
@@ -393,7 +394,7 @@ class SqliteStore implements Store {
       .orderBy('slot_ms', 'asc')
       .orderBy('attempt', 'asc')
       .execute();
-    return rows.map(toRun);
+    return rows.map(rowToRun);
   }
 
   async lastSlotMs(jobId: string): Promise<number | undefined> {
@@ -553,50 +554,4 @@ function toJob(row: Selectable<JobsTable>): Job {
     updatedAtMs: row.updated_at_ms,
     state: JSON.parse(row.state) as JobState,
   };
-}
-
-function fromRun(run: Run): RunsTable {
-  return {
-    run_id: run.runId,
-    job_id: run.jobId,
-    slot_ms: run.slotMs,
-    attempt: run.attempt,
-    trigger: run.trigger,
-    status: run.status,
-    error: run.error ?? null,
-    started_at_ms: run.startedAtMs ?? null,
-    finished_at_ms: run.finishedAtMs ?? null,
-    duration_ms: run.durationMs ?? null,
-    exit_code: run.exitCode ?? null,
-    signal: run.signal ?? null,
-    output_tail: run.outputTail ?? null,
-    evidence: run.evidence ? JSON.stringify(run.evidence) : null,
-    details: run.details ? JSON.stringify(run.details) : null,
-    pid: run.pid ?? null,
-    not_before_ms: run.notBeforeMs ?? null,
-  };
-}
-
-function toRun(row: Selectable<RunsTable>): Run {
-  const run: Run = {
-    runId: row.run_id,
-    jobId: row.job_id,
-    slotMs: row.slot_ms,
-    attempt: row.attempt,
-    trigger: row.trigger as RunTrigger,
-    status: row.status as RunStatus,
-  };
-  // Absent values stay absent (not null) so JSON output only shows what is known.
-  if (row.error !== null) run.error = row.error;
-  if (row.started_at_ms !== null) run.startedAtMs = row.started_at_ms;
-  if (row.finished_at_ms !== null) run.finishedAtMs = row.finished_at_ms;
-  if (row.duration_ms !== null) run.durationMs = row.duration_ms;
-  if (row.exit_code !== null) run.exitCode = row.exit_code;
-  if (row.signal !== null) run.signal = row.signal;
-  if (row.output_tail !== null) run.outputTail = row.output_tail;
-  if (row.evidence !== null) run.evidence = JSON.parse(row.evidence) as Run['evidence'];
-  if (row.details !== null) run.details = JSON.parse(row.details) as Run['details'];
-  if (row.pid !== null) run.pid = row.pid;
-  if (row.not_before_ms !== null) run.notBeforeMs = row.not_before_ms;
-  return run;
 }
