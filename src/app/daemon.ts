@@ -21,6 +21,7 @@ import { configDigest } from '../config/config-digest.ts';
 import { watchConfig } from '../config/config-watch.ts';
 import { daemonHost, joinCluster } from './cluster.ts';
 import type { MembershipEvent } from '../scheduler/membership.ts';
+import { LiveOutput } from '../payloads/live-output.ts';
 
 export const SAMPLE_JOB_NAME = 'sample-heartbeat';
 
@@ -43,6 +44,8 @@ export interface DaemonServiceContext {
   app: App;
   engine: Engine;
   clock: Clock;
+  /** The output of the runs this daemon executes, while they run. */
+  liveOutput: LiveOutput;
   /** Every event the daemon logs, as it happens (the HTTP API streams and counts them); returns an unsubscribe. */
   subscribe(listener: (event: DaemonLogEvent) => void): () => void;
 }
@@ -107,12 +110,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const host = daemonHost();
     // Set once the daemon has joined its cluster (the engine is made first).
     const member: { startRefusal?: () => string | undefined } = {};
+    const liveOutput = new LiveOutput();
     const { engine, alerts } = buildEngine(opened, {
       clock,
       log,
       role: 'daemon',
       host,
       startRefusal: () => member.startRefusal?.(),
+      output: liveOutput,
     });
     // Several daemons on one store: join the cluster first (leases, takeover), then fire.
     const cluster = opened.store.cluster
@@ -170,7 +175,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const services: Array<{ close(): Promise<void> }> = [];
     try {
       for (const start of opts.services ?? []) {
-        const svc = await start({ app: opened, engine, clock, subscribe });
+        const svc = await start({ app: opened, engine, clock, liveOutput, subscribe });
         if (svc) services.push(svc);
       }
     } catch (err) {

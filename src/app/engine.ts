@@ -7,6 +7,7 @@ import type { AlertEvent, AlertService } from '../alerts/service.ts';
 import type { Clock } from '../domain/clock.ts';
 import { Engine } from '../scheduler/engine.ts';
 import type { EngineEvent } from '../scheduler/engine.ts';
+import type { RunOutputSink } from '../payloads/live-output.ts';
 import { heartbeatWaker } from '../sessions/heartbeat.ts';
 import type { App } from './app.ts';
 import { createExecutors } from './executors.ts';
@@ -27,6 +28,8 @@ export interface EngineWiring {
   host?: string;
   /** A cluster member's lease check before each payload start (membership.ts). */
   startRefusal?: () => string | undefined;
+  /** Receives the payloads' output as it arrives (the daemon's live tail). */
+  output?: RunOutputSink;
 }
 
 export interface WiredEngine {
@@ -56,6 +59,7 @@ export function buildEngine(app: App, wiring: EngineWiring): WiredEngine {
     ...(wiring.role === 'run' ? { changePollMs: 0 } : {}),
     host: wiring.host ?? daemonHost(),
     ...(wiring.startRefusal ? { startRefusal: wiring.startRefusal } : {}),
+    ...(wiring.output ? { output: wiring.output } : {}),
   });
   return { engine, alerts: hooks.alerts };
 }

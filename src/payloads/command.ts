@@ -102,8 +102,16 @@ export class CommandExecutor implements Executor<CommandPayload> {
       child.once('exit', (code, signal) => done({ code, signal })),
     );
     const closed = new Promise<void>((done) => child.once('close', () => done()));
-    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk, 'stdout'));
-    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk, 'stderr'));
+    const live = ctx.onOutput;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      // One decoder per stream: a character cut between two chunks reaches the live tail whole.
+      const decoder = live ? new StringDecoder('utf8') : undefined;
+      child[stream]?.on('data', (chunk: Buffer) => {
+        output.push(chunk, stream);
+        const text = decoder?.write(chunk);
+        if (text) live?.(text, stream);
+      });
+    }
     if (child.stdin) {
       child.stdin.on('error', () => {
         // EPIPE: the command exited without reading all its input; its exit status tells the story.

@@ -2,6 +2,7 @@
  * The executor port: one implementation per payload kind. The engine hands over a claimed run and
  * gets back a terminal outcome; it never knows how a kind does its work.
  */
+import type { OutputStream } from './live-output.ts';
 import type { EvidenceResult, Job, Payload, RunDetails, TerminalRunStatus } from '../domain/job.ts';
 
 export interface ExecutionContext {
@@ -13,6 +14,8 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** Called once the payload has a process (so a crash can be recovered by pid). */
   onSpawn?: (pid: number) => void;
+  /** Receives the payload's output as it arrives (text, whole characters), for the live tail. */
+  onOutput?: (text: string, stream: OutputStream) => void;
   /** The run's start, as the engine's clock saw it (evidence compares mtimes with it). */
   startedAtMs: number;
   now(): number;

@@ -57,6 +57,7 @@ import { missedRecordCap, planCatchup, summaryReason } from './catchup.ts';
 import { DueQueue } from './due-queue.ts';
 import type { DueItem } from './due-queue.ts';
 import type { EngineEvent, EngineLog } from './events.ts';
+import type { RunOutputSink } from '../payloads/live-output.ts';
 import { applyStatePatch, stateAfterRun, stateAfterSkip } from './job-state.ts';
 import { decideManual, decideSlot } from './overlap.ts';
 import type { Busy } from './overlap.ts';
@@ -104,6 +105,8 @@ export interface EngineOptions {
    * `interrupted` with it). A cluster member refuses while its lease is in doubt (membership.ts).
    */
   startRefusal?: () => string | undefined;
+  /** Receives the payloads' output as it arrives and each run's end (the daemon's live tail). */
+  output?: RunOutputSink;
 }
 
 export interface RunRequestResult {
@@ -168,6 +171,7 @@ export class Engine {
   private readonly changePollMs: number;
   private readonly host: string | undefined;
   private readonly startRefusal: EngineOptions['startRefusal'];
+  private readonly output: EngineOptions['output'];
 
   private started = false;
   private stopping = false;
@@ -216,6 +220,7 @@ export class Engine {
     this.lead = new ClaimLead(opts.claimLead ?? DEFAULT_LEAD);
     this.host = opts.host;
     this.startRefusal = opts.startRefusal;
+    this.output = opts.output;
     this.chains = new ChainTrigger({
       store: this.store,
       clock: this.clock,
@@ -1036,6 +1041,8 @@ export class Engine {
         flight.writes.push(write);
       },
     };
+    const output = this.output;
+    if (output) ctx.onOutput = (text, stream) => output.write(run.runId, job, text, stream);
     try {
       return { startedAtMs, outcome: executor.execute(job.payload, ctx).catch(onError) };
     } catch (err) {
@@ -1108,7 +1115,12 @@ export class Engine {
       durationMs: finishedAtMs - startedAtMs,
       ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
     });
-    await this.afterRun(job, run, outcome, startedAtMs, finishedAtMs, finishWrite);
+    try {
+      await this.afterRun(job, run, outcome, startedAtMs, finishedAtMs, finishWrite);
+    } finally {
+      // After the record is written: a reader that misses the live tail finds the stored one.
+      this.output?.end(run.runId, outcome.status);
+    }
     await this.notifyFinished(job, finished);
     // Its followers' chains; a failure here is logged, and the next start evaluates them again.
     await this.chains.runFinished(job, finished).catch((err: unknown) => {

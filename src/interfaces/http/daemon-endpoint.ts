@@ -92,6 +92,7 @@ export async function startHttpEndpoint(
     requestRun: (job, o) => engine.requestRun(job, o),
     jobsChanged: () => engine.refresh(),
     jobs: () => engine.jobs(),
+    liveOutput: ctx.liveOutput,
   };
   let server;
   try {

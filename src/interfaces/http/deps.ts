@@ -7,6 +7,7 @@ import type { App } from '../../app/app.ts';
 import type { Clock } from '../../domain/clock.ts';
 import type { RunRequestResult } from '../../scheduler/engine.ts';
 import type { Job } from '../../domain/job.ts';
+import type { LiveOutput } from '../../payloads/live-output.ts';
 
 export interface ApiDeps {
   app: App;
@@ -15,4 +16,6 @@ export interface ApiDeps {
   jobsChanged(): Promise<void>;
   /** The engine's in-memory jobs (no store read), for views over all jobs. */
   jobs(): Job[];
+  /** The output of the daemon's running runs (absent: only stored output is shown). */
+  liveOutput?: LiveOutput;
 }

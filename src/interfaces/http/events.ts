@@ -7,8 +7,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { DaemonLogEvent } from '../../app/daemon.ts';
-import { defaultRedactor } from '../../secrets/redact.ts';
 import type { Authorize } from './server.ts';
+import { openSse } from './sse.ts';
 
 const STREAMED = new Set([
   'run.queued',
@@ -23,8 +23,6 @@ const STREAMED = new Set([
   'job.disabled',
 ]);
 
-export const KEEPALIVE_MS = 15_000;
-
 export function registerEventStream(
   server: FastifyInstance,
   authorize: Authorize,
@@ -32,26 +30,10 @@ export function registerEventStream(
 ): void {
   server.get('/api/v1/events', (req, res) => {
     if (authorize(req, res, 'read') === undefined) return;
-    res.hijack();
-    const raw = res.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    raw.write(': nightshift run events\n\n');
-    let seq = 0;
-    const unsubscribe = subscribe((e) => {
-      if (!STREAMED.has(e.event)) return;
-      const data = JSON.stringify(defaultRedactor.redactValue({ ts: new Date().toISOString(), ...e }));
-      raw.write(`id: ${++seq}\nevent: ${e.event}\ndata: ${data}\n\n`);
-    });
-    const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
-    keepalive.unref();
-    req.raw.on('close', () => {
-      clearInterval(keepalive);
-      unsubscribe();
+    let unsubscribe = (): void => {};
+    const sse = openSse(req, res, 'nightshift run events', () => unsubscribe());
+    unsubscribe = subscribe((e) => {
+      if (STREAMED.has(e.event)) sse.send(e.event, { ts: new Date().toISOString(), ...e });
     });
   });
 }

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Scope } from '../../domain/scope.ts';
+import type { SseChannel } from './sse.ts';
 
 export interface RouteContext<P, Q, B> {
   params: P;
@@ -23,6 +24,17 @@ export class Reply {
     readonly body: unknown,
   ) {}
 }
+/**
+ * A result sent as server-sent events instead of JSON: `start` gets the channel and returns what
+ * to do when the stream closes (either side).
+ */
+export class EventStream {
+  constructor(
+    readonly comment: string,
+    readonly start: (channel: SseChannel) => () => void,
+  ) {}
+}
+
 export interface ApiRoute<
   P extends z.ZodType = z.ZodType,
   Q extends z.ZodType = z.ZodType,

@@ -16,7 +16,8 @@ import { bearerLookup } from '../bearer-tokens.ts';
 import type { Scope } from '../../domain/scope.ts';
 import { scopeAllows } from '../../domain/scope.ts';
 import type { ApiRoute } from './route.ts';
-import { Reply } from './route.ts';
+import { EventStream, Reply } from './route.ts';
+import { openSse } from './sse.ts';
 import { openApiDocument } from './openapi.ts';
 import { serveDashboard } from './dashboard.ts';
 
@@ -222,6 +223,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           scope,
           signal: abort.signal,
         });
+        if (out instanceof EventStream) {
+          let cleanup = (): void => {};
+          const channel = openSse(req, res, out.comment, () => cleanup());
+          cleanup = out.start(channel);
+          if (req.raw.destroyed) cleanup();
+          return res;
+        }
         // Every answer passes the redactor: a value resolved from a secret cannot leave here.
         if (out instanceof Reply) return res.code(out.status).send(defaultRedactor.redactValue(out.body));
         return res.send(defaultRedactor.redactValue(out));

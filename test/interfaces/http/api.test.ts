@@ -208,6 +208,69 @@ describe('HTTP API served by the daemon', () => {
     assert.equal((await d.call('GET', '/api/v1/timeline?range=1y')).status, 400);
   });
 
+  test("a running run's output: the live tail and a follow stream see a line before the run ends", async () => {
+    const gate = join(d.h.work, 'import-may-finish');
+    const created = await d.call('POST', '/api/v1/jobs', {
+      body: {
+        name: 'slow-import',
+        schedule: { kind: 'every', everyMs: '1d' },
+        payload: {
+          argv: [
+            '/bin/sh',
+            '-c',
+            `echo 'imported 40 rows'; while [ ! -e '${gate}' ]; do sleep 0.05; done; echo 'imported 80 rows'`,
+          ],
+        },
+      },
+    });
+    assert.equal(created.status, 201);
+    const run = await d.call('POST', '/api/v1/jobs/slow-import/run', { token: TOKENS.operate, body: {} });
+    const runId = run.json.runId as string;
+    const res = await fetch(`${d.url}/api/v1/runs/${runId}/output?follow=1`, {
+      headers: { authorization: `Bearer ${TOKENS.read}` },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const readUntil = async (re: RegExp): Promise<void> => {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) assert.fail(`the stream ended before ${re}: ${text}`);
+        text += value;
+      }
+    };
+    await readUntil(/imported 40 rows/);
+    const tail = await d.call('GET', `/api/v1/runs/${runId}/output`, { token: TOKENS.read });
+    assert.equal(tail.status, 200);
+    assert.equal(tail.json.status, 'running');
+    assert.equal(tail.json.source, 'live');
+    assert.equal(tail.json.output, 'imported 40 rows\n');
+
+    writeFileSync(join(d.h.work, 'import-may-finish'), '');
+    await readUntil(/event: end\n/);
+    assert.match(text, /event: line\ndata: \{"stream":"stdout","text":"imported 80 rows"\}/);
+    const end = JSON.parse(/event: end\ndata: (.*)\n/.exec(text)![1]!) as {
+      status: string;
+      output: { output: string };
+    };
+    assert.equal(end.status, 'ok');
+    assert.equal(end.output.output, 'imported 40 rows\nimported 80 rows\n');
+    assert.equal((await reader.read()).done, true, 'the stream closes once the run has ended');
+
+    const stored = await d.call('GET', `/api/v1/runs/${runId}/output`, { token: TOKENS.read });
+    assert.equal(stored.json.source, 'stored');
+    assert.equal(stored.json.status, 'ok');
+    assert.equal(stored.json.output, 'imported 40 rows\nimported 80 rows\n');
+    // A finished run followed: its output, then the end, then the stream closes.
+    const again = await fetch(`${d.url}/api/v1/runs/${runId}/output?follow=1`, {
+      headers: { authorization: `Bearer ${TOKENS.read}` },
+    });
+    assert.match(await again.text(), /event: output\n[\s\S]*event: end\n/);
+    assert.equal((await d.call('GET', '/api/v1/runs/no-such-run/output')).status, 404);
+    assert.equal((await d.call('GET', `/api/v1/runs/${runId}/output?follow=maybe`)).status, 400);
+  });
+
   test('status, backup profiles, sessions and alerts answer in the CLI shapes', async () => {
     const status = await d.call('GET', '/api/v1/status', { token: TOKENS.read });
     assert.equal(status.status, 200);

@@ -115,6 +115,35 @@ describe('the dashboard in Chromium', { skip: !existsSync(CHROMIUM) && 'no /usr/
     await shot('job');
   });
 
+  test("a running run's output appears on its page line by line, before the run ends", async () => {
+    const gate = join(d.h.work, 'export-may-finish');
+    const body = {
+      name: 'slow-export',
+      schedule: { kind: 'every', everyMs: '1d' },
+      payload: {
+        argv: [
+          '/bin/sh',
+          '-c',
+          `echo 'exported batch 1 of 2'; while [ ! -e '${gate}' ]; do sleep 0.05; done; echo 'exported batch 2 of 2'`,
+        ],
+      },
+    };
+    assert.equal((await d.call('POST', '/api/v1/jobs', { body })).status, 201);
+    const r = await d.call('POST', '/api/v1/jobs/slow-export/run', { body: {} });
+    await page.goto(`${d.url}/#/run/${encodeURIComponent(r.json.runId as string)}`);
+    await page.waitForFunction(
+      () => /exported batch 1 of 2/.test(document.getElementById('output')?.textContent ?? ''),
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.equal(await page.locator('h1 .badge.s-running').count(), 1, 'the run is still running');
+    assert.doesNotMatch((await page.textContent('#output')) ?? '', /batch 2/);
+    await shot('run-live');
+    writeFileSync(gate, '');
+    await page.waitForSelector('h1 .badge.s-ok', { timeout: 30_000 });
+    assert.match((await page.textContent('#output')) ?? '', /exported batch 1 of 2\nexported batch 2 of 2/);
+  });
+
   test('runs, backups and alerts pages render', async () => {
     await page.goto(d.url + '/#/runs');
     await page.waitForSelector('table .badge');

@@ -39,6 +39,7 @@ const state = {
   runsStatus: '',
   timer: null,
   stream: null,
+  output: null,
 };
 const view = document.getElementById('view');
 
@@ -385,6 +386,7 @@ async function runsPage() {
 
 async function runPage(id) {
   const run = await api(`/api/v1/runs/${encodeURIComponent(id)}`);
+  const live = run.status === 'running' || run.status === 'queued';
   const evidence = run.evidence.length
     ? `<table><thead><tr><th>Check</th><th>Result</th><th>Detail</th></tr></thead><tbody>${run.evidence
         .map(
@@ -408,9 +410,31 @@ async function runPage(id) {
       </dl></div>
       <div class="card"><h2>Evidence</h2>${evidence}</div>
     </div>
-    <h2>Output tail</h2><pre id="output">${esc(run.outputTail ?? (run.status === 'running' || run.status === 'queued' ? '(the output is stored when the run ends)' : '(none)'))}</pre>
+    <h2>Output tail${live ? ' <span class="muted" id="output-live">(live)</span>' : ''}</h2><pre id="output">${esc(run.outputTail ?? (live ? '' : '(none)'))}</pre>
     <h2>Details</h2><pre>${esc(run.details ? JSON.stringify(run.details, null, 2) : '(none)')}</pre>`;
-  if (run.status === 'running' || run.status === 'queued') state.timer = setTimeout(render, 1000);
+  if (live) followOutput(id);
+}
+
+// The run's output as it comes; the page is drawn again once the run has ended.
+async function followOutput(id) {
+  const ctrl = new AbortController();
+  state.output = ctrl;
+  const pre = document.getElementById('output');
+  try {
+    await readEvents(`/api/v1/runs/${encodeURIComponent(id)}/output?follow=1`, ctrl.signal, (event, data) => {
+      if (event === 'output') pre.textContent = data.output;
+      else if (event === 'line') {
+        pre.textContent += `${data.text}\n`;
+        pre.scrollTop = pre.scrollHeight;
+      } else if (event === 'end') {
+        state.output = null;
+        render();
+      }
+    });
+  } catch {
+    // Left the page, or the daemon went away: look again shortly.
+    if (state.output === ctrl) state.timer = setTimeout(render, 3000);
+  }
 }
 
 async function backupsPage() {
@@ -496,42 +520,48 @@ async function alertsPage() {
 // ----------------------------------------------------------------------------------------------
 // live updates: the server-sent event stream, read with fetch (EventSource cannot send a header)
 
+// Reads a server-sent event stream until it ends; calls onEvent(name, data) per message.
+async function readEvents(path, signal, onEvent) {
+  const res = await fetch(path, {
+    headers: { authorization: `Bearer ${token()}` },
+    signal,
+    credentials: 'omit',
+  });
+  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const lines = buf.slice(0, i).split('\n');
+      buf = buf.slice(i + 2);
+      const data = lines.find((l) => l.startsWith('data: '));
+      const name = lines.find((l) => l.startsWith('event: '));
+      if (data) onEvent(name ? name.slice(7) : 'message', JSON.parse(data.slice(6)));
+    }
+  }
+}
+
 async function follow() {
   if (state.stream) return;
   const ctrl = new AbortController();
   state.stream = ctrl;
   let pending = null;
   try {
-    const res = await fetch('/api/v1/events', {
-      headers: { authorization: `Bearer ${token()}` },
-      signal: ctrl.signal,
-      credentials: 'omit',
-    });
-    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += value;
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const msg = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = msg.split('\n').find((l) => l.startsWith('data: '));
-        if (!data) continue;
-        const e = JSON.parse(data.slice(6));
-        if (e.event === 'run.finished') toast(`${e.jobName}: ${e.status} in ${dur(e.durationMs)}`);
-        // Re-draw the page once a burst of events has passed.
-        if (
-          !document.hidden &&
-          (location.hash === '' || location.hash.startsWith('#/jobs') || location.hash.startsWith('#/runs'))
-        ) {
-          clearTimeout(pending);
-          pending = setTimeout(render, 700);
-        }
+    await readEvents('/api/v1/events', ctrl.signal, (_name, e) => {
+      if (e.event === 'run.finished') toast(`${e.jobName}: ${e.status} in ${dur(e.durationMs)}`);
+      // Re-draw the page once a burst of events has passed.
+      if (
+        !document.hidden &&
+        (location.hash === '' || location.hash.startsWith('#/jobs') || location.hash.startsWith('#/runs'))
+      ) {
+        clearTimeout(pending);
+        pending = setTimeout(render, 700);
       }
-    }
+    });
   } catch {
     // The daemon went away or the tab signed out: try again shortly while signed in.
   }
@@ -544,6 +574,8 @@ async function follow() {
 
 async function render() {
   clearTimeout(state.timer);
+  state.output?.abort();
+  state.output = null;
   if (!token()) return showLogin();
   const [, page, arg] = (location.hash || '#/jobs').split('/').map(decodeURIComponent);
   document

@@ -11,8 +11,23 @@ import { RUN_STATUSES } from '../../../domain/job.ts';
 import { jobOut, runOut } from '../../mcp/shapes.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiRoute } from '../route.ts';
-import { route } from '../route.ts';
+import { EventStream, route } from '../route.ts';
+import type { SseChannel } from '../sse.ts';
+import { followRunOutput, runOutput } from '../../../app/run-output.ts';
+import type { RunOutputEvent } from '../../../app/run-output.ts';
 import { pageQuery, runPage } from './jobs.ts';
+
+const runOutputOut = z.object({
+  runId: z.string(),
+  jobId: z.string(),
+  jobName: z.string().nullable(),
+  status: z.enum(RUN_STATUSES),
+  source: z
+    .enum(['live', 'stored', 'none'])
+    .describe('live: the daemon memory while it runs; stored: the run record'),
+  output: z.string(),
+  truncated: z.boolean().describe('earlier output scrolled out of the kept tail'),
+});
 
 const RANGES = { '24h': 24 * 3_600_000, '7d': 7 * 24 * 3_600_000 } as const;
 
@@ -61,6 +76,53 @@ export function runRoutes(deps: ApiDeps): ApiRoute[] {
       handler: async ({ params }) => {
         const { run, jobName } = await getRun(app, params.runId, { terms: API_TERMS });
         return { ...runDetail(run), jobName };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/runs/:runId/output',
+      scope: 'read',
+      tag: 'runs',
+      summary: "A run's output: the live tail while it runs, the stored tail once it ended",
+      description:
+        'With follow=1 the answer is a server-sent event stream: `output` (the tail so far, shaped as ' +
+        'the JSON answer), then one `line` event per line as the run prints it ({stream, text}), then ' +
+        '`end` ({status, output}) when the run has ended, and the stream closes. The live tail is kept ' +
+        "by the daemon that executes the run, up to the job's history.outputTailBytes.",
+      params: z.object({ runId: z.string().min(1) }),
+      query: z.object({
+        follow: z.enum(['1', 'true', '0', 'false']).optional().describe('stream the output as it comes'),
+      }),
+      response: runOutputOut,
+      handler: async ({ params, query }) => {
+        if (query.follow !== '1' && query.follow !== 'true')
+          return runOutput(app, deps.liveOutput, params.runId, { terms: API_TERMS });
+        // Events that arrive before the stream is open wait here.
+        let channel: SseChannel | undefined;
+        const early: RunOutputEvent[] = [];
+        const deliver = (e: RunOutputEvent): void => {
+          if (!channel) {
+            early.push(e);
+            return;
+          }
+          if (e.kind === 'line') channel.send('line', { stream: e.stream, text: e.text });
+          else {
+            channel.send('end', { status: e.status, output: e.output });
+            channel.end();
+          }
+        };
+        const f = await followRunOutput(app, deps.liveOutput, clock, params.runId, deliver, {
+          terms: API_TERMS,
+        });
+        return new EventStream(`output of run ${params.runId}`, (ch) => {
+          channel = ch;
+          ch.send('output', f.initial);
+          if (!f.following) {
+            ch.send('end', { status: f.initial.status, output: f.initial });
+            ch.end();
+          } else for (const e of early.splice(0)) deliver(e);
+          return f.stop;
+        });
       },
     }),
     route({
