@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { openApp } from '../../src/app/app.ts';
 import { newJob } from '../../src/app/jobs.ts';
+import { encodeRunCursor } from '../../src/app/run-cursor.ts';
 import { SystemClock } from '../../src/domain/clock.ts';
 import type { Run, RunStatus } from '../../src/domain/job.ts';
 import type { StoreWrite } from '../../src/store/store.ts';
@@ -116,6 +117,12 @@ try {
       '/api/v1/runs?limit=50&offset=90000',
     ])
       console.log(`${path.padEnd(50)} median ${(await timed(path)).toFixed(1)} ms`);
+    // The same deep page by key: the cursor of the run just before it.
+    const before = await app.store.listRuns({ limit: 1, offset: 89_999 });
+    const cursor = encodeRunCursor(before.entries[0]!);
+    console.log(
+      `${'/api/v1/runs?limit=50&cursor=(at 90000)'.padEnd(50)} median ${(await timed(`/api/v1/runs?limit=50&cursor=${cursor}`)).toFixed(1)} ms`,
+    );
 
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',

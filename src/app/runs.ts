@@ -10,6 +10,7 @@ import type { RunPage } from '../store/store.ts';
 import type { App } from './app.ts';
 import { requireJob } from './jobs.ts';
 import { findHistoryOwner } from './run-history.ts';
+import { decodeRunCursor, encodeRunCursor } from './run-cursor.ts';
 import type { HistoryOwner } from './run-history.ts';
 import type { RunExecutor } from './run-now.ts';
 import { CLI_TERMS } from './terms.ts';
@@ -35,32 +36,41 @@ export interface RunFilter {
   limit?: number;
   /** Default 0. */
   offset?: number;
+  /** The previous page's nextCursor: the page after it, by key (offset is then not used). */
+  cursor?: string;
 }
+
+/** A page of runs, and the cursor of the page after it (null on the last page). */
+export type RunListPage = RunPage & { nextCursor: string | null };
 
 /** Run history, newest first, one page of it; `owner` is the job asked for, if one was. */
 export async function listRuns(
   app: App,
   filter: RunFilter & { job: string },
   opts?: { terms?: Terms },
-): Promise<RunPage & { owner: HistoryOwner }>;
+): Promise<RunListPage & { owner: HistoryOwner }>;
 export async function listRuns(
   app: App,
   filter?: RunFilter,
   opts?: { terms?: Terms },
-): Promise<RunPage & { owner?: HistoryOwner }>;
+): Promise<RunListPage & { owner?: HistoryOwner }>;
 export async function listRuns(
   app: App,
   filter: RunFilter = {},
   opts: { terms?: Terms } = {},
-): Promise<RunPage & { owner?: HistoryOwner }> {
+): Promise<RunListPage & { owner?: HistoryOwner }> {
+  const after = filter.cursor === undefined ? undefined : decodeRunCursor(filter.cursor);
   const owner = filter.job === undefined ? undefined : await requireHistoryOwner(app, filter.job, opts);
   const page = await app.store.listRuns({
     ...(owner ? { jobId: owner.id } : {}),
     ...(filter.status ? { status: filter.status } : {}),
     limit: filter.limit ?? 20,
     offset: filter.offset ?? 0,
+    ...(after ? { after } : {}),
   });
-  return owner ? { ...page, owner } : page;
+  const last = page.entries.at(-1);
+  const withCursor = { ...page, nextCursor: page.hasMore && last ? encodeRunCursor(last) : null };
+  return owner ? { ...withCursor, owner } : withCursor;
 }
 
 /** One run and the name of its job (null once the job is deleted); `not_found` when there is none. */

@@ -69,6 +69,21 @@ export function publicJob(job: Job, nowMs: number): Record<string, unknown> {
   };
 }
 
+/** A page of runs as `cron runs --json`, the runs_list tool and GET /api/v1/runs show it. */
+export function runPageView(page: {
+  entries: Run[];
+  total: number;
+  hasMore: boolean;
+  nextCursor: string | null;
+}): { entries: Array<Record<string, unknown>>; total: number; hasMore: boolean; nextCursor: string | null } {
+  return {
+    entries: page.entries.map(runView),
+    total: page.total,
+    hasMore: page.hasMore,
+    nextCursor: page.nextCursor,
+  };
+}
+
 /** A run as runView shows it, plus the evidence checks and the ending signal. */
 export function runDetail(run: Run): Record<string, unknown> {
   return { ...runView(run), signal: run.signal ?? null, evidence: run.evidence ?? [] };

@@ -248,20 +248,31 @@ class PostgresStore implements Store {
     let base = this.k.selectFrom('runs');
     if (query.jobId !== undefined) base = base.where('job_id', '=', query.jobId);
     if (query.status !== undefined) base = base.where('status', '=', query.status);
-    const offset = Math.max(0, query.offset ?? 0);
+    const after = query.after;
+    const offset = after ? 0 : Math.max(0, query.offset ?? 0);
     let page = base
       .selectAll()
       .orderBy('slot_ms', 'desc')
       .orderBy('attempt', 'desc')
       .orderBy('run_id', 'desc')
       .offset(offset);
-    if (query.limit !== undefined) page = page.limit(Math.max(0, query.limit));
+    if (after)
+      page = page.where((eb) =>
+        eb(
+          eb.refTuple('slot_ms', 'attempt', 'run_id'),
+          '<',
+          eb.tuple(after.slotMs, after.attempt, after.runId),
+        ),
+      );
+    // One more than asked for tells whether there is a next page.
+    const limit = query.limit !== undefined ? Math.max(0, query.limit) : undefined;
+    if (limit !== undefined) page = page.limit(limit + 1);
     const [rows, count] = await Promise.all([
       page.execute(),
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
-    const total = Number(count.n);
-    return { entries: rows.map(toRun), total, hasMore: offset + rows.length < total };
+    const hasMore = limit !== undefined && rows.length > limit;
+    return { entries: (hasMore ? rows.slice(0, limit) : rows).map(toRun), total: Number(count.n), hasMore };
   }
 
   async countRuns(query: RunCountQuery): Promise<RunCount[]> {

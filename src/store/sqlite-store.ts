@@ -347,21 +347,35 @@ class SqliteStore implements Store {
     let base = this.k.selectFrom('runs');
     if (query.jobId !== undefined) base = base.where('job_id', '=', query.jobId);
     if (query.status !== undefined) base = base.where('status', '=', query.status);
-    const offset = Math.max(0, query.offset ?? 0);
+    const after = query.after;
+    const offset = after ? 0 : Math.max(0, query.offset ?? 0);
     let page = base
       .selectAll()
       .orderBy('slot_ms', 'desc')
       .orderBy('attempt', 'desc')
       .orderBy('run_id', 'desc')
       .offset(offset);
-    // SQLite wants a LIMIT before OFFSET; -1 means none.
-    page = page.limit(query.limit !== undefined ? Math.max(0, query.limit) : -1);
+    if (after)
+      page = page.where((eb) =>
+        eb(
+          eb.refTuple('slot_ms', 'attempt', 'run_id'),
+          '<',
+          eb.tuple(after.slotMs, after.attempt, after.runId),
+        ),
+      );
+    // One more than asked for tells whether there is a next page. SQLite wants a LIMIT before OFFSET; -1 means none.
+    const limit = query.limit !== undefined ? Math.max(0, query.limit) : undefined;
+    page = page.limit(limit !== undefined ? limit + 1 : -1);
     const [rows, count] = await Promise.all([
       page.execute(),
       base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
     ]);
-    const total = Number(count.n);
-    return { entries: rows.map(rowToRun), total, hasMore: offset + rows.length < total };
+    const hasMore = limit !== undefined && rows.length > limit;
+    return {
+      entries: (hasMore ? rows.slice(0, limit) : rows).map(rowToRun),
+      total: Number(count.n),
+      hasMore,
+    };
   }
 
   async countRuns(query: RunCountQuery): Promise<RunCount[]> {

@@ -9,11 +9,23 @@ import type { InboxItem, Session } from '../domain/session.ts';
 import type { AlertState } from '../domain/alert-state.ts';
 import type { ChatMessage } from '../domain/chat.ts';
 
+/** A run's place in the newest-first order of run lists (slot, then attempt, then id, all descending). */
+export interface RunKey {
+  slotMs: number;
+  attempt: number;
+  runId: string;
+}
+
 export interface RunQuery {
   jobId?: string;
   status?: RunStatus;
   limit?: number;
   offset?: number;
+  /**
+   * Keyset paging: only runs after this one in the newest-first order (`offset` is then not
+   * used). A deep page costs what the first one does, where OFFSET reads every row it skips.
+   */
+  after?: RunKey;
 }
 
 export interface RunPage {

@@ -280,6 +280,50 @@ export function describeStoreContract(name: string, open: () => Promise<StorePai
       assert.equal(await b.lastSlotMs('l-1'), T0 + 24 * 60_000);
     });
 
+    test('listRuns pages by key: each page starts after the last run of the one before, ties in slot included', async () => {
+      await a.insertJob(job('k-1', 'keyset-a'));
+      await a.insertJob(job('k-2', 'keyset-b'));
+      const want: string[] = [];
+      // Two jobs firing at the same slots, one slot with a retry: slot, attempt and id decide the order.
+      for (let i = 0; i < 12; i++) {
+        await a.claimRun(run('k-1', T0 + i * 60_000, { status: i % 4 === 0 ? 'error' : 'ok' }));
+        await a.claimRun(run('k-2', T0 + i * 60_000, { status: 'ok' }));
+      }
+      await a.claimRun(run('k-1', T0 + 5 * 60_000, { attempt: 2, trigger: 'retry', status: 'ok' }));
+      for (let i = 11; i >= 0; i--) {
+        if (i === 5) want.push('k-1-' + (T0 + i * 60_000) + '-2');
+        want.push(`k-2-${T0 + i * 60_000}-1`, `k-1-${T0 + i * 60_000}-1`);
+      }
+      const seen: string[] = [];
+      let after: { slotMs: number; attempt: number; runId: string } | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const page = await b.listRuns({ limit: 5, ...(after ? { after } : {}) });
+        const mine = page.entries.filter((r) => r.jobId.startsWith('k-'));
+        seen.push(...mine.map((r) => r.runId));
+        assert.equal(page.total >= 25, true);
+        const last = page.entries.at(-1);
+        if (!page.hasMore || !last) break;
+        after = { slotMs: last.slotMs, attempt: last.attempt, runId: last.runId };
+      }
+      assert.deepEqual(seen, want, 'every run once, newest first, with offset ignored');
+      // With a filter, the key applies within it.
+      const errors = await b.listRuns({ jobId: 'k-1', status: 'error', limit: 1 });
+      const first = errors.entries[0]!;
+      const next = await b.listRuns({
+        jobId: 'k-1',
+        status: 'error',
+        limit: 5,
+        offset: 99,
+        after: { slotMs: first.slotMs, attempt: first.attempt, runId: first.runId },
+      });
+      assert.deepEqual(
+        next.entries.map((r) => r.slotMs),
+        [T0 + 4 * 60_000, T0],
+      );
+      assert.equal(next.hasMore, false);
+      assert.equal(next.total, 3);
+    });
+
     test('lastSlotMs ignores manual runs', async () => {
       await a.insertJob(job('m-1', 'manual-last'));
       assert.equal(await a.lastSlotMs('m-1'), undefined);

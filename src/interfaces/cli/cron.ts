@@ -17,7 +17,7 @@ import type { App } from '../../app/app.ts';
 import { listJobs, requireJob, showJob } from '../../app/jobs.ts';
 import { listRuns } from '../../app/runs.ts';
 import { statusReport } from '../../app/status.ts';
-import { jobNextFires, jobStatus, jobView, runView } from '../../app/views.ts';
+import { jobNextFires, jobStatus, jobView, runPageView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './render.ts';
 import { displayPath } from '../../app/job-files.ts';
@@ -111,6 +111,7 @@ export function registerCronCommands(program: Command): void {
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs (default 20)')
     .option('--offset <n>', 'skip the newest n runs (default 0)')
+    .option('--cursor <cursor>', 'the page after the one whose nextCursor this is (--json prints it)')
     .action(async (positional, opts, cmd) => {
       const { json } = globalOptions(cmd);
       const ref = selectedJob('runs', positional, opts.id, opts.name);
@@ -119,10 +120,16 @@ export function registerCronCommands(program: Command): void {
       const limit = opts.limit === undefined ? 20 : intFlag('--limit', opts.limit, { min: 1 });
       const offset = opts.offset === undefined ? 0 : intFlag('--offset', opts.offset);
       await withApp(cmd, async (app) => {
-        const page = await listRuns(app, { job: ref, ...(status ? { status } : {}), limit, offset });
+        const page = await listRuns(app, {
+          job: ref,
+          ...(status ? { status } : {}),
+          limit,
+          offset,
+          ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
+        });
         const job = page.owner;
         if (json) {
-          printJson({ entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore });
+          printJson(runPageView(page));
           return;
         }
         if (page.entries.length === 0) {
@@ -139,6 +146,12 @@ export function registerCronCommands(program: Command): void {
           (r.error ?? '').replace(/\s+/g, ' ').slice(0, 80),
         ]);
         printLine(renderTable(['RUN', 'STATUS', 'TRIGGER', 'SLOT (UTC)', 'TOOK', 'EXIT', 'REASON'], rows));
+        if (opts.cursor !== undefined) {
+          printLine(
+            `${page.entries.length} of ${page.total}${page.nextCursor ? ` (more with --cursor ${page.nextCursor})` : ''}`,
+          );
+          return;
+        }
         const shown = offset + page.entries.length;
         printLine(`${shown} of ${page.total}${page.hasMore ? ` (more with --offset ${shown})` : ''}`);
       });

@@ -7,7 +7,7 @@ import type { App } from '../../app/app.ts';
 import { getRun, listRuns, runNow } from '../../app/runs.ts';
 import type { RunRequester } from '../../app/runs.ts';
 import { MCP_TERMS } from '../../app/terms.ts';
-import { runDetail, runView } from '../../app/views.ts';
+import { runDetail, runPageView, runView } from '../../app/views.ts';
 import { UserError } from '../../domain/errors.ts';
 import { RUN_STATUSES } from '../../domain/job.ts';
 import type { RunStatus } from '../../domain/job.ts';
@@ -21,7 +21,7 @@ import {
   outputShape,
   runArgs,
   runDetailOut,
-  runOut,
+  runPageShape,
   runResultShape,
 } from './shapes.ts';
 import type { RunArgs } from './shapes.ts';
@@ -111,7 +111,8 @@ export function registerRunTools(ctx: ToolContext): void {
     {
       title: 'List runs',
       description:
-        'Run history, newest first, of one job or of all jobs; filter by status; page with limit/offset. ' +
+        'Run history, newest first, of one job or of all jobs; filter by status; page with limit and ' +
+        'cursor (the nextCursor of the page before; offset also works, but slows down deep in the list). ' +
         'Entries have the `nightshift cron runs --json` shape.' +
         scopeNote('read'),
       inputSchema: z.looseObject({
@@ -121,8 +122,9 @@ export function registerRunTools(ctx: ToolContext): void {
         status: z.enum(RUN_STATUSES).optional(),
         limit: z.number().int().min(1).max(500).optional().describe('default 20'),
         offset: z.number().int().min(0).optional().describe('default 0'),
+        cursor: z.string().min(1).optional().describe("the previous page's nextCursor"),
       }),
-      outputSchema: outputShape({ entries: z.array(runOut), total: z.number(), hasMore: z.boolean() }),
+      outputSchema: outputShape(runPageShape()),
       annotations: { readOnlyHint: true },
     },
     (args) =>
@@ -134,10 +136,11 @@ export function registerRunTools(ctx: ToolContext): void {
             ...(args.status ? { status: args.status as RunStatus } : {}),
             ...(args.limit !== undefined ? { limit: args.limit } : {}),
             ...(args.offset !== undefined ? { offset: args.offset } : {}),
+            ...(args.cursor !== undefined ? { cursor: args.cursor } : {}),
           },
           { terms: MCP_TERMS },
         );
-        return { entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore };
+        return runPageView(page);
       }),
   );
 

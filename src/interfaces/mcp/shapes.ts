@@ -127,6 +127,17 @@ export const jobOut = z
   })
   .describe('the job; payload.env values and payload.input are never returned (envKeys, inputBytes)');
 
+/** A page of runs (runPageView). */
+export const runPageShape = () => ({
+  entries: z.array(runOut),
+  total: z.number(),
+  hasMore: z.boolean(),
+  nextCursor: z
+    .string()
+    .nullable()
+    .describe('pass as cursor for the next page (by key: fast at any depth); null on the last page'),
+});
+
 export const runOut = z.object({
   runId: z.string(),
   jobId: z.string(),

@@ -436,6 +436,20 @@ describe('cron run, runs, status', () => {
     assert.equal(page.json.total, 2);
     assert.equal(page.json.hasMore, true);
     assert.equal(onlyOk.json.total, 0);
+    // The next page by cursor: the older run, and no cursor after it.
+    const next = await cliJson<RunsJson & { nextCursor: string | null }>(home, [
+      'cron',
+      'runs',
+      '--id',
+      'fail',
+      '--limit',
+      '1',
+      '--cursor',
+      (page.json as RunsJson & { nextCursor: string }).nextCursor,
+    ]);
+    assert.equal(next.json.entries.length, 1);
+    assert.notEqual(next.json.entries[0]!.runId, page.json.entries[0]!.runId);
+    assert.equal(next.json.nextCursor, null);
 
     // status: no daemon, two jobs, the failing one named.
     const status = await cliJson<{

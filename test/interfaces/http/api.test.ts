@@ -271,6 +271,31 @@ describe('HTTP API served by the daemon', () => {
     assert.equal((await d.call('GET', `/api/v1/runs/${runId}/output?follow=maybe`)).status, 400);
   });
 
+  test('runs page by cursor: each page starts after the last, a bad cursor is a 400 naming it', async () => {
+    const all = await d.call('GET', '/api/v1/runs?limit=500', { token: TOKENS.read });
+    const ids = (all.json.entries as Array<{ runId: string }>).map((r) => r.runId);
+    assert.ok(ids.length >= 2, 'earlier tests left runs');
+    assert.equal(all.json.nextCursor, null);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await d.call('GET', `/api/v1/runs?limit=1${cursor ? `&cursor=${cursor}` : ''}`, {
+        token: TOKENS.read,
+      });
+      assert.equal(page.status, 200, JSON.stringify(page.json));
+      assert.equal(page.json.total, ids.length);
+      seen.push(...(page.json.entries as Array<{ runId: string }>).map((r) => r.runId));
+      cursor = page.json.nextCursor as string | null;
+    } while (cursor);
+    assert.deepEqual(seen, ids);
+    const bad = await d.call('GET', '/api/v1/runs?cursor=not-a-cursor', { token: TOKENS.read });
+    assert.equal(bad.status, 400);
+    assert.match(
+      (bad.json.error as { message: string }).message,
+      /cursor: "not-a-cursor" is not a run list cursor/,
+    );
+  });
+
   test('status, backup profiles, sessions and alerts answer in the CLI shapes', async () => {
     const status = await d.call('GET', '/api/v1/status', { token: TOKENS.read });
     assert.equal(status.status, 200);

@@ -35,7 +35,9 @@ const state = {
   range: '24h',
   q: '',
   offset: 0,
-  runsOffset: 0,
+  // Run lists page by key: the cursors of the pages before this one, and the next page's.
+  runsCursors: [],
+  runsNext: null,
   runsStatus: '',
   timer: null,
   stream: null,
@@ -272,6 +274,12 @@ view.addEventListener('click', (e) => {
     state[key] = Math.max(0, state[key] + Number(p.dataset.page));
     render();
   }
+  const rp = e.target.closest('button[data-runs]');
+  if (rp) {
+    if (rp.dataset.runs === 'next' && state.runsNext) state.runsCursors.push(state.runsNext);
+    else if (rp.dataset.runs === 'prev') state.runsCursors.pop();
+    render();
+  }
   const r = e.target.closest('button[data-range]');
   if (r) {
     state.range = r.dataset.range;
@@ -281,6 +289,19 @@ view.addEventListener('click', (e) => {
 
 function pager(key, offset, count, total) {
   return `<div class="pager"><button data-key="${key}" data-page="-${PAGE}" ${offset === 0 ? 'disabled' : ''}>Previous</button><span class="muted">${total === 0 ? 0 : offset + 1}–${offset + count} of ${total}</span><button data-key="${key}" data-page="${PAGE}" ${offset + count >= total ? 'disabled' : ''}>Next</button></div>`;
+}
+
+function runsQuery() {
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  const cursor = state.runsCursors.at(-1);
+  if (cursor) params.set('cursor', cursor);
+  return params;
+}
+
+function runsPager(runs) {
+  state.runsNext = runs.nextCursor;
+  const from = state.runsCursors.length * PAGE;
+  return `<div class="pager"><button data-runs="prev" ${from === 0 ? 'disabled' : ''}>Previous</button><span class="muted">${runs.total === 0 ? 0 : from + 1}–${from + runs.entries.length} of ${runs.total}</span><button data-runs="next" ${runs.nextCursor ? '' : 'disabled'}>Next</button></div>`;
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -351,9 +372,7 @@ function runsTable(entries, names) {
 
 async function jobPage(id) {
   const job = await api(`/api/v1/jobs/${encodeURIComponent(id)}`);
-  const runs = await api(
-    `/api/v1/jobs/${encodeURIComponent(id)}/runs?limit=${PAGE}&offset=${state.runsOffset}`,
-  );
+  const runs = await api(`/api/v1/jobs/${encodeURIComponent(id)}/runs?${runsQuery()}`);
   view.innerHTML = `
     <h1>${esc(job.name)} ${badge(job.enabled ? job.status : 'disabled')}</h1>
     <div class="toolbar">${actionButtons(job)}</div>
@@ -362,11 +381,11 @@ async function jobPage(id) {
       <div class="card"><h2>Next fire times</h2><ul class="contract">${job.nextRuns.map((t) => `<li>${esc(t)}</li>`).join('') || '<li class="muted">none</li>'}</ul>
       <h2>Last run</h2><dl class="kv"><dt>status</dt><dd>${job.state.lastRunStatus ? badge(job.state.lastRunStatus) : 'never'}</dd><dt>at</dt><dd>${esc(iso(job.state.lastRunAtMs))}</dd><dt>took</dt><dd>${esc(dur(job.state.lastDurationMs))}</dd><dt>reason</dt><dd>${esc(job.state.lastError ?? '-')}</dd><dt>failures in a row</dt><dd>${esc(job.state.consecutiveErrors)}</dd></dl></div>
     </div>
-    <h2>Runs</h2>${runsTable(runs.entries)}${pager('runsOffset', state.runsOffset, runs.entries.length, runs.total)}`;
+    <h2>Runs</h2>${runsTable(runs.entries)}${runsPager(runs)}`;
 }
 
 async function runsPage() {
-  const params = new URLSearchParams({ limit: String(PAGE), offset: String(state.runsOffset) });
+  const params = runsQuery();
   if (state.runsStatus) params.set('status', state.runsStatus);
   const [runs, jobs] = await Promise.all([api(`/api/v1/runs?${params}`), api('/api/v1/jobs?all=true')]);
   const names = new Map(jobs.jobs.map((j) => [j.id, j.name]));
@@ -374,12 +393,10 @@ async function runsPage() {
     COLORS,
   )
     .map((s) => `<option ${s === state.runsStatus ? 'selected' : ''}>${s}</option>`)
-    .join(
-      '',
-    )}</select></div>${runsTable(runs.entries, names)}${pager('runsOffset', state.runsOffset, runs.entries.length, runs.total)}`;
+    .join('')}</select></div>${runsTable(runs.entries, names)}${runsPager(runs)}`;
   document.getElementById('status').addEventListener('change', (e) => {
     state.runsStatus = e.target.value;
-    state.runsOffset = 0;
+    state.runsCursors = [];
     render();
   });
 }
@@ -633,7 +650,7 @@ async function start() {
 
 document.getElementById('logout').addEventListener('click', () => logout());
 window.addEventListener('hashchange', () => {
-  state.runsOffset = 0;
+  state.runsCursors = [];
   render();
 });
 if (token()) start();

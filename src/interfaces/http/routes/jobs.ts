@@ -8,10 +8,17 @@ import { z } from 'zod/v4';
 import { addJob, editJob, listJobs, newJob, removeJob, setJobEnabled, showJob } from '../../../app/jobs.ts';
 import { listRuns, runNow } from '../../../app/runs.ts';
 import { API_TERMS } from '../../../app/terms.ts';
-import { publicJob, runView } from '../../../app/views.ts';
+import { publicJob, runPageView } from '../../../app/views.ts';
 import { RUN_STATUSES } from '../../../domain/job.ts';
 import type { JobInput } from '../../../domain/job-validation.ts';
-import { jobFields, jobOut, normalizeSchedule, payloadIn, runOut, scheduleIn } from '../../mcp/shapes.ts';
+import {
+  jobFields,
+  jobOut,
+  normalizeSchedule,
+  payloadIn,
+  runPageShape,
+  scheduleIn,
+} from '../../mcp/shapes.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { ApiRoute } from '../route.ts';
 import { Reply, route } from '../route.ts';
@@ -31,7 +38,17 @@ export const pageQuery = {
   offset: z.coerce.number().int().min(0).default(0).describe('skip this many (default 0)'),
 };
 
-export const runPage = z.object({ entries: z.array(runOut), total: z.number(), hasMore: z.boolean() });
+/** Run lists also page by key: fast at any depth, where a deep offset reads every run it skips. */
+export const runPageQuery = {
+  ...pageQuery,
+  cursor: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("the previous page's nextCursor: the page after it (offset is then not used)"),
+};
+
+export const runPage = z.object(runPageShape());
 
 export function jobRoutes(deps: ApiDeps): ApiRoute[] {
   const { app, clock } = deps;
@@ -198,7 +215,7 @@ export function jobRoutes(deps: ApiDeps): ApiRoute[] {
       tag: 'runs',
       summary: "A job's run history, newest first (as `cron runs --json`)",
       params: jobParam,
-      query: z.object({ status: z.enum(RUN_STATUSES).optional(), ...pageQuery }),
+      query: z.object({ status: z.enum(RUN_STATUSES).optional(), ...runPageQuery }),
       response: runPage,
       handler: async ({ params, query }) => {
         const page = await listRuns(
@@ -208,10 +225,11 @@ export function jobRoutes(deps: ApiDeps): ApiRoute[] {
             ...(query.status ? { status: query.status } : {}),
             limit: query.limit,
             offset: query.offset,
+            ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
           },
           terms,
         );
-        return { entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore };
+        return runPageView(page);
       },
     }),
   ];

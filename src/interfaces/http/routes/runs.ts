@@ -6,7 +6,7 @@ import { z } from 'zod/v4';
 import { runTimeline } from '../../../app/run-timeline.ts';
 import { getRun, listRuns } from '../../../app/runs.ts';
 import { API_TERMS } from '../../../app/terms.ts';
-import { publicJob, runDetail, runView } from '../../../app/views.ts';
+import { publicJob, runDetail, runPageView } from '../../../app/views.ts';
 import { RUN_STATUSES } from '../../../domain/job.ts';
 import { jobOut, runOut } from '../../mcp/shapes.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -15,7 +15,7 @@ import { EventStream, route } from '../route.ts';
 import type { SseChannel } from '../sse.ts';
 import { followRunOutput, runOutput } from '../../../app/run-output.ts';
 import type { RunOutputEvent } from '../../../app/run-output.ts';
-import { pageQuery, runPage } from './jobs.ts';
+import { pageQuery, runPage, runPageQuery } from './jobs.ts';
 
 const runOutputOut = z.object({
   runId: z.string(),
@@ -47,7 +47,7 @@ export function runRoutes(deps: ApiDeps): ApiRoute[] {
           .optional()
           .describe('job id or exact name (or the id of a deleted one-shot job)'),
         status: z.enum(RUN_STATUSES).optional(),
-        ...pageQuery,
+        ...runPageQuery,
       }),
       response: runPage,
       handler: async ({ query }) => {
@@ -58,10 +58,11 @@ export function runRoutes(deps: ApiDeps): ApiRoute[] {
             ...(query.status ? { status: query.status } : {}),
             limit: query.limit,
             offset: query.offset,
+            ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
           },
           { terms: API_TERMS },
         );
-        return { entries: page.entries.map(runView), total: page.total, hasMore: page.hasMore };
+        return runPageView(page);
       },
     }),
     route({
