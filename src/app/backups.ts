@@ -33,6 +33,7 @@ import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
 import {
   applyRetention,
+  isEmptyPolicy,
   type GroupField,
   type RetentionPolicy,
   type RetentionResult,
@@ -295,6 +296,58 @@ export async function profileRepositoryRef(app: App, name: string): Promise<Repo
 /** A profile's snapshots, oldest first (paths hidden when this host holds only the writer key). */
 export function profileSnapshots(app: App, name: string): Promise<SnapshotMeta[]> {
   return listProfileSnapshots(app, name);
+}
+
+/** A snapshot as the API and the snapshots_list tool show it. */
+export interface SnapshotView {
+  id: string;
+  shortId: string;
+  time: string;
+  hostname: string;
+  /** Empty when pathsHidden. */
+  paths: string[];
+  /** A recipients repository read with the writer key only: paths are encrypted. */
+  pathsHidden: boolean;
+  tags: string[];
+  summary: Record<string, number> | null;
+  /** Every rule of the profile's retention that keeps it; null without a policy. */
+  keptBy: string[] | null;
+  /** Why the next backup's retention would remove it; null when kept or without a policy. */
+  removeReason: string | null;
+}
+
+/** A profile's snapshots, oldest first, with the retention rules that keep each (or remove it). */
+export async function profileSnapshotList(
+  app: App,
+  name: string,
+): Promise<{ profile: string; total: number; snapshots: SnapshotView[] }> {
+  const profile = await getProfile(app, name);
+  const snaps = await listProfileSnapshots(app, name);
+  const kept = new Map<string, string[]>();
+  const removed = new Map<string, string>();
+  if (!isEmptyPolicy(profile.retention)) {
+    const plan = applyRetention(snaps, profile.retention, { groupBy: ['host'], timeZone: hostTimeZone() });
+    for (const g of plan.groups) {
+      for (const k of g.keep) kept.set(k.snapshot.id, k.reasons);
+      for (const r of g.remove) removed.set(r.snapshot.id, r.reason);
+    }
+  }
+  return {
+    profile: profile.name,
+    total: snaps.length,
+    snapshots: snaps.map((s) => ({
+      id: s.id,
+      shortId: s.id.slice(0, 8),
+      time: s.time,
+      hostname: s.hostname,
+      paths: s.paths,
+      pathsHidden: s.pathsHidden === true,
+      tags: s.tags,
+      summary: s.summary ? { ...s.summary } : null,
+      keptBy: kept.get(s.id) ?? null,
+      removeReason: removed.get(s.id) ?? null,
+    })),
+  };
 }
 
 /** `check` of a profile's repository; readDataSubset ("5%", "1/10") also reads that share back. */

@@ -8,7 +8,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { configuredChannel } from '../../delivery/create-channel.ts';
 import { assertDelivered, sendTestMessage } from '../../delivery/test-message.ts';
 import { formatDuration } from '../../domain/duration.ts';
-import { alertStatus } from '../../app/alerts.ts';
+import { alertChannels, alertStatus } from '../../app/alerts.ts';
 import { globalOptions, withApp } from './context.ts';
 import { renderTable, isoUtc } from './render.ts';
 import { printJson, printLine } from './output.ts';
@@ -54,20 +54,10 @@ export function registerAlertCommands(program: Command): void {
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
         const config = app.config();
-        const defaults = new Set(config.alerts.channels);
-        const channels = config.channels.map((c) => ({
-          name: c.name,
-          kind: c.kind,
-          default: defaults.has(c.name),
-        }));
-        const failureDestination = config.alerts.failureDestination;
+        const listed = alertChannels(app);
+        const { channels } = listed;
         if (json) {
-          printJson({
-            channels,
-            defaults: config.alerts.channels,
-            ...(failureDestination ? { failureDestination } : {}),
-            healthchecks: config.healthchecks,
-          });
+          printJson({ ...listed, healthchecks: config.healthchecks });
           return;
         }
         if (channels.length === 0) {
@@ -82,7 +72,7 @@ export function registerAlertCommands(program: Command): void {
             channels.map((c) => [c.name, c.kind, c.default ? 'yes' : '']),
           ),
         );
-        if (defaults.size === 0)
+        if (listed.defaults.length === 0)
           printLine('\nno default alert channels: set "alerts.channels", or give jobs --alert-channel');
         if (config.healthchecks.baseUrl)
           printLine(`\nhealthcheck pings: ${config.healthchecks.baseUrl}/<job id>`);

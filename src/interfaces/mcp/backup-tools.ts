@@ -15,6 +15,7 @@ import { UserError } from '../../domain/errors.ts';
 import type { Job } from '../../domain/job.ts';
 import type { Scope } from '../../domain/scope.ts';
 import type { RunArgs } from './shapes.ts';
+import { snapshotOut } from './shapes.ts';
 import type * as BackupsModule from '../../app/backups.ts';
 import type * as DrillsModule from '../../app/drills.ts';
 
@@ -41,22 +42,6 @@ export interface BackupToolContext {
 }
 
 const profileName = z.string().min(1).describe('backup profile name (`nightshift backup profile list`)');
-
-const snapshotOut = z.object({
-  id: z.string(),
-  shortId: z.string(),
-  time: z.string().describe('ISO 8601'),
-  hostname: z.string(),
-  paths: z.array(z.string()).describe('empty when pathsHidden'),
-  pathsHidden: z
-    .boolean()
-    .describe('recipients repository read with the writer key only: paths are encrypted'),
-  tags: z.array(z.string()),
-  summary: z
-    .record(z.string(), z.number())
-    .nullable()
-    .describe('files, dirs, bytesRead, bytesNew, durationMs, …'),
-});
 
 const issueOut = z.object({ file: z.string().nullable(), message: z.string() });
 
@@ -136,29 +121,15 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
       title: 'List snapshots',
       description:
         "A backup profile's snapshots, oldest first, with time, host, paths (hidden in a recipients " +
-        'repository this host can only write) and size summary.' +
+        'repository this host can only write), size summary, and the retention rules that keep each.' +
         scopeNote('read'),
       inputSchema: z.looseObject({ profile: profileName }),
-      outputSchema: outputShape({ profile: z.string(), snapshots: z.array(snapshotOut), total: z.number() }),
+      outputSchema: outputShape({ profile: z.string(), total: z.number(), snapshots: z.array(snapshotOut) }),
       annotations: { readOnlyHint: true },
     },
     (args) =>
       guarded('snapshots_list', 'read', args, async () => {
-        const snaps = await (await backups()).profileSnapshots(app, args.profile);
-        return {
-          profile: args.profile,
-          snapshots: snaps.map((s) => ({
-            id: s.id,
-            shortId: s.id.slice(0, 8),
-            time: s.time,
-            hostname: s.hostname,
-            paths: s.paths,
-            pathsHidden: s.pathsHidden === true,
-            tags: s.tags,
-            summary: s.summary ? { ...s.summary } : null,
-          })),
-          total: snaps.length,
-        };
+        return (await backups()).profileSnapshotList(app, args.profile);
       }),
   );
 

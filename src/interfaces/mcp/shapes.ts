@@ -190,6 +190,56 @@ export const runDetailOut = runOut.extend({
   jobName: z.string().nullable(),
 });
 
+/** A snapshot (app/backups.ts SnapshotView): the snapshots_list tool and the API's. */
+export const snapshotOut = z.object({
+  id: z.string(),
+  shortId: z.string(),
+  time: z.string().describe('ISO 8601'),
+  hostname: z.string(),
+  paths: z.array(z.string()).describe('empty when pathsHidden'),
+  pathsHidden: z
+    .boolean()
+    .describe('recipients repository read with the writer key only: paths are encrypted'),
+  tags: z.array(z.string()),
+  summary: z
+    .record(z.string(), z.number())
+    .nullable()
+    .describe('files, dirs, bytesRead, bytesNew, durationMs, …'),
+  keptBy: z
+    .array(z.string())
+    .nullable()
+    .describe(
+      'every rule of the profile\'s retention that keeps it (e.g. "daily 2026-11-20"); null without a policy',
+    ),
+  removeReason: z
+    .string()
+    .nullable()
+    .describe("why the next backup's retention would remove it; null when kept or without a policy"),
+});
+
+/** The status report (app/status.ts, `cron status --json`) with the caller's scope: the MCP tool and the API's. */
+export const statusShape = {
+  home: z.string(),
+  daemon: z.object({
+    running: z.boolean(),
+    pid: z.number().nullable(),
+    host: z.string().nullable(),
+    startedAtMs: z.number().nullable(),
+  }),
+  jobs: z.object({ total: z.number(), enabled: z.number() }),
+  nextFire: z.object({ jobId: z.string(), name: z.string(), atMs: z.number(), at: z.string() }).nullable(),
+  failing: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      lastRunStatus: z.string().nullable(),
+      lastError: z.string().nullable(),
+      consecutiveErrors: z.number(),
+    }),
+  ),
+  scope: z.enum(['read', 'operate', 'admin']).describe("the caller's scope"),
+};
+
 /**
  * A tool's output schema: its result fields, plus the fields of a refusal. MCP clients check
  * `structuredContent` against the output schema even on `isError` results, so the denial

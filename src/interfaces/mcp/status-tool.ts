@@ -5,7 +5,7 @@
 import * as z from 'zod/v4';
 import { statusReport } from '../../app/status.ts';
 import { scopeNote } from './guard.ts';
-import { outputShape } from './shapes.ts';
+import { outputShape, statusShape } from './shapes.ts';
 import type { ToolContext } from './tool-context.ts';
 
 export function registerStatusTool(ctx: ToolContext): void {
@@ -18,29 +18,7 @@ export function registerStatusTool(ctx: ToolContext): void {
       description:
         'Is the daemon running, how many jobs, what fires next, which jobs are failing.' + scopeNote('read'),
       inputSchema: z.looseObject({}),
-      outputSchema: outputShape({
-        home: z.string(),
-        daemon: z.object({
-          running: z.boolean(),
-          pid: z.number().nullable(),
-          host: z.string().nullable(),
-          startedAtMs: z.number().nullable(),
-        }),
-        jobs: z.object({ total: z.number(), enabled: z.number() }),
-        nextFire: z
-          .object({ jobId: z.string(), name: z.string(), atMs: z.number(), at: z.string() })
-          .nullable(),
-        failing: z.array(
-          z.object({
-            id: z.string(),
-            name: z.string(),
-            lastRunStatus: z.string().nullable(),
-            lastError: z.string().nullable(),
-            consecutiveErrors: z.number(),
-          }),
-        ),
-        scope: z.enum(['read', 'operate', 'admin']).describe("this client's scope"),
-      }),
+      outputSchema: outputShape(statusShape),
       annotations: { readOnlyHint: true },
     },
     (args) =>

@@ -6,11 +6,10 @@
  */
 import { z } from 'zod/v4';
 import { jobsUsingProfile, listProfiles, requireProfile, showProfile } from '../../../app/backup-profiles.ts';
-import { checkProfileRepository, profileSnapshots } from '../../../app/backups.ts';
+import { checkProfileRepository, profileSnapshotList } from '../../../app/backups.ts';
+import { snapshotOut } from '../../mcp/shapes.ts';
 import { drillProfile } from '../../../app/drills.ts';
-import { hostTimeZone } from '../../../domain/schedule.ts';
 import type { Job } from '../../../domain/job.ts';
-import { applyRetention, isEmptyPolicy } from '../../../domain/retention.ts';
 import { listRuns } from '../../../app/runs.ts';
 import { runView } from '../../../app/views.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -58,38 +57,8 @@ export function backupRoutes(deps: ApiDeps): ApiRoute[] {
         'keptBy lists every rule of the profile\'s retention that keeps the snapshot (e.g. "daily 2026-11-20"); ' +
         "removeReason says why the next backup's retention would remove it. Both are null without a policy.",
       params: profileParam,
-      handler: async ({ params }) => {
-        const profile = await requireProfile(app, params.profile);
-        const snaps = await profileSnapshots(app, params.profile);
-        const kept = new Map<string, string[]>();
-        const removed = new Map<string, string>();
-        if (!isEmptyPolicy(profile.retention)) {
-          const plan = applyRetention(snaps, profile.retention, {
-            groupBy: ['host'],
-            timeZone: hostTimeZone(),
-          });
-          for (const g of plan.groups) {
-            for (const k of g.keep) kept.set(k.snapshot.id, k.reasons);
-            for (const r of g.remove) removed.set(r.snapshot.id, r.reason);
-          }
-        }
-        return {
-          profile: profile.name,
-          total: snaps.length,
-          snapshots: snaps.map((s) => ({
-            id: s.id,
-            shortId: s.id.slice(0, 8),
-            time: s.time,
-            hostname: s.hostname,
-            paths: s.paths,
-            pathsHidden: s.pathsHidden === true,
-            tags: s.tags,
-            summary: s.summary ? { ...s.summary } : null,
-            keptBy: kept.get(s.id) ?? null,
-            removeReason: removed.get(s.id) ?? null,
-          })),
-        };
-      },
+      response: z.object({ profile: z.string(), total: z.number(), snapshots: z.array(snapshotOut) }),
+      handler: async ({ params }) => profileSnapshotList(app, params.profile),
     }),
     route({
       method: 'GET',
