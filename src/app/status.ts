@@ -32,9 +32,14 @@ export interface StatusReport {
   }[];
 }
 
-export async function statusReport(app: App, nowMs: number): Promise<StatusReport> {
+/** `jobs`: the jobs when the caller holds them already (the daemon's engine); else the store's. */
+export async function statusReport(
+  app: App,
+  nowMs: number,
+  opts: { jobs?: Job[] } = {},
+): Promise<StatusReport> {
   const lock = probeDaemonLock(app.home.daemonLockPath);
-  const jobs = await app.store.listJobs();
+  const jobs = opts.jobs ?? (await app.store.listJobs());
   const enabled = jobs.filter((j) => j.enabled);
   let next: { job: Job; atMs: number } | undefined;
   for (const job of enabled) {
