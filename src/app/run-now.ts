@@ -6,6 +6,7 @@
 import { SystemClock } from '../domain/clock.ts';
 import type { Run, RunStatus } from '../domain/job.ts';
 import type { RunRequestResult } from '../scheduler/engine.ts';
+import type { RunOutputSink } from '../payloads/live-output.ts';
 import { buildEngine } from './engine.ts';
 import type { App } from './app.ts';
 import { readLockHolder, tryAcquireDaemonLock } from './daemon-lock.ts';
@@ -24,6 +25,8 @@ export interface ManualRunRequest {
   onRequested?: (result: RunRequestResult, executor: RunExecutor) => void;
   /** Lets the caller stop an in-process run (Ctrl-C, --timeout). */
   signal?: AbortSignal;
+  /** Receives an in-process run's output as it arrives (`cron run --follow`). */
+  output?: RunOutputSink;
 }
 
 export interface ManualRunOutcome {
@@ -39,7 +42,11 @@ export async function requestManualRun(
   req: ManualRunRequest = {},
 ): Promise<ManualRunOutcome> {
   const lock = tryAcquireDaemonLock(app.home.daemonLockPath, 'run');
-  const { engine } = buildEngine(app, { clock: new SystemClock(), role: 'run' });
+  const { engine } = buildEngine(app, {
+    clock: new SystemClock(),
+    role: 'run',
+    ...(req.output ? { output: req.output } : {}),
+  });
   try {
     const result = await engine.requestRun(idOrName, { due: req.due === true });
     if (!lock) {

@@ -1,5 +1,5 @@
 /**
- * `cron run <job> [--due] [--wait] [--timeout DUR]`: OpenClaw's manual run. Prints
+ * `cron run <job> [--due] [--wait | --follow] [--timeout DUR]`: OpenClaw's manual run. Prints
  * `{ok, enqueued, runId}`; with --wait also the finished run, and exits 0 only if it ended `ok`.
  */
 import type { Command } from '@commander-js/extra-typings';
@@ -14,6 +14,8 @@ import { globalOptions, withApp } from './context.ts';
 import { durationFlag } from './flag-parsers.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
+import { LiveOutput } from '../../payloads/live-output.ts';
+import { defaultRedactor } from '../../secrets/redact.ts';
 
 function describeExecutor(executor: RunExecutor): string {
   switch (executor.by) {
@@ -57,10 +59,21 @@ export function registerRunCommand(cron: Command): void {
     .option('--due', 'only run if the job has a slot due now')
     .option('--wait', 'wait for the run to finish; exit 0 only if it ended ok')
     .option('--timeout <duration>', 'with --wait: give up waiting after this long (default: no limit)')
+    .option(
+      '--follow',
+      "--wait, printing the run's output line by line as it comes when this process runs it (a daemon's run: its output once it ends)",
+    )
     .action(async (idOrName, opts, cmd) => {
       const { json } = globalOptions(cmd);
       const timeoutMs = opts.timeout === undefined ? undefined : durationFlag('--timeout', opts.timeout);
-      if (timeoutMs !== undefined && !opts.wait) {
+      const follow = opts.follow === true;
+      const wait = opts.wait === true || follow;
+      if (follow && json) {
+        throw new UserError('--follow prints the output as text; it cannot go with --json', {
+          hint: 'use --wait --json (the run, with its output tail, at the end), or --follow without --json',
+        });
+      }
+      if (timeoutMs !== undefined && !wait) {
         throw new UserError('--timeout only applies with --wait', { hint: 'add --wait, or drop --timeout' });
       }
       // Loaded here: the engine and executors are only needed by this command.
@@ -84,11 +97,18 @@ export function registerRunCommand(cron: Command): void {
                 if (executor?.by === 'this-process') abort.abort();
               }, timeoutMs);
         try {
+          // Whole lines, redacted like every other output of this process.
+          const live = follow ? new LiveOutput() : undefined;
           const outcome = await requestManualRun(app, idOrName, {
             due: opts.due === true,
             signal: abort.signal,
+            ...(live ? { output: live } : {}),
             onRequested: (result, by) => {
               executor = by;
+              if (result.runId !== undefined)
+                live?.follow(result.runId, (e) => {
+                  if (e.kind === 'line') printLine(defaultRedactor.redact(e.text));
+                });
               if (json) return;
               if (!result.enqueued) printLine(`not run: ${result.reason ?? 'nothing to do'}`);
               else printLine(`run ${result.runId}: ${describeExecutor(by)}`);
@@ -96,8 +116,10 @@ export function registerRunCommand(cron: Command): void {
           });
           const result = outcome.result;
           let run = outcome.run;
-          if (!run && opts.wait && result.enqueued && result.runId) {
+          if (!run && wait && result.enqueued && result.runId) {
             run = await waitForRun(app, result.runId, deadline);
+            // A daemon's run: its live output is in the daemon (GET /api/v1/runs/ID/output?follow=1).
+            if (follow && run?.outputTail) process.stdout.write(defaultRedactor.redact(run.outputTail));
           }
           if (json) {
             printJson({
@@ -105,9 +127,9 @@ export function registerRunCommand(cron: Command): void {
               enqueued: result.enqueued,
               runId: result.runId ?? null,
               ...(result.reason !== undefined ? { reason: result.reason } : {}),
-              ...(opts.wait && run ? { run: runView(run) } : {}),
+              ...(wait && run ? { run: runView(run) } : {}),
             });
-          } else if (run && (opts.wait || outcome.executor.by === 'this-process')) {
+          } else if (run && (wait || outcome.executor.by === 'this-process')) {
             printLine(describeRun(run));
             if (FAILED.has(run.status)) printFailure(run, job.name);
             if (run.status === 'queued' || run.status === 'running') {
@@ -117,7 +139,7 @@ export function registerRunCommand(cron: Command): void {
             }
           }
           if (!result.ok) return EXIT.conflict;
-          if (opts.wait) return result.enqueued && run?.status === 'ok' ? EXIT.ok : EXIT.failed;
+          if (wait) return result.enqueued && run?.status === 'ok' ? EXIT.ok : EXIT.failed;
           return EXIT.ok;
         } finally {
           if (timer) clearTimeout(timer);
