@@ -1,10 +1,12 @@
 /**
  * `nightshift apply`: brings the store in line with job files. Everything is read and validated
- * first (files, the profiles they name, chains over the jobs as they will be); only then is
- * anything written, through the job use cases (jobs.ts). A job is matched to its file by
- * name; jobs not made from files are never touched (a name clash with one is refused unless
- * `adopt`), and jobs made from files under the given paths that the files no longer declare are
- * orphans, removed only with `prune` after `confirm` agrees.
+ * first (files, backup profiles declared and their repositories, the profiles jobs name, chains
+ * over the jobs as they will be); only then is anything written, through the job and profile use
+ * cases (jobs.ts, backup-profiles.ts): profiles first (a job may run one declared beside it), then
+ * jobs (predecessors first), then orphaned jobs, then orphaned profiles. A job or profile is
+ * matched to its file by name; ones not made from files are never touched (a name clash is
+ * refused unless `adopt`), and ones made from files under the given paths that the files no
+ * longer declare are orphans, removed only with `prune` after `confirm` agrees.
  */
 import { isAbsolute, relative, sep } from 'node:path';
 import { chainProblems } from '../domain/chain.ts';
@@ -13,11 +15,34 @@ import type { Job } from '../domain/job.ts';
 import type { JobInput } from '../domain/job-validation.ts';
 import { definitionDiff } from '../domain/job-drift.ts';
 import type { FieldDrift } from '../domain/job-drift.ts';
+import type { BackupProfile } from '../domain/backup-profile.ts';
+import { profileDiff } from '../domain/profile-file.ts';
 import type { App } from './app.ts';
+import {
+  addProfile,
+  checkRepository,
+  editProfile,
+  jobsUsingProfile,
+  removeProfile,
+  repositoryChanged,
+} from './backup-profiles.ts';
 import { assertJobReferencesKnown } from './job-references.ts';
 import { addJob, editJob, listJobs, newJob, removeJob } from './jobs.ts';
 import { displayPath, loadJobFiles, problemsError } from './job-files.ts';
-import type { DeclaredJob, FileProblem } from './job-files.ts';
+import type { DeclaredJob, DeclaredProfile, FileProblem } from './job-files.ts';
+
+/** What an entry of the report is about: a job (absent) or a backup profile. */
+export type DeclaredKind = 'job' | 'backup-profile';
+
+/** Something `prune` would remove. */
+export interface Orphan {
+  kind: DeclaredKind;
+  name: string;
+  /** The job's id; a profile's name. */
+  id: string;
+  /** The file it was declared in. */
+  file: string;
+}
 
 export interface ApplyOptions {
   valuesFile?: string;
@@ -30,11 +55,13 @@ export interface ApplyOptions {
   /** Take over jobs of the same name that were not made from files. */
   adopt?: boolean;
   /** Asked before orphans are removed; false refuses the whole apply. */
-  confirm?: (orphans: Job[]) => Promise<boolean>;
+  confirm?: (orphans: Orphan[]) => Promise<boolean>;
   nowMs?: number;
 }
 
 export interface JobChange {
+  /** Set for a backup profile. */
+  kind?: 'backup-profile';
   name: string;
   file: string;
   line: number;
@@ -52,8 +79,10 @@ export interface ApplyReport {
   created: JobChange[];
   updated: JobChange[];
   unchanged: string[];
-  /** Made from files under the given paths, no longer declared there. */
-  orphans: { name: string; id: string; file: string }[];
+  /** Backup profiles declared and already as the files say. */
+  unchangedProfiles: string[];
+  /** Made from files under the given paths, no longer declared there (jobs first, then profiles). */
+  orphans: Orphan[];
   /** Orphans removed (prune). */
   removed: string[];
   /** Jobs whose definition matches but whose file changed, or that were made elsewhere (adopted). */
@@ -110,6 +139,61 @@ interface Plan {
   creates: DeclaredJob[];
   updates: { declared: DeclaredJob; stored: Job; drift: FieldDrift[]; sourceChanged: boolean }[];
   orphans: Job[];
+  profileCreates: DeclaredProfile[];
+  profileUpdates: { declared: DeclaredProfile; stored: BackupProfile; sourceChanged: boolean }[];
+  profileOrphans: BackupProfile[];
+}
+
+function fromFileUnder(source: { kind: string; path?: string } | undefined, roots: string[]): boolean {
+  return source?.kind === 'file' && roots.some((root) => within(source.path!, root));
+}
+
+/**
+ * The profile half of the plan: name clashes, repositories checked (the one check that reads
+ * outside the store, done before any write), and orphans.
+ */
+async function planProfiles(
+  app: App,
+  declared: DeclaredProfile[],
+  roots: string[],
+  opts: ApplyOptions,
+  problems: FileProblem[],
+): Promise<{ stored: Map<string, BackupProfile>; orphans: BackupProfile[] }> {
+  const stored = new Map((await app.store.profiles.list()).map((p) => [p.name, p]));
+  const names = new Set(declared.map((d) => d.profile.name));
+  for (const d of declared) {
+    const existing = stored.get(d.profile.name);
+    if (
+      existing &&
+      existing.source?.kind !== 'file' &&
+      !opts.adopt &&
+      profileDiff(d.profile, existing).length > 0
+    ) {
+      problems.push({
+        file: d.file,
+        line: d.lineOf('name'),
+        key: 'name',
+        message: `name: a backup profile named ${d.profile.name} already exists and was not made from files`,
+        hint: 'apply with --adopt to manage it from this file from now on (the file wins), or rename one of them',
+      });
+      continue;
+    }
+    if (existing && !repositoryChanged(existing, d.profile)) continue;
+    try {
+      await checkRepository(app, d.profile);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      problems.push({
+        file: d.file,
+        line: d.lineOf('repo'),
+        key: 'repo',
+        message: err.message.replace(/^--(repo|password-ref|recipients-repo)\b/, '$1'),
+        hint: (err.hint ?? '').replace(/--(password-ref|recipients-repo)\b/g, '$1:'),
+      });
+    }
+  }
+  const orphans = [...stored.values()].filter((p) => !names.has(p.name) && fromFileUnder(p.source, roots));
+  return { stored, orphans };
 }
 
 async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan> {
@@ -120,17 +204,28 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
   const byName = new Map(stored.map((j) => [j.name, j]));
   const declaredNames = new Set(loaded.jobs.map((d) => d.job.name));
 
+  const profilePlan = await planProfiles(app, loaded.profiles, loaded.roots, opts, problems);
+  const goneProfiles = new Set(opts.prune ? profilePlan.orphans.map((p) => p.name) : []);
+  const profileNames = new Set([
+    ...[...profilePlan.stored.keys()].filter((n) => !goneProfiles.has(n)),
+    ...loaded.profiles.map((d) => d.profile.name),
+  ]);
+
   // Checks that need the store: profiles named, name clashes, chains over the jobs as they will be.
   for (const d of loaded.jobs) {
     const p = d.job.payload;
-    if ((p.kind === 'backup' || p.kind === 'drill') && !(await app.store.profiles.get(p.profile))) {
+    if ((p.kind === 'backup' || p.kind === 'drill') && !profileNames.has(p.profile)) {
       const key = p.kind;
       problems.push({
         file: d.file,
         line: d.lineOf(key),
         key,
-        message: `${key}: no backup profile named "${p.profile}"`,
-        hint: 'create it with `nightshift backup profile add`, or fix the name (`nightshift backup profile list`)',
+        message: goneProfiles.has(p.profile)
+          ? `${key}: backup profile "${p.profile}" is an orphan being pruned`
+          : `${key}: no backup profile named "${p.profile}"`,
+        hint: goneProfiles.has(p.profile)
+          ? 'keep the profile in the files, or change this job'
+          : `declare it in a file (kind: backup-profile), create it with \`nightshift backup profile add\`, or fix the name (known: ${[...profileNames].sort().join(', ') || 'none'})`,
       });
     }
     const existing = byName.get(d.job.name);
@@ -150,13 +245,23 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
       });
     }
   }
-  const orphans = stored.filter(
-    (j) =>
-      j.source?.kind === 'file' &&
-      !declaredNames.has(j.name) &&
-      loaded.roots.some((root) => within((j.source as { path: string }).path, root)),
-  );
+  const orphans = stored.filter((j) => !declaredNames.has(j.name) && fromFileUnder(j.source, loaded.roots));
   const gone = new Set(opts.prune ? orphans.map((j) => j.name) : []);
+  // A profile pruned while a job that stays (not in the files, not pruned) still runs it.
+  for (const profile of profilePlan.orphans) {
+    if (!goneProfiles.has(profile.name)) continue;
+    const users = jobsUsingProfile(stored, profile.name).filter(
+      (j) => !declaredNames.has(j.name) && !gone.has(j.name),
+    );
+    if (users.length > 0)
+      problems.push({
+        file: (profile.source as { path: string }).path,
+        line: 0,
+        key: 'name',
+        message: `backup profile ${profile.name} is an orphan to prune, but ${users.map((j) => j.name).join(', ')} still ${users.length === 1 ? 'runs' : 'run'} it`,
+        hint: 'keep the profile in the files, or remove or change those jobs first',
+      });
+  }
   const future = [
     ...stored.filter((j) => !declaredNames.has(j.name) && !gone.has(j.name)),
     ...loaded.jobs.map((d) => d.job),
@@ -186,11 +291,50 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
     created: [],
     updated: [],
     unchanged: [],
-    orphans: orphans.map((j) => ({ name: j.name, id: j.id, file: (j.source as { path: string }).path })),
+    unchangedProfiles: [],
+    orphans: [
+      ...orphans.map((j) => ({
+        kind: 'job' as const,
+        name: j.name,
+        id: j.id,
+        file: (j.source as { path: string }).path,
+      })),
+      ...profilePlan.orphans.map((p) => ({
+        kind: 'backup-profile' as const,
+        name: p.name,
+        id: p.name,
+        file: (p.source as { path: string }).path,
+      })),
+    ],
     removed: [],
     relinked: [],
     inSync: false,
   };
+  const profileCreates: DeclaredProfile[] = [];
+  const profileUpdates: Plan['profileUpdates'] = [];
+  for (const d of loaded.profiles) {
+    const existing = profilePlan.stored.get(d.profile.name);
+    const change = { kind: 'backup-profile' as const, name: d.profile.name, file: d.file, line: d.line };
+    if (!existing) {
+      profileCreates.push(d);
+      report.created.push(change);
+      continue;
+    }
+    const drift = profileDiff(d.profile, existing);
+    const oldPath = existing.source?.kind === 'file' ? existing.source.path : undefined;
+    const sourceChanged = oldPath !== d.file;
+    if (drift.length === 0 && !sourceChanged) {
+      report.unchangedProfiles.push(d.profile.name);
+      continue;
+    }
+    profileUpdates.push({ declared: d, stored: existing, sourceChanged });
+    (drift.length > 0 ? report.updated : report.relinked).push({
+      ...change,
+      drift,
+      ...(existing.source?.kind !== 'file' ? { adopted: true } : {}),
+      ...(oldPath !== undefined && sourceChanged ? { movedFrom: oldPath } : {}),
+    });
+  }
   const creates: DeclaredJob[] = [];
   const updates: Plan['updates'] = [];
   for (const d of loaded.jobs) {
@@ -218,7 +362,7 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
     });
   }
   report.inSync = report.created.length === 0 && report.updated.length === 0 && report.orphans.length === 0;
-  return { report, creates, updates, orphans };
+  return { report, creates, updates, orphans, profileCreates, profileUpdates, profileOrphans: profilePlan.orphans };
 }
 
 /**
@@ -231,13 +375,14 @@ export async function applyJobFiles(
   opts: ApplyOptions = {},
 ): Promise<ApplyReport> {
   const nowMs = opts.nowMs ?? Date.now();
-  const { report, creates, updates, orphans } = await plan(app, paths, { ...opts, nowMs });
+  const planned = await plan(app, paths, { ...opts, nowMs });
+  const { report, creates, updates, orphans, profileCreates, profileUpdates, profileOrphans } = planned;
   if (opts.check || opts.dryRun) return report;
-  if (opts.prune && orphans.length > 0) {
-    const ok = opts.confirm ? await opts.confirm(orphans) : false;
+  if (opts.prune && report.orphans.length > 0) {
+    const ok = opts.confirm ? await opts.confirm(report.orphans) : false;
     if (!ok)
       throw new UserError(
-        `not pruning ${orphans.map((o) => o.name).join(', ')}: not confirmed; nothing was changed`,
+        `not pruning ${report.orphans.map((o) => o.name).join(', ')}: not confirmed; nothing was changed`,
         {
           hint: 'run in a terminal to confirm, or add --yes',
           exitCode: EXIT.usage,
@@ -257,6 +402,13 @@ export async function applyJobFiles(
       code: err.code,
     });
   }
+  // Profiles first: a job may run one declared beside it.
+  for (const d of profileCreates) await addProfile(app, d.profile.name, () => d.profile);
+  for (const u of profileUpdates)
+    await editProfile(app, u.stored.name, (prev) => ({
+      ...u.declared.profile,
+      createdAtMs: prev.createdAtMs,
+    }));
   // Predecessors first, in the order of the chains as they will be: every intermediate state
   // then has only chains whose jobs exist and no cycle, so the use cases' chain checks pass.
   const updatesByName = new Map(updates.map((u) => [u.declared.job.name, u]));
@@ -271,9 +423,14 @@ export async function applyJobFiles(
     await editJob(app, u.stored, patch, { nowMs });
   }
   if (opts.prune) {
-    for (const o of orphans) {
+    // Followers before the jobs they run after, so no removal strands a chain.
+    for (const o of successorsFirst(orphans)) {
       await removeJob(app, o);
       report.removed.push(o.name);
+    }
+    for (const p of profileOrphans) {
+      await removeProfile(app, p.name);
+      report.removed.push(p.name);
     }
   }
   report.inSync = true;
@@ -301,9 +458,9 @@ function inputOf(job: Job): JobInput {
 }
 
 /** Jobs ordered so that a chained job comes after those of them it runs after. */
-function predecessorsFirst(creates: DeclaredJob[]): DeclaredJob[] {
+function predecessorsFirst<T extends { job: Job }>(creates: T[]): T[] {
   const pending = new Map(creates.map((c) => [c.job.name, c]));
-  const out: DeclaredJob[] = [];
+  const out: T[] = [];
   while (pending.size > 0) {
     const ready = [...pending.values()].filter(
       (c) => c.job.schedule.kind !== 'after' || c.job.schedule.after.every((l) => !pending.has(l.job)),
@@ -315,6 +472,12 @@ function predecessorsFirst(creates: DeclaredJob[]): DeclaredJob[] {
     }
   }
   return out;
+}
+
+/** Jobs ordered so that a job comes before those it runs after. */
+function successorsFirst(jobs: Job[]): Job[] {
+  const order = predecessorsFirst(jobs.map((job) => ({ job })));
+  return order.reverse().map((d) => d.job);
 }
 
 /** `jobs/nightly-reset.yaml:3` */

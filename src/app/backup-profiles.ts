@@ -49,7 +49,7 @@ export async function showProfile(app: App, name: string): Promise<ProfileShow> 
 }
 
 /** Refuses a profile whose repository does not exist or is keyed the other way, before it is stored. */
-async function checkRepository(app: App, p: BackupProfile): Promise<void> {
+export async function checkRepository(app: App, p: BackupProfile): Promise<void> {
   const head = await peekRepository(p.repository, await resolveRemote(app, p));
   if (!head)
     throw new UserError(`--repo: no repository at ${p.repository}`, {
@@ -103,6 +103,15 @@ export async function addProfile(app: App, name: string, build: () => BackupProf
   return p;
 }
 
+/** Whether a changed profile names another repository, key kind or login (so it is checked again). */
+export function repositoryChanged(prev: BackupProfile, p: BackupProfile): boolean {
+  return (
+    p.repository !== prev.repository ||
+    p.key.kind !== prev.key.kind ||
+    JSON.stringify(p.remote) !== JSON.stringify(prev.remote)
+  );
+}
+
 /** Changes a profile: `change` makes the new one from the stored one; a new repository or key kind is checked. */
 export async function editProfile(
   app: App,
@@ -111,12 +120,7 @@ export async function editProfile(
 ): Promise<BackupProfile> {
   const prev = await getProfile(app, name);
   const p = change(prev);
-  if (
-    p.repository !== prev.repository ||
-    p.key.kind !== prev.key.kind ||
-    JSON.stringify(p.remote) !== JSON.stringify(prev.remote)
-  )
-    await checkRepository(app, p);
+  if (repositoryChanged(prev, p)) await checkRepository(app, p);
   await app.store.profiles.update(p);
   return p;
 }

@@ -1,21 +1,27 @@
 /**
  * Reading job files: paths (files, or directories read recursively for *.yaml, *.yml, *.json)
- * into validated jobs, each knowing the file and line it came from. Every problem of every file
+ * into validated jobs and backup profiles (`kind: backup-profile` documents), each knowing the
+ * file and line it came from. Every problem of every file
  * is collected (YAML syntax, unknown key, a value the job model refuses, a template name that is
  * not defined, a name declared twice) and reported together as `file:line: key: message`; the
  * caller writes nothing unless there is none.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { extname, join, relative, resolve } from 'node:path';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parse, parseAllDocuments } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
+import type { z } from 'zod';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
 import { buildJob } from '../domain/job-validation.ts';
 import { jobDocumentSchema } from '../domain/job-file-schema.ts';
 import type { JobDocument } from '../domain/job-file-schema.ts';
 import { documentToInput, inFileTerms } from '../domain/job-file.ts';
+import type { BackupProfile } from '../domain/backup-profile.ts';
+import { PROFILE_KIND, inProfileFileTerms, profileDocumentSchema, profileDocumentToWords } from '../domain/profile-file.ts';
+import type { ProfileDocument } from '../domain/profile-file.ts';
 import { renderValue } from './job-template.ts';
+import { profileFromFields } from './profile-fields.ts';
 
 export interface DeclaredJob {
   /** Absolute path of the file. */
@@ -27,6 +33,16 @@ export interface DeclaredJob {
   /** The job it declares, validated, with defaults and `source: {kind: file}`. */
   job: Job;
   /** Line of a top-level key of the document (the document's line when absent). */
+  lineOf(key: string): number;
+}
+
+/** A backup profile a file declares (`kind: backup-profile`). */
+export interface DeclaredProfile {
+  file: string;
+  line: number;
+  doc: ProfileDocument;
+  /** The profile it declares, validated, with `source: {kind: file}` (its repository is not checked here). */
+  profile: BackupProfile;
   lineOf(key: string): number;
 }
 
@@ -48,6 +64,7 @@ export interface LoadOptions {
 
 export interface LoadResult {
   jobs: DeclaredJob[];
+  profiles: DeclaredProfile[];
   problems: FileProblem[];
   /** Every file read, absolute. */
   files: string[];
@@ -131,6 +148,7 @@ export function loadJobFiles(paths: string[], opts: LoadOptions): LoadResult {
   const values = opts.valuesFile !== undefined ? readValues(opts.valuesFile) : {};
   const problems: FileProblem[] = [];
   const jobs: DeclaredJob[] = [];
+  const profiles: DeclaredProfile[] = [];
   const roots = paths.map((p) => resolve(p));
   const files: string[] = [];
   for (const root of roots) {
@@ -148,23 +166,36 @@ export function loadJobFiles(paths: string[], opts: LoadOptions): LoadResult {
   // The values file may sit beside the jobs; it is not a job file.
   const valuesPath = opts.valuesFile !== undefined ? resolve(opts.valuesFile) : undefined;
   const jobFiles = [...new Set(files)].filter((f) => f !== valuesPath);
-  for (const file of jobFiles) jobs.push(...loadFile(file, values, opts, problems));
+  for (const file of jobFiles)
+    for (const d of loadFile(file, values, opts, problems))
+      if ('job' in d) jobs.push(d);
+      else profiles.push(d);
 
   // A name declared twice is refused: which of the two would win is a guess.
-  const byName = new Map<string, DeclaredJob>();
-  for (const j of jobs) {
-    const first = byName.get(j.job.name);
-    if (first) {
-      problems.push({
-        file: j.file,
-        line: j.lineOf('name'),
-        key: 'name',
-        message: `name: ${j.job.name} is also declared at ${displayPath(first.file)}:${first.lineOf('name')}`,
-        hint: 'job names are unique; rename one of them',
-      });
-    } else byName.set(j.job.name, j);
-  }
-  return { jobs, problems, files: jobFiles, roots };
+  const once = (list: Array<{ name: string; d: DeclaredJob | DeclaredProfile }>, what: string): void => {
+    const byName = new Map<string, DeclaredJob | DeclaredProfile>();
+    for (const { name, d } of list) {
+      const first = byName.get(name);
+      if (first) {
+        problems.push({
+          file: d.file,
+          line: d.lineOf('name'),
+          key: 'name',
+          message: `name: ${what === 'job' ? '' : `${what} `}${name} is also declared at ${displayPath(first.file)}:${first.lineOf('name')}`,
+          hint: `${what} names are unique; rename one of them`,
+        });
+      } else byName.set(name, d);
+    }
+  };
+  once(
+    jobs.map((d) => ({ name: d.job.name, d })),
+    'job',
+  );
+  once(
+    profiles.map((d) => ({ name: d.profile.name, d })),
+    'backup profile',
+  );
+  return { jobs, profiles, problems, files: jobFiles, roots };
 }
 
 function loadFile(
@@ -172,7 +203,7 @@ function loadFile(
   values: Record<string, unknown>,
   opts: LoadOptions,
   problems: FileProblem[],
-): DeclaredJob[] {
+): Array<DeclaredJob | DeclaredProfile> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -184,7 +215,7 @@ function loadFile(
   // JSON is YAML too: one parser keeps line numbers for both.
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [docs];
-  const out: DeclaredJob[] = [];
+  const out: Array<DeclaredJob | DeclaredProfile> = [];
   for (const doc of list) {
     if (doc.errors.length > 0) {
       for (const e of doc.errors.slice(0, 3))
@@ -227,7 +258,7 @@ function loadDocument(
   values: Record<string, unknown>,
   opts: LoadOptions,
   problems: FileProblem[],
-): DeclaredJob | undefined {
+): DeclaredJob | DeclaredProfile | undefined {
   const lines = keyLines(node, lc);
   const lineOf = (key: string): number => lines.get(key) ?? line;
   const problem = (key: string | undefined, message: string, hint?: string): undefined => {
@@ -241,7 +272,10 @@ function loadDocument(
     return undefined;
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    return problem(undefined, 'a job document must be a mapping of keys (name:, cron:, command: ...)');
+    return problem(
+      undefined,
+      'a document must be a mapping of keys (name:, cron:, command: ... or kind: backup-profile, repo: ...)',
+    );
   const obj = raw as Record<string, unknown>;
   const vars = obj.vars;
   if (vars !== undefined && (typeof vars !== 'object' || vars === null || Array.isArray(vars)))
@@ -257,30 +291,16 @@ function loadDocument(
       throw err;
     }
   }
+  if (rendered.kind === PROFILE_KIND) return loadProfile(file, rendered, line, lineOf, opts, problem);
+  if (rendered.kind !== undefined && rendered.kind !== 'job')
+    return problem(
+      'kind',
+      `kind: must be job (the default) or ${PROFILE_KIND}, got ${JSON.stringify(rendered.kind)}`,
+      `a document declares a job, or with kind: ${PROFILE_KIND} a backup profile`,
+    );
   const parsed = jobDocumentSchema.safeParse(rendered);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys)
-          problem(
-            k,
-            `${k}: unknown key`,
-            'keys are the `nightshift cron add` flags without the dashes (see `nightshift schema jobs`)',
-          );
-        continue;
-      }
-      const key = issue.path.length > 0 ? String(issue.path[0]) : undefined;
-      const where = issue.path
-        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-        .join('')
-        .slice(1);
-      const missing = key !== undefined && issue.path.length === 1 && rendered[key] === undefined;
-      problem(
-        key,
-        `${where || 'job'}: ${missing ? 'missing' : issue.message}`,
-        missing ? 'every job needs a name' : 'see `nightshift schema jobs` for the format',
-      );
-    }
+    reportShape(parsed.error.issues, rendered, problem, 'every job needs a name', 'nightshift cron add');
     return undefined;
   }
   const doc = parsed.data;
@@ -294,6 +314,87 @@ function loadDocument(
   }
   job.source = { kind: 'file', path: file };
   return { file, line, doc, job, lineOf };
+}
+
+type Problem = (key: string | undefined, message: string, hint?: string) => undefined;
+
+/** A document's shape problems (zod issues), one per key, in the file's words. */
+function reportShape(
+  issues: z.core.$ZodIssue[],
+  rendered: Record<string, unknown>,
+  problem: Problem,
+  missingHint: string,
+  command: string,
+): void {
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys)
+        problem(
+          k,
+          `${k}: unknown key`,
+          k === 'password'
+            ? 'a passphrase is never stored; give where it lives: password-ref: env:NAME or file:/path'
+            : `keys are the \`${command}\` flags without the dashes (see \`nightshift schema jobs\`)`,
+        );
+      continue;
+    }
+    const key = issue.path.length > 0 ? String(issue.path[0]) : undefined;
+    const where = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .slice(1);
+    const missing = key !== undefined && issue.path.length === 1 && rendered[key] === undefined;
+    problem(
+      key,
+      `${where || 'document'}: ${missing ? 'missing' : issue.message}`,
+      missing ? missingHint : 'see `nightshift schema jobs` for the format',
+    );
+  }
+}
+
+/** A `kind: backup-profile` document: the same words as `backup profile add`, read the same way. */
+function loadProfile(
+  file: string,
+  rendered: Record<string, unknown>,
+  line: number,
+  lineOf: (key: string) => number,
+  opts: LoadOptions,
+  problem: Problem,
+): DeclaredProfile | undefined {
+  const parsed = profileDocumentSchema.safeParse(rendered);
+  if (!parsed.success) {
+    reportShape(
+      parsed.error.issues,
+      rendered,
+      problem,
+      'a backup profile needs a name and a repo',
+      'nightshift backup profile add',
+    );
+    return undefined;
+  }
+  const doc = parsed.data;
+  let profile: BackupProfile;
+  try {
+    profile = profileFromFields(doc.name, profileDocumentToWords(doc), undefined, opts.nowMs, dirname(file));
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    const { key, message } = inProfileFileTerms(err.message);
+    return problem(key, message, err.hint?.replace(/--([a-z])/g, '$1'));
+  }
+  profile.source = { kind: 'file', path: file };
+  return { file, line, doc, profile, lineOf };
+}
+
+/** Every declared job and profile, in file order, or the UserError listing every problem (`render`). */
+export function renderDocuments(
+  paths: string[],
+  opts: LoadOptions,
+): Array<{ file: string; line: number; doc: Record<string, unknown> }> {
+  const loaded = loadJobFiles(paths, opts);
+  if (loaded.problems.length > 0) throw problemsError(loaded.problems);
+  return [...loaded.profiles, ...loaded.jobs].sort((a, b) =>
+    a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1,
+  );
 }
 
 /** The rendered documents of the job files, or the UserError listing every problem (`render`). */

@@ -4,7 +4,7 @@
  * validation, the name clash and the not-found answer exist once. Errors are UserErrors with a
  * stable `code` (`not_found`, `name_taken`, `invalid`), worded in the caller's terms (terms.ts).
  */
-import { assertChainsValid } from '../domain/chain.ts';
+import { assertChainsValid, successorsOf } from '../domain/chain.ts';
 import { describeContract } from '../domain/contract.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
@@ -144,14 +144,30 @@ export async function setJobEnabled(
   return updated;
 }
 
-/** Deletes a job and its run history; `removed` is false when it vanished meanwhile. */
+export interface RemoveOptions extends Pick<JobCallOptions, 'terms'> {
+  /** Also remove the jobs that run after it (directly or through others), instead of refusing. */
+  force?: boolean;
+}
+
+/**
+ * Deletes a job and its run history; `removed` is false when it vanished meanwhile. A job other
+ * jobs run after is refused (`has_successors`, naming them): they would wait forever. With
+ * `force` those successors go too, the furthest first, and are listed in `alsoRemoved`.
+ */
 export async function removeJob(
   app: App,
   ref: JobRef,
-  opts: Pick<JobCallOptions, 'terms'> = {},
-): Promise<{ job: Job; removed: boolean }> {
-  const job = await requireJob(app, ref, opts);
-  return { job, removed: await app.store.deleteJob(job.id) };
+  opts: RemoveOptions = {},
+): Promise<{ job: Job; removed: boolean; alsoRemoved: Job[] }> {
+  const terms = opts.terms ?? CLI_TERMS;
+  const job = await requireJob(app, ref, { terms });
+  const successors = successorsOf(await app.store.listJobs(), job.name);
+  if (successors.length > 0 && opts.force !== true) {
+    const w = terms.hasSuccessors(job, successors);
+    throw new UserError(w.message, { hint: w.hint, exitCode: EXIT.conflict, code: 'has_successors' });
+  }
+  for (const s of [...successors].reverse()) await app.store.deleteJob(s.id);
+  return { job, removed: await app.store.deleteJob(job.id), alsoRemoved: successors };
 }
 
 /** Problems with a stored job that do not stop it being saved (alerts with no channel), in words. */

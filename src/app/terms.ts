@@ -21,6 +21,13 @@ export interface Terms {
   nothingToChange(job: Job): Wording;
   /** No run has this id. */
   runNotFound(runId: string): Wording;
+  /** A job to remove that other jobs run after (`successors`, nearest first). */
+  hasSuccessors(job: Job, successors: Job[]): Wording;
+}
+
+function successorsMessage(job: Job, successors: Job[]): string {
+  const names = successors.map((s) => s.name).join(', ');
+  return `${job.name} cannot be removed: ${successors.length === 1 ? `${names} runs` : `${names} run`} after it (a chain), and would wait for a run that never comes`;
 }
 
 /** The command line's words (the default: what a person at a terminal types). */
@@ -42,6 +49,10 @@ export const CLI_TERMS: Terms = {
     message: `no run with id "${runId}"`,
     hint: 'list runs with `nightshift cron runs --id JOB`; old runs are removed by the job history policy',
   }),
+  hasSuccessors: (job, successors) => ({
+    message: successorsMessage(job, successors),
+    hint: `remove them first (nightshift cron rm ${successors.at(-1)!.name}) or give them a schedule of their own (nightshift cron edit ${successors[0]!.name} --cron ...); or \`nightshift cron rm ${job.name} --force\` removes ${job.name} and ${successors.map((s) => s.name).join(', ')} together`,
+  }),
 };
 
 /** The MCP tools' words: tool names and argument fields; the home's path is not the agent's concern. */
@@ -62,6 +73,10 @@ export const MCP_TERMS: Terms = {
     message: `no run with id "${runId}"`,
     hint: 'list runs with the runs_list tool; old runs are removed by the job history policy',
   }),
+  hasSuccessors: (job, successors) => ({
+    message: successorsMessage(job, successors),
+    hint: `remove them first with job_remove, or give them a schedule of their own with job_edit; or job_remove with force: true removes ${job.name} and ${successors.map((s) => s.name).join(', ')} together`,
+  }),
 };
 
 /** The HTTP API's words: endpoints and body fields. */
@@ -81,5 +96,9 @@ export const API_TERMS: Terms = {
   runNotFound: (runId) => ({
     message: `no run with id "${runId}"`,
     hint: 'list runs with GET /api/v1/runs; old runs are removed by the job history policy',
+  }),
+  hasSuccessors: (job, successors) => ({
+    message: successorsMessage(job, successors),
+    hint: `remove them first (DELETE /api/v1/jobs/{job}), or give them a schedule of their own (PATCH); or DELETE /api/v1/jobs/${job.name}?force=true removes ${job.name} and ${successors.map((s) => s.name).join(', ')} together`,
   }),
 };

@@ -52,6 +52,8 @@ export interface BackupProfile {
   verifySubset?: string;
   /** Refuse to start when the repository's filesystem has less free space than this (default: estimated from recent runs). */
   minFreeBytes?: number;
+  /** Declared in a job file (`nightshift apply`); absent when made by a command. */
+  source?: { kind: 'file'; path: string };
   createdAtMs: number;
   updatedAtMs: number;
 }

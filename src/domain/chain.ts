@@ -141,3 +141,21 @@ export function assertChainsValid(jobs: Pick<Job, 'name' | 'schedule'>[]): void 
       hint: 'a chained job runs after existing jobs, and no chain may lead back to where it started',
     });
 }
+
+/**
+ * The jobs that run after `name`, directly or through others (breadth first: nearest first). A
+ * job cannot go while these chain after it: they would wait for a run that never comes.
+ */
+export function successorsOf<J extends Pick<Job, 'name' | 'schedule'>>(jobs: J[], name: string): J[] {
+  const out: J[] = [];
+  const seen = new Set([name]);
+  for (let i = -1; i < out.length; i++) {
+    const of = i < 0 ? name : out[i]!.name;
+    for (const j of jobs)
+      if (!seen.has(j.name) && j.schedule.kind === 'after' && j.schedule.after.some((l) => l.job === of)) {
+        seen.add(j.name);
+        out.push(j);
+      }
+  }
+  return out;
+}

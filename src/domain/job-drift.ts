@@ -55,11 +55,16 @@ function canonical(v: unknown): string | undefined {
   );
 }
 
+/** Field-by-field differences of the given fields of two objects, in a stable order. */
+export function fieldsDiff<T extends object>(fields: readonly (keyof T & string)[], file: T, store: T): FieldDrift[] {
+  const out: FieldDrift[] = [];
+  for (const f of fields) walk(f, file[f], store[f], out);
+  return out;
+}
+
 /** Field-by-field differences of the definition, in a stable order; empty when in sync. */
 export function definitionDiff(file: Job, store: Job): FieldDrift[] {
-  const out: FieldDrift[] = [];
-  for (const f of DEFINITION_FIELDS) walk(f, file[f], store[f], out);
-  return out;
+  return fieldsDiff(DEFINITION_FIELDS, file, store);
 }
 
 /** `nightly-reset.schedule.expr: "8 4 * * *" (file) != "10 4 * * *" (store)` */

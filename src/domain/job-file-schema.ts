@@ -7,13 +7,25 @@
  * takes over. Durations are strings with a unit ("30s", "2h"), as on the command line.
  */
 import { z } from 'zod';
+import { SIZE_HINT } from './size.ts';
 
-const duration = z
+export const duration = z
   .string({ error: 'must be a duration with a unit, e.g. 30s, 5m, 1h30m, 2d (a bare number is ambiguous)' })
   .regex(/^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$/i, 'a duration with a unit, e.g. 30s, 5m, 1h30m, 2d');
 const count = z.int().min(0);
-const nonEmpty = z.string().min(1);
-const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
+export const nonEmpty = z.string().min(1);
+/**
+ * A size: a whole number of bytes, or text with a unit read by domain/size.ts (the one size
+ * reader of flags and files): 4M, 4MiB, 500 GB, 1.5T; K, M, G, T are powers of 1024.
+ */
+export const size = z.union([
+  count,
+  z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*[kmgt]?(i?b)?\s*$/i, `a size: ${SIZE_HINT}`)
+    .describe(`a size: ${SIZE_HINT}`),
+]);
+export const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
 
 const chainLink = z.union([
   nonEmpty.describe('the job this one runs after (when its run ends ok)'),
@@ -27,6 +39,7 @@ const chainLink = z.union([
 ]);
 
 export const JOB_FILE_KEYS = {
+  kind: z.literal('job').optional().describe('job (the default); kind: backup-profile declares a profile'),
   name: nonEmpty.describe('unique job name'),
   description: z.string().optional().describe('free text shown by list/show'),
   enabled: z.boolean().optional().describe('false: the job does not fire (default true)'),
@@ -83,7 +96,7 @@ export const JOB_FILE_KEYS = {
   'expect-file': nonEmpty
     .optional()
     .describe('evidence: a matching file exists and was modified during the run'),
-  'expect-min-bytes': count.optional().describe('evidence: with expect-file, the file has at least n bytes'),
+  'expect-min-bytes': size.optional().describe('evidence: with expect-file, the file has at least this size (4K, 1M)'),
   'expect-output': nonEmpty.optional().describe('evidence: the output matches this regular expression'),
 
   overlap: z.enum(['skip', 'queue-one', 'allow']).optional().describe('when the previous run is still going'),
@@ -99,7 +112,7 @@ export const JOB_FILE_KEYS = {
   'keep-after-run': z.boolean().optional().describe('one-shot jobs: keep (disabled) after success'),
   'history-max-runs': z.int().min(1).optional().describe('keep at most n finished runs (default 200)'),
   'history-max-age': duration.optional().describe('drop finished runs older than this (default 30d)'),
-  'output-tail-bytes': count.optional().describe('bytes of output kept with each run (default 16384)'),
+  'output-tail-bytes': size.optional().describe('output kept with each run (default 16K)'),
 
   announce: z.boolean().optional().describe('announce the result on channel (to to)'),
   channel: nonEmpty.optional().describe('with announce: the channel'),
@@ -115,7 +128,7 @@ export const JOB_FILE_KEYS = {
   'alert-if-no-success-within': duration.optional().describe("dead-man's switch span"),
   'alert-channel': oneOrMore(nonEmpty).optional().describe('channels for this job\u2019s alerts'),
   'alert-anomaly-factor': z.number().optional().describe('backups: alert above x times the median'),
-  'alert-max-repo-bytes': z.int().min(1).optional().describe('backups: alert above n repository bytes'),
+  'alert-max-repo-bytes': size.optional().describe('backups: alert above this repository size (500G)'),
   'healthcheck-url': z.url().optional().describe('ping URL/start, URL and URL/fail with the run id'),
 } as const;
 

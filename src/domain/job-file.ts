@@ -6,6 +6,7 @@
  */
 import { parseDuration } from './duration.ts';
 import { UserError } from './errors.ts';
+import { parseSize } from './size.ts';
 import type {
   AlertPolicy,
   DeliveryPolicy,
@@ -36,6 +37,11 @@ function ms(key: JobFileKey, v: string): number {
     if (err instanceof UserError) refuse(key, err.message, err.hint ?? 'e.g. 30s, 5m, 1h30m');
     throw err;
   }
+}
+
+/** A size key: bytes as given, or text read by the one size reader (domain/size.ts). */
+function bytes(key: JobFileKey, v: number | string): number {
+  return typeof v === 'number' ? v : parseSize(v, key);
 }
 
 function scheduleOf(d: JobDocument): Schedule {
@@ -183,7 +189,8 @@ function alertsOf(d: JobDocument): Partial<AlertPolicy> | undefined {
   if (d['alert-channel'] !== undefined)
     a.channels = Array.isArray(d['alert-channel']) ? d['alert-channel'] : [d['alert-channel']];
   if (d['alert-anomaly-factor'] !== undefined) a.anomalyFactor = d['alert-anomaly-factor'];
-  if (d['alert-max-repo-bytes'] !== undefined) a.maxRepoBytes = d['alert-max-repo-bytes'];
+  if (d['alert-max-repo-bytes'] !== undefined)
+    a.maxRepoBytes = bytes('alert-max-repo-bytes', d['alert-max-repo-bytes']);
   return Object.keys(a).length > 0 ? a : undefined;
 }
 
@@ -204,13 +211,14 @@ export function documentToInput(d: JobDocument): JobInput {
   input.policy = policy;
   const evidence: Evidence = {};
   if (d['expect-file'] !== undefined) evidence.expectFile = d['expect-file'];
-  if (d['expect-min-bytes'] !== undefined) evidence.expectMinBytes = d['expect-min-bytes'];
+  if (d['expect-min-bytes'] !== undefined) evidence.expectMinBytes = bytes('expect-min-bytes', d['expect-min-bytes']);
   if (d['expect-output'] !== undefined) evidence.expectOutput = d['expect-output'];
   input.evidence = evidence;
   const history: Partial<HistoryPolicy> = {};
   if (d['history-max-runs'] !== undefined) history.maxRuns = d['history-max-runs'];
   if (d['history-max-age'] !== undefined) history.maxAgeMs = ms('history-max-age', d['history-max-age']);
-  if (d['output-tail-bytes'] !== undefined) history.outputTailBytes = d['output-tail-bytes'];
+  if (d['output-tail-bytes'] !== undefined)
+    history.outputTailBytes = bytes('output-tail-bytes', d['output-tail-bytes']);
   input.history = history;
   const alerts = alertsOf(d);
   if (alerts) input.alerts = alerts;

@@ -115,13 +115,21 @@ export function registerJobEditCommands(cron: Command): void {
     .description('delete a job and its run history')
     .argument('[job]', JOB_ARGUMENT)
     .option('--name <name>', NAME_SELECTOR)
+    .option(
+      '--force',
+      'also remove the jobs that run after it (a chain), directly or through others; without it such a job is refused',
+    )
     .action(async (positional, opts, cmd) => {
       const idOrName = selectedJob(cmd.name(), positional, opts.name);
       const { json } = globalOptions(cmd);
       await withApp(cmd, async (app) => {
-        const { job } = await removeJob(app, idOrName);
-        if (json) printJson({ ok: true, removed: true, id: job.id, name: job.name });
-        else printLine(`removed ${job.name} (id ${job.id}) and its run history`);
+        const { job, alsoRemoved } = await removeJob(app, idOrName, { force: opts.force === true });
+        const also = alsoRemoved.map((j) => j.name);
+        if (json) printJson({ ok: true, removed: true, id: job.id, name: job.name, alsoRemoved: also });
+        else {
+          printLine(`removed ${job.name} (id ${job.id}) and its run history`);
+          if (also.length > 0) printLine(`also removed, as they ran after it: ${also.join(', ')}`);
+        }
       });
     });
 

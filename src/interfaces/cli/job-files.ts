@@ -9,60 +9,72 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { stringify } from 'yaml';
 import { EXIT } from '../../domain/errors.ts';
-import type { Job } from '../../domain/job.ts';
 import { describeDrift } from '../../domain/job-drift.ts';
-import { jobDocumentJsonSchema } from '../../domain/job-file-schema.ts';
+import { jobFileJsonSchema } from '../../domain/profile-file.ts';
 import { applyJobFiles, where } from '../../app/apply-jobs.ts';
-import type { ApplyReport } from '../../app/apply-jobs.ts';
+import type { ApplyReport, Orphan } from '../../app/apply-jobs.ts';
 import { exportJobs, fileNameFor } from '../../app/export-jobs.ts';
-import { displayPath, renderJobFiles } from '../../app/job-files.ts';
+import { displayPath, renderDocuments } from '../../app/job-files.ts';
 import { newJobId } from '../../domain/job-id.ts';
 import { globalOptions, withApp } from './context.ts';
 import { printJson, printLine } from './output.ts';
 
-async function askToPrune(orphans: Job[]): Promise<boolean> {
+async function askToPrune(orphans: Orphan[]): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const names = orphans.map((o) => o.name).join(', ');
-    const answer = await rl.question(
-      `remove ${orphans.length === 1 ? 'this job' : `these ${orphans.length} jobs`} and ${orphans.length === 1 ? 'its' : 'their'} run history: ${names}? [y/N] `,
-    );
+    const jobs = orphans.filter((o) => o.kind === 'job');
+    const profiles = orphans.filter((o) => o.kind === 'backup-profile');
+    const parts = [
+      jobs.length > 0
+        ? `${jobs.length === 1 ? 'this job' : `these ${jobs.length} jobs`} and ${jobs.length === 1 ? 'its' : 'their'} run history: ${jobs.map((o) => o.name).join(', ')}`
+        : '',
+      profiles.length > 0
+        ? `${profiles.length === 1 ? 'this backup profile' : `these ${profiles.length} backup profiles`} (not ${profiles.length === 1 ? 'its repository' : 'their repositories'}): ${profiles.map((o) => o.name).join(', ')}`
+        : '',
+    ].filter((p) => p !== '');
+    const answer = await rl.question(`remove ${parts.join('; and ')}? [y/N] `);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
   }
 }
 
+/** `nightly-reset`, or `backup profile nightly` for a profile. */
+function label(e: { kind?: string; name: string }): string {
+  return e.kind === 'backup-profile' ? `backup profile ${e.name}` : e.name;
+}
+
 function printReport(r: ApplyReport): void {
   const check = r.mode === 'check';
   const verb = (done: string, would: string): string => (r.mode === 'apply' ? done : would);
   for (const u of r.updated) {
-    if (!check) printLine(`${verb('updated', 'would update')} ${u.name} (${where(u.file, u.line)})`);
-    for (const d of u.drift ?? []) printLine(`${check ? '' : '  '}${describeDrift(u.name, d)}`);
+    if (!check) printLine(`${verb('updated', 'would update')} ${label(u)} (${where(u.file, u.line)})`);
+    for (const d of u.drift ?? []) printLine(`${check ? '' : '  '}${describeDrift(label(u), d)}`);
   }
   for (const c of r.created)
     printLine(
       check
-        ? `only in files: ${c.name} (${where(c.file, c.line)})`
-        : `${verb('created', 'would create')} ${c.name} (${where(c.file, c.line)})`,
+        ? `only in files: ${label(c)} (${where(c.file, c.line)})`
+        : `${verb('created', 'would create')} ${label(c)} (${where(c.file, c.line)})`,
     );
   for (const l of r.relinked)
     printLine(
-      `${verb('linked', 'would link')} ${l.name} to ${where(l.file, l.line)}` +
+      `${verb('linked', 'would link')} ${label(l)} to ${where(l.file, l.line)}` +
         (l.movedFrom ? ` (was ${displayPath(l.movedFrom)})` : ' (made elsewhere, same definition)'),
     );
   for (const o of r.orphans) {
-    if (r.removed.includes(o.name)) printLine(`removed ${o.name} (was declared in ${displayPath(o.file)})`);
+    if (r.removed.includes(o.name))
+      printLine(`removed ${label(o)} (was declared in ${displayPath(o.file)})`);
     else
       printLine(
-        `orphan: ${o.name} (made from ${displayPath(o.file)}, no longer declared there; --prune removes it)`,
+        `orphan: ${label(o)} (made from ${displayPath(o.file)}, no longer declared there; --prune removes it)`,
       );
   }
   const n = r.updated.length + r.created.length + (r.removed.length > 0 ? 0 : r.orphans.length);
   if (check)
     printLine(
       r.inSync
-        ? `in sync: ${r.unchanged.length + r.relinked.length} jobs in ${r.files.length} files match the store`
+        ? `in sync: ${r.unchanged.length + r.unchangedProfiles.length + r.relinked.length} jobs and profiles in ${r.files.length} files match the store`
         : `drift: ${r.updated.length} changed, ${r.created.length} only in files, ${r.orphans.length} orphaned`,
     );
   else
@@ -112,9 +124,15 @@ export function registerJobFileCommands(program: Command): void {
     .option('--values <file>', 'template values (YAML or JSON)')
     .action((paths, opts, cmd) => {
       const { json } = globalOptions(cmd);
-      const jobs = renderJobFiles(paths, { valuesFile: opts.values, nowMs: Date.now(), newId: newJobId });
+      const jobs = renderDocuments(paths, { valuesFile: opts.values, nowMs: Date.now(), newId: newJobId });
       if (json) {
-        printJson(jobs.map((j) => ({ file: j.file, line: j.line, job: j.doc })));
+        printJson(
+          jobs.map((j) => ({
+            file: j.file,
+            line: j.line,
+            [j.doc.kind === 'backup-profile' ? 'profile' : 'job']: j.doc,
+          })),
+        );
         return;
       }
       process.stdout.write(
@@ -124,10 +142,11 @@ export function registerJobFileCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write jobs as job files; `apply --check` on them reports no drift')
-    .option('--dir <dir>', 'one file per job in this directory (NAME.yaml)')
-    .option('-o, --output <file>', 'all jobs in one file, one YAML document each')
-    .option('--job <name...>', 'only these jobs (id or name; default: all)')
+    .description('write jobs and backup profiles as job files; `apply --check` on them reports no drift')
+    .option('--dir <dir>', 'one file per job (NAME.yaml) and per profile (NAME.profile.yaml) in this directory')
+    .option('-o, --output <file>', 'everything in one file, one YAML document each')
+    .option('--job <name...>', 'only these jobs (id or name; default: all jobs and profiles)')
+    .option('--profile <name...>', 'only these backup profiles (default: all jobs and profiles)')
     .action(async (opts, cmd) => {
       const { json } = globalOptions(cmd);
       if (opts.dir !== undefined && opts.output !== undefined) {
@@ -136,13 +155,13 @@ export function registerJobFileCommands(program: Command): void {
           hint: '--dir writes one file per job, -o one file with all of them',
         });
       }
-      const exported = await withApp(cmd, (app) => exportJobs(app, opts.job ?? []));
+      const exported = await withApp(cmd, (app) => exportJobs(app, { jobs: opts.job ?? [], profiles: opts.profile ?? [] }));
       const written: string[] = [];
       if (opts.dir !== undefined) {
         const dir = resolve(opts.dir);
         mkdirSync(dir, { recursive: true });
         for (const e of exported) {
-          const file = join(dir, fileNameFor(e.name));
+          const file = join(dir, fileNameFor(e.name, e.kind));
           writeFileSync(file, e.yaml);
           written.push(file);
         }
@@ -156,16 +175,17 @@ export function registerJobFileCommands(program: Command): void {
       }
       if (json)
         printJson({
-          jobs: exported.map((e) => e.name),
+          jobs: exported.filter((e) => e.kind === undefined).map((e) => e.name),
+          profiles: exported.filter((e) => e.kind !== undefined).map((e) => e.name),
           files: written,
           ...(written.length === 0 ? { documents: exported } : {}),
         });
-      else printLine(`exported ${exported.length} jobs to ${written.map(displayPath).join(', ')}`);
+      else printLine(`exported ${exported.length} jobs and profiles to ${written.map(displayPath).join(', ')}`);
     });
 
   const schema = program.command('schema').description('print the JSON Schema of a file format');
   schema
     .command('jobs')
     .description('the job file format, for editors: nightshift schema jobs > jobs.schema.json')
-    .action(() => printJson(jobDocumentJsonSchema()));
+    .action(() => printJson(jobFileJsonSchema()));
 }

@@ -131,16 +131,34 @@ export function registerJobTools(ctx: ToolContext): void {
     'job_remove',
     {
       title: 'Remove a job',
-      description: 'Delete a job and its run history.' + scopeNote('admin'),
-      inputSchema: z.looseObject({ job: jobRef }),
-      outputSchema: outputShape({ ok: z.boolean(), removed: z.boolean(), id: z.string(), name: z.string() }),
+      description:
+        'Delete a job and its run history. Refused while other jobs run after it (a chain), naming them; ' +
+        'force: true removes those jobs too.' +
+        scopeNote('admin'),
+      inputSchema: z.looseObject({
+        job: jobRef,
+        force: z
+          .boolean()
+          .optional()
+          .describe('also remove the jobs that run after it (directly or through others)'),
+      }),
+      outputSchema: outputShape({
+        ok: z.boolean(),
+        removed: z.boolean(),
+        id: z.string(),
+        name: z.string(),
+        alsoRemoved: z.array(z.string()).describe('with force: the jobs that ran after it, removed too'),
+      }),
       annotations: { destructiveHint: true },
     },
     (args) =>
       guarded('job_remove', 'admin', args, async () => {
-        const { job, removed } = await removeJob(app, args.job, { terms: MCP_TERMS });
+        const { job, removed, alsoRemoved } = await removeJob(app, args.job, {
+          terms: MCP_TERMS,
+          force: args.force === true,
+        });
         await jobsChanged();
-        return { ok: true, removed, id: job.id, name: job.name };
+        return { ok: true, removed, id: job.id, name: job.name, alsoRemoved: alsoRemoved.map((j) => j.name) };
       }),
   );
 }

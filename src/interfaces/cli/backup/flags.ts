@@ -13,7 +13,8 @@ import { requireProfile } from '../../../app/backup-profiles.ts';
 import { profileRepositoryRef, type RepositoryRef } from '../../../app/backups.ts';
 import { openHome } from '../../../config/home.ts';
 import { UserError } from '../../../domain/errors.ts';
-import { parseRetentionDuration, type GroupField, type RetentionPolicy } from '../../../domain/retention.ts';
+import { type GroupField, type RetentionPolicy } from '../../../domain/retention.ts';
+import { retentionFromFlags, type RetentionFlags } from '../../../domain/retention-flags.ts';
 import { globalOptions, withApp } from '../context.ts';
 
 export function collect(value: string, previous: string[] | undefined): string[] {
@@ -164,69 +165,15 @@ export async function repositoryRef(cmd: CommandUnknownOpts, flags: RepoFlags): 
 // ---------------------------------------------------------------------------------------------
 // forget: flags to a retention policy
 
-export interface ForgetFlags {
-  keepLast?: string;
-  keepHourly?: string;
-  keepDaily?: string;
-  keepWeekly?: string;
-  keepMonthly?: string;
-  keepYearly?: string;
-  keepWithin?: string;
-  keepWithinHourly?: string;
-  keepWithinDaily?: string;
-  keepWithinWeekly?: string;
-  keepWithinMonthly?: string;
-  keepWithinYearly?: string;
-  keepTag?: string[];
+export interface ForgetFlags extends RetentionFlags {
   groupBy?: string;
   host?: string[];
   tag?: string[];
   path?: string[];
 }
 
-function parseCount(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === 'unlimited' || v === '-1') return Infinity;
-  if (!/^\d+$/.test(v))
-    throw new UserError(`--${flag} must be a whole number >= 0 or "unlimited", got "${value}"`, {
-      hint: `e.g. --${flag} 7`,
-    });
-  return Number(v);
-}
-
-function parseSpan(flag: string, value: string | undefined): RetentionPolicy['within'] {
-  if (value === undefined) return undefined;
-  try {
-    return parseRetentionDuration(value);
-  } catch (err) {
-    if (err instanceof UserError)
-      throw new UserError(`--${flag}: ${err.message}`, { hint: err.hint ?? 'e.g. 7d, 1y6m, 36h' });
-    throw err;
-  }
-}
-
-/** Builds the retention policy from forget's flags; refuses an empty one. */
-export function policyFromFlags(f: ForgetFlags): RetentionPolicy {
-  const policy: RetentionPolicy = {
-    last: parseCount('keep-last', f.keepLast),
-    hourly: parseCount('keep-hourly', f.keepHourly),
-    daily: parseCount('keep-daily', f.keepDaily),
-    weekly: parseCount('keep-weekly', f.keepWeekly),
-    monthly: parseCount('keep-monthly', f.keepMonthly),
-    yearly: parseCount('keep-yearly', f.keepYearly),
-    within: parseSpan('keep-within', f.keepWithin),
-    withinHourly: parseSpan('keep-within-hourly', f.keepWithinHourly),
-    withinDaily: parseSpan('keep-within-daily', f.keepWithinDaily),
-    withinWeekly: parseSpan('keep-within-weekly', f.keepWithinWeekly),
-    withinMonthly: parseSpan('keep-within-monthly', f.keepWithinMonthly),
-    withinYearly: parseSpan('keep-within-yearly', f.keepWithinYearly),
-    keepTags: f.keepTag,
-  };
-  for (const k of Object.keys(policy) as (keyof RetentionPolicy)[])
-    if (policy[k] === undefined) delete policy[k];
-  return policy;
-}
+/** Builds the retention policy from forget's flags (domain/retention-flags.ts). */
+export const policyFromFlags: (f: RetentionFlags) => RetentionPolicy = retentionFromFlags;
 
 export function parseGroupBy(value: string | undefined): GroupField[] {
   if (value === undefined) return ['host', 'paths'];

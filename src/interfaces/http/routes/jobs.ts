@@ -163,12 +163,29 @@ export function jobRoutes(deps: ApiDeps): ApiRoute[] {
       scope: 'admin',
       tag: 'jobs',
       summary: 'Delete a job and its run history',
+      description:
+        'Refused (409, has_successors) while other jobs run after it, naming them; force=true removes them too.',
       params: jobParam,
-      response: z.object({ ok: z.boolean(), removed: z.boolean(), id: z.string(), name: z.string() }),
-      handler: async ({ params }) => {
-        const { job, removed } = await removeJob(app, params.job, terms);
+      query: z.object({
+        force: z
+          .enum(['true', 'false'])
+          .optional()
+          .describe('also remove the jobs that run after it (directly or through others)'),
+      }),
+      response: z.object({
+        ok: z.boolean(),
+        removed: z.boolean(),
+        id: z.string(),
+        name: z.string(),
+        alsoRemoved: z.array(z.string()).describe('with force: the jobs that ran after it, removed too'),
+      }),
+      handler: async ({ params, query }) => {
+        const { job, removed, alsoRemoved } = await removeJob(app, params.job, {
+          ...terms,
+          force: query.force === 'true',
+        });
         await deps.jobsChanged();
-        return { ok: true, removed, id: job.id, name: job.name };
+        return { ok: true, removed, id: job.id, name: job.name, alsoRemoved: alsoRemoved.map((j) => j.name) };
       },
     }),
     setEnabled(true),
