@@ -362,7 +362,15 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
     });
   }
   report.inSync = report.created.length === 0 && report.updated.length === 0 && report.orphans.length === 0;
-  return { report, creates, updates, orphans, profileCreates, profileUpdates, profileOrphans: profilePlan.orphans };
+  return {
+    report,
+    creates,
+    updates,
+    orphans,
+    profileCreates,
+    profileUpdates,
+    profileOrphans: profilePlan.orphans,
+  };
 }
 
 /**

@@ -18,7 +18,12 @@ import { jobDocumentSchema } from '../domain/job-file-schema.ts';
 import type { JobDocument } from '../domain/job-file-schema.ts';
 import { documentToInput, inFileTerms } from '../domain/job-file.ts';
 import type { BackupProfile } from '../domain/backup-profile.ts';
-import { PROFILE_KIND, inProfileFileTerms, profileDocumentSchema, profileDocumentToWords } from '../domain/profile-file.ts';
+import {
+  PROFILE_KIND,
+  inProfileFileTerms,
+  profileDocumentSchema,
+  profileDocumentToWords,
+} from '../domain/profile-file.ts';
 import type { ProfileDocument } from '../domain/profile-file.ts';
 import { renderValue } from './job-template.ts';
 import { profileFromFields } from './profile-fields.ts';

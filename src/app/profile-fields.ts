@@ -164,8 +164,7 @@ export function profileFromFields(
   baseDir: string = process.cwd(),
 ): BackupProfile {
   const abs: Abs = (p) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const repo =
-    f.repo !== undefined ? (isRemoteLocation(f.repo) ? f.repo : abs(f.repo)) : prev?.repository;
+  const repo = f.repo !== undefined ? (isRemoteLocation(f.repo) ? f.repo : abs(f.repo)) : prev?.repository;
   if (repo === undefined)
     throw new UserError('--repo: missing', {
       hint: 'give the repository directory, e.g. --repo /mnt/backup/agent',
@@ -177,7 +176,9 @@ export function profileFromFields(
     paths: f.path !== undefined ? f.path.map((p) => abs(p)) : (prev?.paths ?? []),
     excludes: f.exclude ?? prev?.excludes ?? [],
     tags: f.tag ?? prev?.tags ?? [],
-    retention: RETENTION_FLAG_NAMES.some((k) => f[k] !== undefined) ? retentionFromFlags(f) : (prev?.retention ?? {}),
+    retention: RETENTION_FLAG_NAMES.some((k) => f[k] !== undefined)
+      ? retentionFromFlags(f)
+      : (prev?.retention ?? {}),
   };
   const sources = sourcesFromFlags(f, prev?.sources, abs);
   if (sources.length > 0) input.sources = sources;

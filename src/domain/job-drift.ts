@@ -56,7 +56,11 @@ function canonical(v: unknown): string | undefined {
 }
 
 /** Field-by-field differences of the given fields of two objects, in a stable order. */
-export function fieldsDiff<T extends object>(fields: readonly (keyof T & string)[], file: T, store: T): FieldDrift[] {
+export function fieldsDiff<T extends object>(
+  fields: readonly (keyof T & string)[],
+  file: T,
+  store: T,
+): FieldDrift[] {
   const out: FieldDrift[] = [];
   for (const f of fields) walk(f, file[f], store[f], out);
   return out;

@@ -96,7 +96,9 @@ export const JOB_FILE_KEYS = {
   'expect-file': nonEmpty
     .optional()
     .describe('evidence: a matching file exists and was modified during the run'),
-  'expect-min-bytes': size.optional().describe('evidence: with expect-file, the file has at least this size (4K, 1M)'),
+  'expect-min-bytes': size
+    .optional()
+    .describe('evidence: with expect-file, the file has at least this size (4K, 1M)'),
   'expect-output': nonEmpty.optional().describe('evidence: the output matches this regular expression'),
 
   overlap: z.enum(['skip', 'queue-one', 'allow']).optional().describe('when the previous run is still going'),

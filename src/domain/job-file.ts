@@ -211,7 +211,8 @@ export function documentToInput(d: JobDocument): JobInput {
   input.policy = policy;
   const evidence: Evidence = {};
   if (d['expect-file'] !== undefined) evidence.expectFile = d['expect-file'];
-  if (d['expect-min-bytes'] !== undefined) evidence.expectMinBytes = bytes('expect-min-bytes', d['expect-min-bytes']);
+  if (d['expect-min-bytes'] !== undefined)
+    evidence.expectMinBytes = bytes('expect-min-bytes', d['expect-min-bytes']);
   if (d['expect-output'] !== undefined) evidence.expectOutput = d['expect-output'];
   input.evidence = evidence;
   const history: Partial<HistoryPolicy> = {};

@@ -23,9 +23,14 @@ const ref = nonEmpty.describe('a secret reference: env:NAME, file:/path, cmd:...
 export const PROFILE_FILE_KEYS = {
   kind: z.literal(PROFILE_KIND).describe('this document declares a backup profile, not a job'),
   name: nonEmpty.describe('unique profile name (jobs say backup: NAME)'),
-  repo: nonEmpty.describe('repository: an absolute directory, s3:https://host/bucket/prefix or sftp:user@host:/path'),
+  repo: nonEmpty.describe(
+    'repository: an absolute directory, s3:https://host/bucket/prefix or sftp:user@host:/path',
+  ),
   'password-ref': ref.optional().describe('passphrase repository: where the passphrase lives (a reference)'),
-  'recipients-repo': z.literal(true).optional().describe('recipients repository: written with the writer key in the home'),
+  'recipients-repo': z
+    .literal(true)
+    .optional()
+    .describe('recipients repository: written with the writer key in the home'),
   'writer-key': nonEmpty.optional().describe('recipients repository: another writer key file'),
   'identity-ref': ref.optional().describe('recipients repository: reference to the age identity (drills)'),
   's3-access-key-ref': ref.optional().describe('s3: repository: where the access key id lives'),

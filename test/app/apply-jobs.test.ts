@@ -8,7 +8,7 @@ import type { App } from '../../src/app/app.ts';
 import { applyJobFiles } from '../../src/app/apply-jobs.ts';
 import type { ApplyOptions } from '../../src/app/apply-jobs.ts';
 import { exportJobs, fileNameFor } from '../../src/app/export-jobs.ts';
-import { addJob, editJob, newJob } from '../../src/app/jobs.ts';
+import { addJob, editJob, newJob, removeJob } from '../../src/app/jobs.ts';
 import type { JobInput } from '../../src/domain/job-validation.ts';
 import { renderJobFiles } from '../../src/app/job-files.ts';
 import { UserError } from '../../src/domain/errors.ts';
@@ -468,5 +468,67 @@ describe('chains through the job use cases (cron add/edit --after)', () => {
     await assert.rejects(editJob(app, 'a', { schedule: chainTo('b') }), /chain cycle: a -> b -> a/);
     await assert.rejects(editJob(app, 'a', { name: 'a2' }), /b runs after a, and there is no job named a/);
     assert.equal(await snapshot(), before);
+  });
+});
+
+describe('a job other jobs run after (cron rm, job_remove, DELETE, apply --prune)', () => {
+  const cmd = { kind: 'command' as const, command: 'true' };
+  const chainTo = (job: string) => ({ kind: 'after' as const, after: [{ job, on: 'success' as const }] });
+  beforeEach(async () => {
+    await add({ name: 'prep', schedule: { kind: 'every', everyMs: 60_000 }, payload: cmd });
+    await add({ name: 'reset', schedule: chainTo('prep'), payload: cmd });
+    await add({ name: 'continue', schedule: chainTo('reset'), payload: cmd });
+  });
+
+  test('is refused naming its successors and the fix; the store is unchanged', async () => {
+    const before = await snapshot();
+    const err = await removeJob(app, 'prep').then(
+      () => assert.fail('removal should have been refused'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof UserError);
+    assert.equal(err.code, 'has_successors');
+    assert.equal(err.exitCode, 4);
+    assert.match(err.message, /prep cannot be removed: reset, continue run after it/);
+    assert.match(err.hint ?? '', /nightshift cron rm continue/);
+    assert.match(err.hint ?? '', /--force\` removes prep and reset, continue together/);
+    assert.equal(await snapshot(), before);
+  });
+
+  test('with force, the successors go too, the furthest first; a job at the end of a chain goes alone', async () => {
+    const { alsoRemoved } = await removeJob(app, 'reset', { force: true });
+    assert.deepEqual(
+      alsoRemoved.map((j) => j.name),
+      ['continue'],
+    );
+    assert.deepEqual(
+      (await app.store.listJobs()).map((j) => j.name),
+      ['prep'],
+    );
+    assert.deepEqual((await removeJob(app, 'prep')).alsoRemoved, []);
+  });
+
+  test('apply --prune removes a whole orphaned chain, followers first', async () => {
+    write('chain.yaml', 'name: a\nevery: 1h\ncommand: "true"\n---\nname: b\nafter: a\ncommand: "true"\n');
+    await apply();
+    write('chain.yaml', 'name: other\nevery: 1h\ncommand: "true"\n');
+    const r = await apply({ prune: true, confirm: async () => true });
+    assert.deepEqual(r.removed, ['b', 'a']);
+  });
+});
+
+describe('sizes in job files take units (the one size reader of the flags)', () => {
+  test('4M and "16 KiB"; a size without a readable unit is refused naming the key', async () => {
+    write(
+      's.yaml',
+      'name: s\nevery: 1h\ncommand: "true"\nexpect-file: /tmp/x\nexpect-min-bytes: 4M\noutput-tail-bytes: 16 KiB\n',
+    );
+    await apply();
+    const job = (await app.store.findJob('s'))!;
+    assert.equal(job.evidence.expectMinBytes, 4 * 1024 ** 2);
+    assert.equal(job.history.outputTailBytes, 16 * 1024);
+    assert.equal((await apply({ check: true })).inSync, true);
+    write('s.yaml', 'name: s\nevery: 1h\ncommand: "true"\noutput-tail-bytes: 16 kilos\n');
+    await refused({}, 's.yaml:4: output-tail-bytes:');
   });
 });

@@ -63,8 +63,7 @@ function printReport(r: ApplyReport): void {
         (l.movedFrom ? ` (was ${displayPath(l.movedFrom)})` : ' (made elsewhere, same definition)'),
     );
   for (const o of r.orphans) {
-    if (r.removed.includes(o.name))
-      printLine(`removed ${label(o)} (was declared in ${displayPath(o.file)})`);
+    if (r.removed.includes(o.name)) printLine(`removed ${label(o)} (was declared in ${displayPath(o.file)})`);
     else
       printLine(
         `orphan: ${label(o)} (made from ${displayPath(o.file)}, no longer declared there; --prune removes it)`,
@@ -143,7 +142,10 @@ export function registerJobFileCommands(program: Command): void {
   program
     .command('export')
     .description('write jobs and backup profiles as job files; `apply --check` on them reports no drift')
-    .option('--dir <dir>', 'one file per job (NAME.yaml) and per profile (NAME.profile.yaml) in this directory')
+    .option(
+      '--dir <dir>',
+      'one file per job (NAME.yaml) and per profile (NAME.profile.yaml) in this directory',
+    )
     .option('-o, --output <file>', 'everything in one file, one YAML document each')
     .option('--job <name...>', 'only these jobs (id or name; default: all jobs and profiles)')
     .option('--profile <name...>', 'only these backup profiles (default: all jobs and profiles)')
@@ -155,7 +157,9 @@ export function registerJobFileCommands(program: Command): void {
           hint: '--dir writes one file per job, -o one file with all of them',
         });
       }
-      const exported = await withApp(cmd, (app) => exportJobs(app, { jobs: opts.job ?? [], profiles: opts.profile ?? [] }));
+      const exported = await withApp(cmd, (app) =>
+        exportJobs(app, { jobs: opts.job ?? [], profiles: opts.profile ?? [] }),
+      );
       const written: string[] = [];
       if (opts.dir !== undefined) {
         const dir = resolve(opts.dir);
@@ -180,7 +184,8 @@ export function registerJobFileCommands(program: Command): void {
           files: written,
           ...(written.length === 0 ? { documents: exported } : {}),
         });
-      else printLine(`exported ${exported.length} jobs and profiles to ${written.map(displayPath).join(', ')}`);
+      else
+        printLine(`exported ${exported.length} jobs and profiles to ${written.map(displayPath).join(', ')}`);
     });
 
   const schema = program.command('schema').description('print the JSON Schema of a file format');

@@ -118,7 +118,6 @@ export function addProfileFlags<A extends unknown[], O extends OptionValues, G e
     .addOption(new Option('--password <value>').hideHelp());
 }
 
-
 /** A profile from `add`/`edit` flags over the previous profile (edit) or nothing (add). */
 export function profileFromFlags(
   name: string,
