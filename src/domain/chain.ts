@@ -88,6 +88,13 @@ export function runCountsFor(on: ChainOn, run: Run, retries: number): boolean {
   return (ok || failed) && final;
 }
 
+/** The job names a predecessor may be, for an error: sorted, the job itself left out, at most 20. */
+function knownNames(names: Set<string>, self: string): string {
+  const list = [...names].filter((n) => n !== self).sort();
+  if (list.length === 0) return 'none';
+  return list.length > 20 ? `${list.slice(0, 20).join(', ')}, … ${list.length - 20} more` : list.join(', ');
+}
+
 /**
  * Problems of a set of jobs' chains: a predecessor that is not among `jobs`, a job after itself,
  * or a cycle. Each message names the jobs involved; empty when all is well.
@@ -105,7 +112,9 @@ export function chainProblems(jobs: Pick<Job, 'name' | 'schedule'>[]): string[] 
     for (const l of j.schedule.after) {
       if (l.job === j.name) problems.push(`${j.name} runs after itself`);
       else if (!names.has(l.job))
-        problems.push(`${j.name} runs after ${l.job}, and there is no job named ${l.job}`);
+        problems.push(
+          `${j.name} runs after ${l.job}, and there is no job named ${l.job} (known: ${knownNames(names, j.name)})`,
+        );
     }
   }
   // Depth-first search for a cycle; each cycle is reported once, from its first job by name.

@@ -24,9 +24,17 @@ export interface RunArgs {
 
 export const jobRef = z.string().min(1).describe('job id or exact name (case-sensitive)');
 
+const chainLinkIn = z.union([
+  z.string().describe('the job this one runs after (when its run ends ok)'),
+  z.looseObject({
+    job: z.string().describe('the predecessor job'),
+    on: z.enum(['success', 'failure', 'always']).optional().describe('which end of its run (default success)'),
+  }),
+]);
+
 export const scheduleIn = z
   .looseObject({
-    kind: z.enum(['cron', 'every', 'at']),
+    kind: z.enum(['cron', 'every', 'at', 'after']),
     expr: z.string().optional().describe('cron: 5 or 6 fields, or @daily etc.'),
     tz: z.string().optional().describe('IANA time zone, e.g. Europe/Berlin'),
     everyMs: z
@@ -35,8 +43,19 @@ export const scheduleIn = z
       .describe('every: milliseconds, or a duration such as "30m"'),
     anchorMs: z.number().optional(),
     at: z.string().optional().describe('at: ISO 8601 time (offset-less = UTC unless tz), or "+20m"'),
+    after: z
+      .union([chainLinkIn, z.array(chainLinkIn)])
+      .optional()
+      .describe('after: the jobs whose runs end start this one (all of them, in the same cycle)'),
+    withinMs: z
+      .union([z.number(), z.string()])
+      .optional()
+      .describe('after: all predecessors end within this span of the first (ms or "30m"), else the chain is broken'),
   })
-  .describe('when the job fires: {kind:"cron",expr,tz?}, {kind:"every",everyMs} or {kind:"at",at,tz?}');
+  .describe(
+    'when the job fires: {kind:"cron",expr,tz?}, {kind:"every",everyMs}, {kind:"at",at,tz?} or ' +
+      '{kind:"after",after:"prep"|["a",{job:"b",on:"failure"}],withinMs?} (a chain: runs when those jobs\u2019 runs end)',
+  );
 
 export const payloadIn = z
   .looseObject({
@@ -269,16 +288,20 @@ const refusalShape = {
     .describe('set when the call failed (isError): what is wrong and how to fix it'),
 };
 
-/** `everyMs: "30m"` is accepted for agents' convenience; the domain wants milliseconds. */
+/** `everyMs: "30m"` and `withinMs: "30m"` are accepted for agents' convenience; the domain wants milliseconds. */
 export function normalizeSchedule(schedule: unknown): unknown {
   if (typeof schedule !== 'object' || schedule === null) return schedule;
-  const s = schedule as Record<string, unknown>;
-  if (typeof s.everyMs !== 'string') return s;
-  try {
-    return { ...s, everyMs: parseDuration(s.everyMs) };
-  } catch (err) {
-    if (err instanceof UserError)
-      throw new UserError(`schedule.everyMs: ${err.message}`, { hint: err.hint ?? 'e.g. "30m" or 1800000' });
-    throw err;
+  let s = schedule as Record<string, unknown>;
+  for (const key of ['everyMs', 'withinMs'] as const) {
+    const v = s[key];
+    if (typeof v !== 'string') continue;
+    try {
+      s = { ...s, [key]: parseDuration(v) };
+    } catch (err) {
+      if (err instanceof UserError)
+        throw new UserError(`schedule.${key}: ${err.message}`, { hint: err.hint ?? 'e.g. "30m" or 1800000' });
+      throw err;
+    }
   }
+  return s;
 }

@@ -375,6 +375,52 @@ describe('MCP scheduler tools', () => {
     assert.equal(data(await call(read, 'job_show', { job: 'with-secret' })).error !== undefined, true);
   });
 
+  test('chains: job_add and job_edit take after/withinMs like the CLI and files; job_remove of a predecessor is refused', async () => {
+    const cmd = { command: 'true' };
+    await call(admin, 'job_add', { name: 'c-prep', schedule: { kind: 'every', everyMs: '1h' }, payload: cmd });
+    const added = data(
+      await call(admin, 'job_add', {
+        name: 'c-reset',
+        schedule: { kind: 'after', after: 'c-prep', withinMs: '30m' },
+        payload: cmd,
+      }),
+    );
+    assert.deepEqual((added.job as { schedule: unknown }).schedule, {
+      kind: 'after',
+      after: [{ job: 'c-prep', on: 'success' }],
+      withinMs: 1_800_000,
+    });
+    const shown = data(await call(read, 'job_show', { job: 'c-reset' }));
+    assert.ok((shown.contract as string[]).some((l) => l.includes('runs after c-prep succeeds')));
+    const before = JSON.stringify(await app.store.listJobs());
+
+    const unknown = await call(admin, 'job_add', {
+      name: 'c-lost',
+      schedule: { kind: 'after', after: [{ job: 'c-prpe', on: 'failure' }] },
+      payload: cmd,
+    });
+    assert.equal(unknown.isError, true);
+    assert.match(text(unknown), /c-lost runs after c-prpe, and there is no job named c-prpe \(known: .*c-prep/);
+    const cycle = await call(admin, 'job_edit', { job: 'c-prep', schedule: { kind: 'after', after: 'c-reset' } });
+    assert.equal(cycle.isError, true);
+    assert.match(text(cycle), /chain cycle: c-prep -> c-reset -> c-prep/);
+    const badOn = await call(admin, 'job_edit', {
+      job: 'c-reset',
+      schedule: { kind: 'after', after: [{ job: 'c-prep', on: 'sometimes' }] },
+    });
+    assert.equal(badOn.isError, true);
+
+    const blocked = await call(admin, 'job_remove', { job: 'c-prep' });
+    assert.equal(blocked.isError, true);
+    assert.match(text(blocked), /c-prep cannot be removed: c-reset runs after it/);
+    assert.match(text(blocked), /force: true/);
+    assert.equal(JSON.stringify(await app.store.listJobs()), before, 'a refused call changed the store');
+
+    const forced = data(await call(admin, 'job_remove', { job: 'c-prep', force: true }));
+    assert.deepEqual(forced.alsoRemoved, ['c-reset']);
+    assert.equal(await app.store.findJob('c-reset'), undefined);
+  });
+
   test('an admin edits and removes a job', async () => {
     const edited = data(
       await call(admin, 'job_edit', { job: 'background', enabled: false, description: 'paused for now' }),
