@@ -1,6 +1,7 @@
 /**
  * Names a job refers to in config.json (alert and delivery channels, agents) are checked when the
  * job is added or edited; alerts that no channel would receive are warned about and shown as such.
+ * A job that other jobs run after (they refer to it) is not removed without saying what happens to them.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -187,4 +188,22 @@ test('--name selects the job on show, runs, disable and rm, as OpenClaw writes i
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /the job is given twice, differently/);
   assert.match((await cli(home, ['cron', 'rm', '--name', 'j'])).stdout, /removed j/);
+});
+
+test('cron rm of a job others run after is refused naming them and the fix; --force removes them too', async () => {
+  const home = homeWith(undefined);
+  assert.equal((await cli(home, [...base])).code, 0);
+  assert.equal((await cli(home, ['cron', 'add', '--name', 'k', '--after', 'j', '--command', 'true'])).code, 0);
+  const refused = await cli(home, ['cron', 'rm', 'j']);
+  assert.equal(refused.code, 4);
+  assert.match(refused.stderr, /j cannot be removed: k runs after it/);
+  assert.match(refused.stderr, /nightshift cron rm k/);
+  assert.match(refused.stderr, /--force/);
+  const list = await cliJson<{ jobs: unknown[] }>(home, ['cron', 'list', '--all']);
+  assert.equal(list.json.jobs.length, 2);
+  const forced = await cli(home, ['cron', 'rm', 'j', '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /also removed, as they ran after it: k/);
+  const after = await cliJson<{ jobs: unknown[] }>(home, ['cron', 'list', '--all']);
+  assert.deepEqual(after.json.jobs, []);
 });

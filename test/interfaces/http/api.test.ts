@@ -141,6 +141,25 @@ describe('HTTP API served by the daemon', () => {
     assert.equal((missing.json.error as { code: string }).code, 'not_found');
   });
 
+  test('chains: POST a chained job; DELETE of its predecessor is 409 naming it, force=true removes both', async () => {
+    const prep = await d.call('POST', '/api/v1/jobs', {
+      body: { name: 'h-prep', schedule: { kind: 'every', everyMs: '1h' }, payload: { command: 'true' } },
+    });
+    assert.equal(prep.status, 201, JSON.stringify(prep.json));
+    const reset = await d.call('POST', '/api/v1/jobs', {
+      body: { name: 'h-reset', schedule: { kind: 'after', after: 'h-prep' }, payload: { command: 'true' } },
+    });
+    assert.equal(reset.status, 201, JSON.stringify(reset.json));
+    const blocked = await d.call('DELETE', '/api/v1/jobs/h-prep');
+    assert.equal(blocked.status, 409, JSON.stringify(blocked.json));
+    assert.match(JSON.stringify(blocked.json), /h-prep cannot be removed: h-reset runs after it/);
+    assert.equal((await d.call('GET', '/api/v1/jobs/h-reset')).status, 200);
+    const forced = await d.call('DELETE', '/api/v1/jobs/h-prep?force=true');
+    assert.equal(forced.status, 200, JSON.stringify(forced.json));
+    assert.deepEqual(forced.json.alsoRemoved, ['h-reset']);
+    assert.equal((await d.call('GET', '/api/v1/jobs/h-reset')).status, 404);
+  });
+
   test('run now: the daemon runs it at once; the event stream shows it; runs list and get show it', async () => {
     const ctrl = new AbortController();
     const res = await fetch(d.url + '/api/v1/events', {
