@@ -7,7 +7,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import {
   buildProfile,
-  parseBytes,
   type BackupProfile,
   type ProfileInput,
   type ProfileKey,
@@ -24,6 +23,7 @@ import { parseDuration } from '../domain/duration.ts';
 import { UserError } from '../domain/errors.ts';
 import type { ProfileWords } from '../domain/profile-file.ts';
 import { RETENTION_FLAG_NAMES, retentionFromFlags } from '../domain/retention-flags.ts';
+import { parseSize } from '../domain/size.ts';
 import { parseSecretRef } from '../secrets/secret-ref.ts';
 
 /** The words of `backup profile add|edit` (domain/profile-file.ts), and the refused `--password`. */
@@ -210,7 +210,7 @@ export function profileFromFields(
     if (!OFF.has(f.verifySubset.trim().toLowerCase())) input.verifySubset = f.verifySubset.trim();
   } else if (prev?.verifySubset !== undefined) input.verifySubset = prev.verifySubset;
   if (f.minFree !== undefined) {
-    if (!OFF.has(f.minFree.trim().toLowerCase())) input.minFreeBytes = parseBytes(f.minFree, '--min-free');
+    if (!OFF.has(f.minFree.trim().toLowerCase())) input.minFreeBytes = parseSize(f.minFree, '--min-free');
   } else if (prev?.minFreeBytes !== undefined) input.minFreeBytes = prev.minFreeBytes;
   const p = buildProfile(input, nowMs, prev?.createdAtMs ?? nowMs);
   // An edit by command keeps where the profile was declared: the next apply puts the file back.

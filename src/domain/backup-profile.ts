@@ -4,7 +4,6 @@
  * secret reference resolved at run time, and a recipients repository is written with the writer
  * key kept in the home (which cannot read any backup).
  */
-import { parseSize } from './size.ts';
 import { UserError } from './errors.ts';
 import { SOURCE_ROOTS, validateSources, type SourceSpec } from './backup-source.ts';
 import { parseRepositoryLocation } from './repository-location.ts';
@@ -277,9 +276,4 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
   if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;
   if (input.minFreeBytes !== undefined) p.minFreeBytes = input.minFreeBytes;
   return validateProfile(p);
-}
-
-/** `500M`, `2G`, `1.5GiB`, `1048576` as bytes (powers of 1024); throws a UserError naming `field`. */
-export function parseBytes(text: string, field = '--min-free'): number {
-  return parseSize(text, field);
 }

@@ -7,7 +7,16 @@
  * takes over. Durations are strings with a unit ("30s", "2h"), as on the command line.
  */
 import { z } from 'zod';
-import { SIZE_HINT } from './size.ts';
+import { SIZE_HINT, parseSize } from './size.ts';
+
+function isSize(v: string): boolean {
+  try {
+    parseSize(v, 'size');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const duration = z
   .string({ error: 'must be a duration with a unit, e.g. 30s, 5m, 1h30m, 2d (a bare number is ambiguous)' })
@@ -22,7 +31,7 @@ export const size = z.union([
   count,
   z
     .string()
-    .regex(/^\s*\d+(\.\d+)?\s*[kmgt]?(i?b)?\s*$/i, `a size: ${SIZE_HINT}`)
+    .refine((v) => isSize(v), `a size: ${SIZE_HINT}`)
     .describe(`a size: ${SIZE_HINT}`),
 ]);
 export const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);

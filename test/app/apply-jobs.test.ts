@@ -491,7 +491,7 @@ describe('a job other jobs run after (cron rm, job_remove, DELETE, apply --prune
     assert.equal(err.exitCode, 4);
     assert.match(err.message, /prep cannot be removed: reset, continue run after it/);
     assert.match(err.hint ?? '', /nightshift cron rm continue/);
-    assert.match(err.hint ?? '', /--force\` removes prep and reset, continue together/);
+    assert.match(err.hint ?? '', /--force` removes prep and reset, continue together/);
     assert.equal(await snapshot(), before);
   });
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { runDrill } from '../../src/backup-jobs/drill.ts';
 import { runProfileBackup } from '../../src/backup-jobs/profile-backup.ts';
 import { checkProfile, listProfileSnapshots } from '../../src/backup-jobs/profile-snapshots.ts';
-import { buildProfile, parseBytes, parseSubset, type ProfileInput } from '../../src/domain/backup-profile.ts';
+import { buildProfile, parseSubset, type ProfileInput } from '../../src/domain/backup-profile.ts';
+import { parseSize } from '../../src/domain/size.ts';
 import { UserError } from '../../src/domain/errors.ts';
 import { addProfile, recipientsRepo, world } from './helpers.ts';
 
@@ -108,10 +109,10 @@ describe('profile validation', () => {
   });
 
   test('sizes and subsets', () => {
-    assert.equal(parseBytes('2G'), 2 * 1024 ** 3);
-    assert.equal(parseBytes('500MiB'), 500 * 1024 ** 2);
-    assert.equal(parseBytes('1048576'), 1048576);
-    assert.throws(() => parseBytes('lots'), /--min-free: cannot read "lots"/);
+    assert.equal(parseSize('2G', '--min-free'), 2 * 1024 ** 3);
+    assert.equal(parseSize('500MiB', '--min-free'), 500 * 1024 ** 2);
+    assert.equal(parseSize('1048576', '--min-free'), 1048576);
+    assert.throws(() => parseSize('lots', '--min-free'), /--min-free: cannot read "lots"/);
     assert.equal(parseSubset('5%'), 5);
     assert.equal(parseSubset('1/10'), 10);
     assert.throws(() => parseSubset('150%'), /invalid subset/);

@@ -28,7 +28,10 @@ const chainLinkIn = z.union([
   z.string().describe('the job this one runs after (when its run ends ok)'),
   z.looseObject({
     job: z.string().describe('the predecessor job'),
-    on: z.enum(['success', 'failure', 'always']).optional().describe('which end of its run (default success)'),
+    on: z
+      .enum(['success', 'failure', 'always'])
+      .optional()
+      .describe('which end of its run (default success)'),
   }),
 ]);
 
@@ -50,7 +53,9 @@ export const scheduleIn = z
     withinMs: z
       .union([z.number(), z.string()])
       .optional()
-      .describe('after: all predecessors end within this span of the first (ms or "30m"), else the chain is broken'),
+      .describe(
+        'after: all predecessors end within this span of the first (ms or "30m"), else the chain is broken',
+      ),
   })
   .describe(
     'when the job fires: {kind:"cron",expr,tz?}, {kind:"every",everyMs}, {kind:"at",at,tz?} or ' +

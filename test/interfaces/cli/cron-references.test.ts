@@ -193,7 +193,10 @@ test('--name selects the job on show, runs, disable and rm, as OpenClaw writes i
 test('cron rm of a job others run after is refused naming them and the fix; --force removes them too', async () => {
   const home = homeWith(undefined);
   assert.equal((await cli(home, [...base])).code, 0);
-  assert.equal((await cli(home, ['cron', 'add', '--name', 'k', '--after', 'j', '--command', 'true'])).code, 0);
+  assert.equal(
+    (await cli(home, ['cron', 'add', '--name', 'k', '--after', 'j', '--command', 'true'])).code,
+    0,
+  );
   const refused = await cli(home, ['cron', 'rm', 'j']);
   assert.equal(refused.code, 4);
   assert.match(refused.stderr, /j cannot be removed: k runs after it/);

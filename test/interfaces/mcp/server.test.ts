@@ -377,7 +377,11 @@ describe('MCP scheduler tools', () => {
 
   test('chains: job_add and job_edit take after/withinMs like the CLI and files; job_remove of a predecessor is refused', async () => {
     const cmd = { command: 'true' };
-    await call(admin, 'job_add', { name: 'c-prep', schedule: { kind: 'every', everyMs: '1h' }, payload: cmd });
+    await call(admin, 'job_add', {
+      name: 'c-prep',
+      schedule: { kind: 'every', everyMs: '1h' },
+      payload: cmd,
+    });
     const added = data(
       await call(admin, 'job_add', {
         name: 'c-reset',
@@ -400,8 +404,14 @@ describe('MCP scheduler tools', () => {
       payload: cmd,
     });
     assert.equal(unknown.isError, true);
-    assert.match(text(unknown), /c-lost runs after c-prpe, and there is no job named c-prpe \(known: .*c-prep/);
-    const cycle = await call(admin, 'job_edit', { job: 'c-prep', schedule: { kind: 'after', after: 'c-reset' } });
+    assert.match(
+      text(unknown),
+      /c-lost runs after c-prpe, and there is no job named c-prpe \(known: .*c-prep/,
+    );
+    const cycle = await call(admin, 'job_edit', {
+      job: 'c-prep',
+      schedule: { kind: 'after', after: 'c-reset' },
+    });
     assert.equal(cycle.isError, true);
     assert.match(text(cycle), /chain cycle: c-prep -> c-reset -> c-prep/);
     const badOn = await call(admin, 'job_edit', {
