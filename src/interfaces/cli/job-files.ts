@@ -44,6 +44,14 @@ function label(e: { kind?: string; name: string }): string {
   return e.kind === 'backup-profile' ? `backup profile ${e.name}` : e.name;
 }
 
+/** `4 jobs`, or `4 jobs and 1 backup profile` when files declare profiles. */
+function inSyncCount(r: ApplyReport): string {
+  const profiles = r.unchangedProfiles.length + r.relinked.filter((l) => l.kind === 'backup-profile').length;
+  const jobs = r.unchanged.length + r.relinked.length - profiles;
+  const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+  return plural(jobs, 'job') + (profiles > 0 ? ` and ${plural(profiles, 'backup profile')}` : '');
+}
+
 function printReport(r: ApplyReport): void {
   const check = r.mode === 'check';
   const verb = (done: string, would: string): string => (r.mode === 'apply' ? done : would);
@@ -73,7 +81,7 @@ function printReport(r: ApplyReport): void {
   if (check)
     printLine(
       r.inSync
-        ? `in sync: ${r.unchanged.length + r.unchangedProfiles.length + r.relinked.length} jobs and profiles in ${r.files.length} files match the store`
+        ? `in sync: ${inSyncCount(r)} in ${r.files.length} files match the store`
         : `drift: ${r.updated.length} changed, ${r.created.length} only in files, ${r.orphans.length} orphaned`,
     );
   else
