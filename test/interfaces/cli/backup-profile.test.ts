@@ -37,6 +37,37 @@ describe('backup profile', () => {
 
   after(() => h.cleanup());
 
+  test('a profile declared in a job file: apply, show says its source, edit warns, check names the drift', async () => {
+    const jobs = join(h.work, 'jobs');
+    mkdirSync(jobs, { recursive: true });
+    writeFileSync(
+      join(jobs, 'profile.yaml'),
+      `kind: backup-profile\nname: from-file\nrepo: ${repo}\nrecipients-repo: true\npath: ../src\nkeep-daily: 7\nmin-free: 1 GiB\n`,
+    );
+    writeFileSync(
+      join(jobs, 'backup.yaml'),
+      'name: from-file-backup\ncron: "0 3 * * *"\nbackup: from-file\n',
+    );
+    const applied = await cli(h.home, ['apply', jobs]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /created backup profile from-file/);
+    const show = await cli(h.home, ['backup', 'profile', 'show', 'from-file']);
+    assert.match(show.stdout, /source: +file .*jobs\/profile\.yaml/);
+    const edit = await cli(h.home, ['backup', 'profile', 'edit', 'from-file', '--keep-daily', '3']);
+    assert.equal(edit.code, 0, edit.stderr);
+    assert.match(edit.stderr, /the next `nightshift apply` of that file overwrites this change/);
+    const check = await cli(h.home, ['apply', jobs, '--check']);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /backup profile from-file\.retention\.daily: 7 \(file\) != 3 \(store\)/);
+    const schema = await cliJson<{ then: { properties: Record<string, unknown> } }>(h.home, [
+      'schema',
+      'jobs',
+    ]);
+    assert.ok('password-ref' in schema.json.then.properties);
+    assert.equal((await cli(h.home, ['cron', 'rm', 'from-file-backup'])).code, 0);
+    assert.equal((await cli(h.home, ['backup', 'profile', 'rm', 'from-file'])).code, 0);
+  });
+
   test('add, show, list, edit round trip', async () => {
     const add = await cli(h.home, [
       'backup',

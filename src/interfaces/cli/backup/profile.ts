@@ -11,6 +11,7 @@ import type { BackupProfile } from '../../../domain/backup-profile.ts';
 import { formatDuration } from '../../../domain/duration.ts';
 import type { Job } from '../../../domain/job.ts';
 import { describeRetention } from '../../../domain/retention.ts';
+import { displayPath } from '../../../app/job-files.ts';
 import { globalOptions, withApp } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
 import { addProfileFlags, profileFromFlags } from './profile-flags.ts';
@@ -18,6 +19,7 @@ import { addProfileFlags, profileFromFlags } from './profile-flags.ts';
 function printProfile(p: BackupProfile, jobs: Job[]): void {
   printLine(`profile:     ${p.name}`);
   printLine(`repository:  ${p.repository}`);
+  if (p.source) printLine(`source:      file ${displayPath(p.source.path)}`);
   const r = p.remote;
   if (r?.s3AccessKeyRef) printLine(`s3 keys:     ${r.s3AccessKeyRef}, ${r.s3SecretKeyRef}`);
   if (r?.sshKeyRef) printLine(`ssh key:     ${r.sshKeyRef}`);
@@ -80,6 +82,10 @@ export function registerProfileCommands(backupCommand: CommandUnknownOpts): void
       const p = await editProfile(app, name, (prev) => profileFromFlags(name, flags, prev, Date.now()));
       if (globalOptions(cmd).json) printJson(p);
       else printLine(`updated backup profile ${name}`);
+      if (p.source)
+        process.stderr.write(
+          `warning: ${name} is declared in ${displayPath(p.source.path)}; the next \`nightshift apply\` of that file overwrites this change (edit the file instead)\n`,
+        );
     });
   });
 
