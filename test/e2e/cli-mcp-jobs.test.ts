@@ -175,9 +175,21 @@ describe('cron add/edit/show/rm through the CLI and through MCP', () => {
   test('a job one face removed is not_found through both', async () => {
     const rmCli = await cliJson<Json>(t.home, ['cron', 'rm', 'leap-mcp']);
     assert.equal(rmCli.result.code, 0, rmCli.result.stderr);
-    assert.deepEqual(rmCli.json, { ok: true, removed: true, id: rmCli.json.id, name: 'leap-mcp' });
+    assert.deepEqual(rmCli.json, {
+      ok: true,
+      removed: true,
+      id: rmCli.json.id,
+      name: 'leap-mcp',
+      alsoRemoved: [],
+    });
     const rmMcp = await tool('job_remove', { job: 'leap-cli' });
-    assert.deepEqual(rmMcp.body, { ok: true, removed: true, id: rmMcp.body.id, name: 'leap-cli' });
+    assert.deepEqual(rmMcp.body, {
+      ok: true,
+      removed: true,
+      id: rmMcp.body.id,
+      name: 'leap-cli',
+      alsoRemoved: [],
+    });
 
     for (const name of ['leap-cli', 'leap-mcp']) {
       const viaCli = await cliError(['cron', 'show', name]);
