@@ -70,6 +70,7 @@ import { isSlot, nextSlotAfter, slotsIn } from './slots.ts';
 import type { SlotRange } from './slots.ts';
 import { newRunId } from './run-id.ts';
 import { ChainTrigger } from './chains.ts';
+import { successorsOf } from '../domain/chain.ts';
 
 export type { EngineEvent } from './events.ts';
 
@@ -1202,7 +1203,9 @@ export class Engine {
   private async retireOneShot(job: Job, ok: boolean, now: number): Promise<void> {
     const fresh = await this.store.findJob(job.id);
     if (!fresh) return;
-    if (ok && fresh.deleteAfterRun) {
+    // Jobs chained after it name it: deleting it would leave them after a job that is not there.
+    const chained = successorsOf(await this.store.listJobs(), fresh.name).length > 0;
+    if (ok && fresh.deleteAfterRun && !chained) {
       // Its history stays (runs are never dropped silently) until it is older than the default age.
       await this.store.deleteJob(job.id, { keepRuns: true });
       await this.sweepOrphanRuns(now);
@@ -1229,7 +1232,9 @@ export class Engine {
       event: 'job.disabled',
       jobId: job.id,
       jobName: job.name,
-      reason: ok ? 'one-shot job finished ok (kept)' : 'one-shot job did not finish ok',
+      reason: ok
+        ? `one-shot job finished ok (kept${fresh.deleteAfterRun && chained ? ': jobs run after it' : ''})`
+        : 'one-shot job did not finish ok',
     });
   }
 

@@ -70,6 +70,26 @@ describe('engine: chains', () => {
     assert.deepEqual(await h.runs('on-ok'), []);
   });
 
+  test('a one-shot predecessor that jobs run after is kept (disabled) after success, not deleted', async () => {
+    h = await harness(T0 + SEC);
+    await h.store.insertJob(
+      makeJob('once', {
+        name: 'once',
+        schedule: { kind: 'at', at: new Date(T0 + MIN).toISOString() },
+        deleteAfterRun: true,
+      }),
+    );
+    await h.store.insertJob(chained('after-once', ['once']));
+    const engine = h.engine();
+    await engine.start();
+    await h.clock.advanceTo(T0 + 2 * MIN);
+    await engine.idle();
+    assert.deepEqual(order(), ['once', 'after-once']);
+    const once = await h.store.findJob('once');
+    assert.ok(once, 'the predecessor was deleted, stranding its follower');
+    assert.equal(once.enabled, false);
+  });
+
   test('a retry that succeeds, and a manual run, count too', async () => {
     h = await harness(T0 + SEC);
     let failures = 1;
