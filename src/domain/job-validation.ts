@@ -537,7 +537,7 @@ function setNotify(def: JobDefinition, alerts: unknown, delivery: unknown, healt
   const kind = def.payload.kind;
   if (a && (a.anomalyFactor !== undefined || a.maxRepoBytes !== undefined) && kind !== 'backup')
     fail(
-      'alerts.anomalyFactor: anomaly and repository-size alerts apply to backup jobs only',
+      `alerts.${a.anomalyFactor !== undefined ? 'anomalyFactor' : 'maxRepoBytes'}: anomaly and repository-size alerts apply to backup jobs only`,
       'drop --alert-anomaly-factor / --alert-max-repo-bytes, or make it a --backup job',
     );
   if (kind !== 'command' && Object.keys(def.evidence).length > 0)

@@ -530,5 +530,11 @@ describe('sizes in job files take units (the one size reader of the flags)', () 
     assert.equal((await apply({ check: true })).inSync, true);
     write('s.yaml', 'name: s\nevery: 1h\ncommand: "true"\noutput-tail-bytes: 16 kilos\n');
     await refused({}, 's.yaml:4: output-tail-bytes:');
+    // A size key a command job cannot have is named at its own line.
+    write('s.yaml', 'name: s\nevery: 1h\ncommand: "true"\nalert-after: 1\nalert-max-repo-bytes: 500 GB\n');
+    await refused(
+      {},
+      's.yaml:5: alert-max-repo-bytes: anomaly and repository-size alerts apply to backup jobs only',
+    );
   });
 });
