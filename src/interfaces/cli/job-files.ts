@@ -95,7 +95,9 @@ function printReport(r: ApplyReport): void {
 export function registerJobFileCommands(program: Command): void {
   program
     .command('apply')
-    .description('create and update jobs from job files (YAML/JSON, directories read recursively)')
+    .description(
+      'create and update jobs and backup profiles from job files (YAML/JSON, directories read recursively)',
+    )
     .argument('<paths...>', 'job files or directories of them (*.yaml, *.yml, *.json)')
     .option('--values <file>', 'template values (YAML or JSON) for {{...}} in the files')
     .option('--dry-run', 'show what would change, write nothing')
@@ -103,9 +105,15 @@ export function registerJobFileCommands(program: Command): void {
       '--check',
       'write nothing; print the drift field by field; exit 0 in sync, 1 on drift, 2 on invalid files',
     )
-    .option('--prune', 'also remove jobs made from these files that they no longer declare (asks first)')
+    .option(
+      '--prune',
+      'also remove jobs and backup profiles made from these files that they no longer declare (asks first)',
+    )
     .option('--yes', 'with --prune: do not ask')
-    .option('--adopt', 'take over jobs of the same name that were not made from files (the file wins)')
+    .option(
+      '--adopt',
+      'take over jobs and profiles of the same name that were not made from files (the file wins)',
+    )
     .action(async (paths, opts, cmd) => {
       const { json } = globalOptions(cmd);
       const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true && !json;
@@ -199,6 +207,8 @@ export function registerJobFileCommands(program: Command): void {
   const schema = program.command('schema').description('print the JSON Schema of a file format');
   schema
     .command('jobs')
-    .description('the job file format, for editors: nightshift schema jobs > jobs.schema.json')
+    .description(
+      'the job file format (jobs and backup profiles), for editors: nightshift schema jobs > jobs.schema.json',
+    )
     .action(() => printJson(jobFileJsonSchema()));
 }
