@@ -50,6 +50,7 @@ export const scheduleIn = z
       .union([chainLinkIn, z.array(chainLinkIn)])
       .optional()
       .describe('after: the jobs whose runs end start this one (all of them, in the same cycle)'),
+    within: z.string().optional().describe('after: same as withinMs, as a duration such as "30m"'),
     withinMs: z
       .union([z.number(), z.string()])
       .optional()
@@ -293,10 +294,19 @@ const refusalShape = {
     .describe('set when the call failed (isError): what is wrong and how to fix it'),
 };
 
-/** `everyMs: "30m"` and `withinMs: "30m"` are accepted for agents' convenience; the domain wants milliseconds. */
+/** `everyMs: "30m"` and `withinMs: "30m"` (or `within`) are accepted for agents' convenience; the domain wants milliseconds. */
 export function normalizeSchedule(schedule: unknown): unknown {
   if (typeof schedule !== 'object' || schedule === null) return schedule;
   let s = schedule as Record<string, unknown>;
+  // `within` is the word of the CLI flag and the job file key.
+  if (s.within !== undefined) {
+    const { within, ...rest } = s;
+    if (rest.withinMs !== undefined)
+      throw new UserError('schedule.within: give within or withinMs, not both', {
+        hint: 'e.g. within: "30m"',
+      });
+    s = { ...rest, withinMs: within };
+  }
   for (const key of ['everyMs', 'withinMs'] as const) {
     const v = s[key];
     if (typeof v !== 'string') continue;

@@ -377,6 +377,9 @@ describe('MCP scheduler tools', () => {
 
   test('chains: job_add and job_edit take after/withinMs like the CLI and files; job_remove of a predecessor is refused', async () => {
     const cmd = { command: 'true' };
+    // Only this test's jobs: the other tests' jobs may still be finishing runs in the background.
+    const chainJobs = async () =>
+      JSON.stringify((await app.store.listJobs()).filter((j) => j.name.startsWith('c-')));
     await call(admin, 'job_add', {
       name: 'c-prep',
       schedule: { kind: 'every', everyMs: '1h' },
@@ -396,7 +399,7 @@ describe('MCP scheduler tools', () => {
     });
     const shown = data(await call(read, 'job_show', { job: 'c-reset' }));
     assert.ok((shown.contract as string[]).some((l) => l.includes('runs after c-prep succeeds')));
-    const before = JSON.stringify(await app.store.listJobs());
+    const before = await chainJobs();
 
     const unknown = await call(admin, 'job_add', {
       name: 'c-lost',
@@ -414,17 +417,31 @@ describe('MCP scheduler tools', () => {
     });
     assert.equal(cycle.isError, true);
     assert.match(text(cycle), /chain cycle: c-prep -> c-reset -> c-prep/);
+    assert.equal(await chainJobs(), before, 'a refused call changed the store');
+    const within = data(
+      await call(admin, 'job_edit', {
+        job: 'c-reset',
+        schedule: { kind: 'after', after: [{ job: 'c-prep', on: 'always' }], within: '45m' },
+      }),
+    );
+    assert.deepEqual((within.job as { schedule: unknown }).schedule, {
+      kind: 'after',
+      after: [{ job: 'c-prep', on: 'always' }],
+      withinMs: 2_700_000,
+    });
     const badOn = await call(admin, 'job_edit', {
       job: 'c-reset',
       schedule: { kind: 'after', after: [{ job: 'c-prep', on: 'sometimes' }] },
     });
     assert.equal(badOn.isError, true);
 
+    assert.equal(badOn.isError, true);
+    const beforeRemove = await chainJobs();
     const blocked = await call(admin, 'job_remove', { job: 'c-prep' });
     assert.equal(blocked.isError, true);
     assert.match(text(blocked), /c-prep cannot be removed: c-reset runs after it/);
     assert.match(text(blocked), /force: true/);
-    assert.equal(JSON.stringify(await app.store.listJobs()), before, 'a refused call changed the store');
+    assert.equal(await chainJobs(), beforeRemove, 'a refused call changed the store');
 
     const forced = data(await call(admin, 'job_remove', { job: 'c-prep', force: true }));
     assert.deepEqual(forced.alsoRemoved, ['c-reset']);
