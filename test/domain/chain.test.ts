@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chainProblems, describeAfter, runCountsFor, validateAfterSchedule } from '../../src/domain/chain.ts';
+import {
+  chainProblems,
+  describeAfter,
+  runCountsFor,
+  successorsOf,
+  validateAfterSchedule,
+} from '../../src/domain/chain.ts';
 import type { Run, Schedule } from '../../src/domain/job.ts';
 import { UserError } from '../../src/domain/errors.ts';
 
@@ -19,8 +25,17 @@ test('chain problems: unknown predecessor, self, cycles (each once)', () => {
     [],
   );
   assert.deepEqual(chainProblems([{ name: 'b', schedule: after('gone') }]), [
-    'b runs after gone, and there is no job named gone',
+    'b runs after gone, and there is no job named gone (known: none)',
   ]);
+  // The jobs there are, so a typo is seen at once.
+  assert.deepEqual(
+    chainProblems([
+      { name: 'prep', schedule: every },
+      { name: 'export', schedule: every },
+      { name: 'b', schedule: after('perp') },
+    ]),
+    ['b runs after perp, and there is no job named perp (known: export, prep)'],
+  );
   assert.deepEqual(chainProblems([{ name: 'b', schedule: after('b') }]), ['b runs after itself']);
   assert.deepEqual(
     chainProblems([
@@ -87,4 +102,28 @@ test('which run ends count for a link', () => {
   assert.equal(runCountsFor('failure', run('timeout', 1, 'manual'), 2), true, 'manual runs are not retried');
   assert.equal(runCountsFor('always', run('skipped'), 0), false, 'a skipped slot did not run');
   assert.equal(runCountsFor('always', run('ok'), 0), true);
+});
+
+test('successors: every job that runs after one, directly or through others, nearest first, each once', () => {
+  const jobs = [
+    { name: 'prep', schedule: every },
+    { name: 'reset', schedule: after('prep') },
+    { name: 'continue', schedule: after('reset') },
+    {
+      name: 'both',
+      schedule: {
+        kind: 'after',
+        after: [
+          { job: 'prep', on: 'success' },
+          { job: 'reset', on: 'always' },
+        ],
+      } as Schedule,
+    },
+    { name: 'other', schedule: every },
+  ];
+  assert.deepEqual(
+    successorsOf(jobs, 'prep').map((j) => j.name),
+    ['reset', 'both', 'continue'],
+  );
+  assert.deepEqual(successorsOf(jobs, 'continue'), []);
 });
