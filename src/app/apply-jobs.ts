@@ -140,7 +140,7 @@ interface Plan {
   updates: { declared: DeclaredJob; stored: Job; drift: FieldDrift[]; sourceChanged: boolean }[];
   orphans: Job[];
   profileCreates: DeclaredProfile[];
-  profileUpdates: { declared: DeclaredProfile; stored: BackupProfile; sourceChanged: boolean }[];
+  profileUpdates: { declared: DeclaredProfile; stored: BackupProfile }[];
   profileOrphans: BackupProfile[];
 }
 
@@ -327,7 +327,7 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
       report.unchangedProfiles.push(d.profile.name);
       continue;
     }
-    profileUpdates.push({ declared: d, stored: existing, sourceChanged });
+    profileUpdates.push({ declared: d, stored: existing });
     (drift.length > 0 ? report.updated : report.relinked).push({
       ...change,
       drift,
