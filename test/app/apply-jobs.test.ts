@@ -1,6 +1,15 @@
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openApp } from '../../src/app/app.ts';
@@ -33,8 +42,18 @@ function add(input: JobInput) {
   return addJob(app, newJob(input));
 }
 
+/** The jobs as stored, and the bytes of the SQLite database and its write-ahead log (-shm changes on reads). */
 async function snapshot(): Promise<string> {
-  return JSON.stringify(await app.store.listJobs());
+  const files = readdirSync(join(root, 'home'))
+    .filter((f) => f === 'nightshift.db' || f === 'nightshift.db-wal')
+    .sort()
+    .map(
+      (f) =>
+        `${f}:${createHash('sha256')
+          .update(readFileSync(join(root, 'home', f)))
+          .digest('hex')}`,
+    );
+  return JSON.stringify([await app.store.listJobs(), files]);
 }
 
 /** Expects the apply to be refused with exit 2 and a message containing every `parts`; the store is unchanged. */

@@ -5,7 +5,16 @@
  */
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openApp } from '../../src/app/app.ts';
@@ -34,9 +43,21 @@ function write(name: string, text: string): string {
 
 const apply = (opts: ApplyOptions = {}, paths = [dir]) => applyJobFiles(app, paths, opts);
 
-/** Jobs and profiles as stored, for "nothing changed" comparisons. */
+/**
+ * Jobs and profiles as stored, and the bytes of the store's files (the SQLite database and its
+ * write-ahead log; the -shm index changes on reads), for "nothing changed" comparisons.
+ */
 async function snapshot(): Promise<string> {
-  return JSON.stringify([await app.store.listJobs(), await app.store.profiles.list()]);
+  const files = readdirSync(join(root, 'home'))
+    .filter((f) => f === 'nightshift.db' || f === 'nightshift.db-wal') // -shm is a reader's index, not data
+    .sort()
+    .map(
+      (f) =>
+        `${f}:${createHash('sha256')
+          .update(readFileSync(join(root, 'home', f)))
+          .digest('hex')}`,
+    );
+  return JSON.stringify([await app.store.listJobs(), await app.store.profiles.list(), files]);
 }
 
 async function refused(opts: ApplyOptions, ...parts: string[]): Promise<UserError> {
