@@ -36,6 +36,8 @@ export const DEFAULT_LEASE: LeaseTiming = {
 export type MembershipEvent =
   | { event: 'cluster.joined'; gen: number; host: string }
   | { event: 'cluster.takeover'; runs: number }
+  /** Deregistered on stop; `runs` left `running` (their end unrecorded) were finished `interrupted`. */
+  | { event: 'cluster.left'; runs: number }
   | { event: 'cluster.lease-lost'; gen: number; reason: string }
   | { event: 'cluster.error'; error: string };
 
@@ -101,7 +103,16 @@ export class Membership {
     await this.beating;
     await this.takingOver;
     await this.recovering;
-    await this.opts.cluster.deregister(this.opts.clock.now()).catch(() => undefined);
+    try {
+      const runs = await this.opts.cluster.deregister(
+        this.opts.clock.now(),
+        "interrupted: its daemon stopped before recording the run's end",
+      );
+      this.opts.log({ event: 'cluster.left', runs });
+    } catch (err) {
+      // Its lease then runs out, and another daemon (or the next to start) takes its runs over.
+      this.opts.log({ event: 'cluster.error', error: errorText(err) });
+    }
   }
 
   private async join(): Promise<void> {

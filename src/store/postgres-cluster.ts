@@ -60,7 +60,7 @@ export class PostgresCluster implements ClusterStore {
     try {
       await c.query('BEGIN');
       const expired = await c.query<{ gen: number; host: string }>(
-        `UPDATE daemons SET state = 'expired', taken_over_by = $2
+        `UPDATE daemons SET state = 'expired', taken_over_by = $2, taken_over_at_ms = $1
           WHERE gen IN (SELECT gen FROM daemons WHERE state = 'alive' AND lease_until_ms < $1
                         ORDER BY gen FOR UPDATE SKIP LOCKED)
           RETURNING gen, host`,
@@ -104,14 +104,35 @@ export class PostgresCluster implements ClusterStore {
     return res.rows.map(toDaemon);
   }
 
-  async deregister(nowMs: number): Promise<void> {
-    if (this.owner.gen === null) return;
-    await this.pool.query(
-      `UPDATE daemons SET state = 'stopped', heartbeat_at_ms = $2, runs_in_flight = 0
-        WHERE gen = $1 AND state = 'alive'`,
-      [this.owner.gen, nowMs],
-    );
-    this.owner.gen = null;
+  async deregister(nowMs: number, reason: string): Promise<number> {
+    if (this.owner.gen === null) return 0;
+    const gen = this.owner.gen;
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(
+        `UPDATE daemons SET state = 'stopped', heartbeat_at_ms = $2, runs_in_flight = 0
+          WHERE gen = $1 AND state = 'alive'`,
+        [gen, nowMs],
+      );
+      // Runs whose end could not be recorded (a write that failed): nobody would take them over.
+      const ended = await c.query(
+        `UPDATE runs SET status = 'interrupted', finished_at_ms = $2,
+            duration_ms = CASE WHEN started_at_ms IS NULL THEN NULL ELSE $2 - started_at_ms END,
+            error = $3
+          WHERE status = 'running' AND owner = $1`,
+        [gen, nowMs, reason],
+      );
+      await c.query(`UPDATE runs SET owner = NULL WHERE owner = $1 AND status = 'queued'`, [gen]);
+      await c.query('COMMIT');
+      this.owner.gen = null;
+      return ended.rowCount ?? 0;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
   }
 }
 

@@ -83,6 +83,8 @@ export interface PgDaemonsTable {
   /** alive, stopped (said goodbye) or expired (its lease ran out and its runs were taken over). */
   state: string;
   taken_over_by: number | null;
+  /** When another daemon took it over (its failover ended). */
+  taken_over_at_ms: number | null;
 }
 
 export interface PgSchema {
@@ -188,6 +190,10 @@ export const PG_MIGRATIONS: readonly string[] = [
     taken_over_by bigint
   );
   CREATE INDEX daemons_alive ON daemons (lease_until_ms) WHERE state = 'alive';
+  `,
+  // When a takeover happened, so the failover time (last renewal to takeover) can be read back.
+  `
+  ALTER TABLE daemons ADD COLUMN taken_over_at_ms bigint;
   `,
 ];
 

@@ -332,8 +332,23 @@ class PostgresStore implements Store {
     }
   }
 
-  /** Consecutive writes of one kind (touching distinct rows) become one statement. */
-  private async applyBatch(c: pg.PoolClient, writes: StoreWrite[]): Promise<boolean[]> {
+  /**
+   * Consecutive writes of one kind (touching distinct rows) become one statement. The batch is
+   * first put in one lock order every daemon shares (LOCK_ORDER; prunes by job): the engine
+   * interleaves claims, finishes and job-state patches, and two daemons locking the same jobs'
+   * rows in different orders deadlocked on every busy second (each deadlock costs PostgreSQL's
+   * deadlock_timeout and a retry, and a batch out of retries left its runs `running`).
+   */
+  private async applyBatch(c: pg.PoolClient, original: StoreWrite[]): Promise<boolean[]> {
+    const order = original.map((_, n) => n).sort((a, b) => lockOrder(original[a]!, original[b]!) || a - b);
+    const writes = order.map((n) => original[n]!);
+    const sorted = await this.applySorted(c, writes);
+    const results: boolean[] = new Array<boolean>(original.length).fill(false);
+    order.forEach((n, at) => (results[n] = sorted[at]!));
+    return results;
+  }
+
+  private async applySorted(c: pg.PoolClient, writes: StoreWrite[]): Promise<boolean[]> {
     const results: boolean[] = new Array<boolean>(writes.length).fill(false);
     let i = 0;
     while (i < writes.length) {
@@ -574,6 +589,27 @@ const PRUNE_SQL = `DELETE FROM runs WHERE job_id = $1 AND status NOT IN ('queued
   coalesce(finished_at_ms, slot_ms) < $2 OR run_id NOT IN (
     SELECT run_id FROM runs WHERE job_id = $1 AND status NOT IN ('queued', 'running')
     ORDER BY slot_ms DESC, attempt DESC, run_id DESC LIMIT $3))`;
+
+/**
+ * The order a batch takes its row locks in: new runs first (unique slot keys), then this daemon's
+ * own runs (a start and a requeue never meet in one batch; each keeps its place), then jobs' rows
+ * (one statement, in id order), then prunes job by job. Writes of one row keep their relative
+ * order (the sort is stable), so a run's claim still precedes its start and its finish.
+ */
+const LOCK_ORDER: Record<StoreWrite['kind'], number> = {
+  claim: 0,
+  start: 1,
+  requeue: 1,
+  finish: 2,
+  patchState: 3,
+  prune: 4,
+};
+
+function lockOrder(a: StoreWrite, b: StoreWrite): number {
+  const byKind = LOCK_ORDER[a.kind] - LOCK_ORDER[b.kind];
+  if (byKind !== 0 || a.kind !== 'prune' || b.kind !== 'prune') return byKind;
+  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
+}
 
 /** The row a write touches: a group never touches one twice (a slot claimed twice in one batch goes in order). */
 function keyOf(w: StoreWrite): string {

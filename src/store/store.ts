@@ -206,8 +206,12 @@ export interface ClusterStore {
   takeOver(nowMs: number, reason: string): Promise<Array<{ run: Run; host: string }>>;
   /** Every daemon known, alive first, then by host. */
   daemons(): Promise<DaemonRecord[]>;
-  /** Says goodbye (state `stopped`): no takeover will be needed for it. */
-  deregister(nowMs: number): Promise<void>;
+  /**
+   * Says goodbye (state `stopped`): no takeover will be needed for it. Its runs still `running`
+   * (their end could not be recorded) are finished `interrupted` with `reason`, in the same
+   * transaction; returns how many.
+   */
+  deregister(nowMs: number, reason: string): Promise<number>;
 }
 
 export interface ProfileStore {

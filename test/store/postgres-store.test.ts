@@ -142,3 +142,77 @@ describe('PostgreSQL store', () => {
     assert.equal((await a.listRuns({ jobId: 'race', limit: 0 })).total, 1000);
   });
 });
+
+test('daemons whose batches touch the same jobs in different orders never deadlock', async () => {
+  const own = await createTestDatabase();
+  const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore(own.url)));
+  try {
+    const ids = Array.from({ length: 20 }, (_, i) => `j-${String(i).padStart(2, '0')}`);
+    for (const id of ids) await stores[0]!.insertJob(job(id, id));
+    for (let round = 0; round < 15; round++) {
+      // As the engine issues them: a claim, a state patch, a finish, another patch, per job,
+      // each daemon going through the jobs in its own order.
+      const batches = stores.map((_, d) => {
+        const order = d === 1 ? [...ids].reverse() : d === 2 ? [...ids.slice(10), ...ids.slice(0, 10)] : ids;
+        return order.flatMap((id) => {
+          const r = run(id, T0 + round * 1000, { runId: `${id}-${round}-${d}`, attempt: d + 1 });
+          return [
+            { kind: 'claim' as const, run: r },
+            { kind: 'patchState' as const, jobId: id, patch: { runningAtMs: T0 + round } },
+            {
+              kind: 'finish' as const,
+              runId: r.runId,
+              finish: { status: 'ok' as const, finishedAtMs: T0 + round },
+            },
+          ];
+        });
+      });
+      const results = await Promise.all(stores.map((s, d) => s.writeBatch(batches[d]!)));
+      for (const r of results) assert.ok(r.every(Boolean), 'every write of every batch applied');
+    }
+  } finally {
+    // Closing the connections flushes their statistics.
+    await Promise.all(stores.map((s) => s.close()));
+  }
+  const admin = new pg.Client({ connectionString: own.url });
+  await admin.connect();
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const res = await admin.query<{ deadlocks: string }>(
+      'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
+    );
+    assert.equal(Number(res.rows[0]!.deadlocks), 0, 'PostgreSQL detected no deadlock');
+  } finally {
+    await admin.end();
+    await own.drop();
+  }
+});
+
+test('a daemon saying goodbye records its runs whose end it could not write as interrupted', async () => {
+  const own = await createTestDatabase();
+  const store = await openPostgresStore(own.url);
+  try {
+    const cluster = store.cluster!;
+    await cluster.register({ host: 'h', pid: 1, version: 'v', nowMs: T0, leaseMs: 10_000 });
+    await store.insertJob(job('g-1', 'g-1'));
+    assert.equal(await store.claimRun(run('g-1', T0)), true);
+    assert.equal(
+      await store.claimRun(run('g-1', T0 + 1000, { status: 'ok', finishedAtMs: T0 + 1005 })),
+      true,
+    );
+    assert.equal(await cluster.deregister(T0 + 2000, 'interrupted: its daemon stopped first'), 1);
+    const runs = (await store.listRuns({ jobId: 'g-1' })).entries;
+    assert.deepEqual(
+      runs.map((r) => [r.status, r.error]),
+      [
+        ['ok', undefined],
+        ['interrupted', 'interrupted: its daemon stopped first'],
+      ],
+    );
+    assert.deepEqual(await store.unfinishedRuns(), []);
+    assert.equal((await cluster.daemons())[0]?.state, 'stopped');
+  } finally {
+    await store.close();
+    await own.drop();
+  }
+});

@@ -19,6 +19,7 @@ import { registerStatusCommand } from './status.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerJobFileCommands } from './job-files.ts';
 import { registerCostCommand } from './cost.ts';
+import { registerStoreCommands } from './store.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
 function packageVersion(): string {
@@ -84,6 +85,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerDoctorCommand(program, version);
   registerJobFileCommands(program);
   registerCostCommand(program);
+  registerStoreCommands(program);
   await registerBackup(program, argv);
   // Every subcommand: errors come back here instead of exiting, and usage errors point to --help.
   const configure = (cmd: Command): void => {
