@@ -1,7 +1,7 @@
 /**
  * Chaos: three real daemon processes on one PostgreSQL database, 50 jobs every second and a few
  * that fail once and are retried, while a random daemon is killed with SIGKILL (and restarted)
- * every few seconds and one is paused with SIGSTOP past its lease. Afterwards, from the payloads'
+ * every few seconds, while the two others are up, and one is paused with SIGSTOP past its lease. Afterwards, from the payloads'
  * own records: no (job, slot, attempt) ran twice, no slot went unrun except within the failover
  * window of a kill or pause, and every run in the store is terminal.
  *
@@ -44,6 +44,9 @@ interface Daemon {
   home: string;
   proc?: ChildProcess;
   log: fs.WriteStream;
+  logPath: string;
+  /** `cluster.joined` lines in its log when it was last started: one more means it is up. */
+  joinedBefore: number;
 }
 
 test(
@@ -58,9 +61,18 @@ test(
     const daemons: Daemon[] = [0, 1, 2].map((i) => {
       const home = path.join(dir, `home-${i}`);
       fs.mkdirSync(home, { mode: 0o700 });
-      return { home, log: fs.createWriteStream(path.join(dir, `daemon-${i}.log`)) };
+      const logPath = path.join(dir, `daemon-${i}.log`);
+      return { home, log: fs.createWriteStream(logPath), logPath, joinedBefore: 0 };
     });
+    const joined = (d: Daemon): number => {
+      try {
+        return fs.readFileSync(d.logPath, 'utf8').split('"cluster.joined"').length - 1;
+      } catch {
+        return 0;
+      }
+    };
     const start = (d: Daemon): void => {
+      d.joinedBefore = joined(d);
       const proc = spawn(process.execPath, [BIN, '--home', d.home, '--store', db.url, 'daemon', '--json'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, NIGHTSHIFT_HOME: d.home },
@@ -115,6 +127,9 @@ test(
         await sleep(KILL_EVERY_MS * (0.5 + Math.random()));
         const i = Math.floor(Math.random() * 3);
         const d = daemons[i]!;
+        // The failover bound is what the surviving daemons give: strike only while the other two
+        // are up (on a loaded machine a restarted daemon can take longer to start than the lease).
+        if (daemons.some((o) => o !== d && joined(o) <= o.joinedBefore)) continue;
         if (!stopped && Date.now() - chaosFrom > CHAOS_MS / 2) {
           // Pause one past its lease, then let it go on: it must find itself taken over.
           stopped = true;
