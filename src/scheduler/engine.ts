@@ -369,7 +369,8 @@ export class Engine {
     let slotMs = now;
     if (opts.due) {
       if (!job.enabled) return { ok: true, enqueued: false, reason: 'not-due' };
-      const cursor = this.entries.get(job.id)?.cursorMs ?? (await this.initialCursor(job));
+      const cursor =
+        this.entries.get(job.id)?.cursorMs ?? initialCursor(job, await this.store.lastSlotMs(job.id));
       const slot = slotsIn(job, cursor, now, 1).recent.at(-1);
       if (slot === undefined) return { ok: true, enqueued: false, reason: 'not-due' };
       trigger = 'schedule';
@@ -535,12 +536,15 @@ export class Engine {
     const seen = new Set<string>();
     // State writes of all jobs go out together (one commit when batched).
     const writes: Promise<void>[] = [];
+    // Cursors of jobs seen for the first time, in one query.
+    const fresh = jobs.filter((j) => this.runsHere(j) && !this.entries.has(j.id)).map((j) => j.id);
+    const lastSlots = fresh.length > 0 ? await this.store.lastSlotsMs(fresh) : new Map<string, number>();
     for (const job of jobs) {
       if (!this.runsHere(job)) continue;
       seen.add(job.id);
       const entry = this.entries.get(job.id);
       if (!entry) {
-        const fresh: JobEntry = { job, cursorMs: await this.initialCursor(job) };
+        const fresh: JobEntry = { job, cursorMs: initialCursor(job, lastSlots.get(job.id)) };
         this.entries.set(job.id, fresh);
         writes.push(this.reschedule(fresh, now));
       } else if (entry.job.updatedAtMs !== job.updatedAtMs || entry.job.enabled !== job.enabled) {
@@ -578,13 +582,6 @@ export class Engine {
     for (const [runId, run] of previous) {
       if (!listed.has(runId) && this.entries.has(run.jobId)) this.queued.set(runId, run);
     }
-  }
-
-  /** Where a job's slots start when the engine first sees it. */
-  private async initialCursor(job: Job): Promise<number> {
-    const last = await this.store.lastSlotMs(job.id);
-    if (job.schedule.kind === 'at') return last ?? Number.NEGATIVE_INFINITY;
-    return Math.max(last ?? job.createdAtMs, job.updatedAtMs);
   }
 
   /** Puts the job's next slot in the due queue and in job.state.nextRunAtMs. */
@@ -1300,4 +1297,10 @@ function firstAttempt(
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Where a job's slots start when the engine first sees it (`last`: its latest claimed slot). */
+function initialCursor(job: Job, last: number | undefined): number {
+  if (job.schedule.kind === 'at') return last ?? Number.NEGATIVE_INFINITY;
+  return Math.max(last ?? job.createdAtMs, job.updatedAtMs);
 }

@@ -315,6 +315,16 @@ class PostgresStore implements Store {
     return res.rows[0]?.m ?? undefined;
   }
 
+  async lastSlotsMs(jobIds: string[]): Promise<Map<string, number>> {
+    if (jobIds.length === 0) return new Map();
+    const res = await this.pool.query<{ job_id: string; m: number }>(
+      `SELECT job_id, max(slot_ms) AS m FROM runs WHERE job_id = ANY($1::text[]) AND trigger <> 'manual'
+        GROUP BY job_id`,
+      [jobIds],
+    );
+    return new Map(res.rows.map((r) => [r.job_id, r.m]));
+  }
+
   async pruneRuns(jobId: string, keep: { maxRuns: number; olderThanMs: number }): Promise<number> {
     const res = await this.pool.query(PRUNE_SQL, [jobId, keep.olderThanMs, Math.max(0, keep.maxRuns)]);
     return res.rowCount ?? 0;

@@ -411,6 +411,17 @@ class SqliteStore implements Store {
     return rows.map(rowToRun);
   }
 
+  async lastSlotsMs(jobIds: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    // In-process: a prepared statement per job costs microseconds, no round trip.
+    const st = this.statement(`SELECT max(slot_ms) AS m FROM runs WHERE job_id = ? AND trigger != 'manual'`);
+    for (const id of jobIds) {
+      const row = st.get(id) as { m: number | null } | undefined;
+      if (row?.m !== null && row?.m !== undefined) out.set(id, row.m);
+    }
+    return out;
+  }
+
   async lastSlotMs(jobId: string): Promise<number | undefined> {
     const row = await this.k
       .selectFrom('runs')

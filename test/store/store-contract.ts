@@ -330,6 +330,14 @@ export function describeStoreContract(name: string, open: () => Promise<StorePai
       await a.claimRun(run('m-1', T0));
       await a.claimRun(run('m-1', T0 + 999_000, { trigger: 'manual' }));
       assert.equal(await a.lastSlotMs('m-1'), T0);
+      assert.deepEqual(
+        await b.lastSlotsMs(['m-1', 'l-1', 'no-such-job']),
+        new Map([
+          ['m-1', T0],
+          ['l-1', T0 + 24 * 60_000],
+        ]),
+        'many jobs at once, manual runs ignored, jobs without runs absent',
+      );
     });
 
     test('pruneRuns keeps the newest N and drops old ones, never queued or running runs', async () => {
