@@ -20,6 +20,10 @@ import type { BenchSystem } from './system.ts';
 import { idleCron } from './system.ts';
 import { benchDatabase } from './pg-database.ts';
 
+function trace(what: string): void {
+  if (process.env.NIGHTSHIFT_BENCH_LOG) process.stderr.write(`${new Date().toISOString()} ${what}\n`);
+}
+
 export function nightshiftPgSystem(daemons: number): BenchSystem {
   let db: { url: string; drop(): Promise<void> } | undefined;
   const parts: Array<{ store: Store; engine: Engine; member: ClusterMember }> = [];
@@ -30,10 +34,49 @@ export function nightshiftPgSystem(daemons: number): BenchSystem {
     executor: Executor<CommandPayload>,
   ): Promise<void> {
     db = await benchDatabase();
-    // Creates the schema; the jobs then go in as one multi-row INSERT (1,000 inserts one by one,
-    // each announced to every listener, took longer than the harness allows on a loaded machine).
+    // Creates the schema.
     const setup = await openPostgresStore(db.url);
     await setup.close();
+    const clock = new SystemClock();
+    for (let d = 0; d < daemons; d++) {
+      const store = await openPostgresStore(db.url);
+      const gate: { refusal?: () => string | undefined } = {};
+      const engine = new Engine({
+        store,
+        clock,
+        executors: [executor],
+        host: hostname(),
+        startRefusal: () => gate.refusal?.(),
+        log: (e) => {
+          if (process.env.NIGHTSHIFT_BENCH_LOG && (e.event === 'engine.error' || e.event === 'run.missed'))
+            process.stderr.write(`daemon ${d}: ${JSON.stringify(e)}\n`);
+        },
+      });
+      const member = await joinCluster({
+        cluster: store.cluster!,
+        store,
+        engine,
+        clock,
+        host: hostname(),
+        version: 'bench',
+        // NIGHTSHIFT_BENCH_LOG=1: membership events and engine errors on stderr (why slots went unrun).
+        log: (e) => {
+          if (
+            process.env.NIGHTSHIFT_BENCH_LOG &&
+            (e.event.startsWith('cluster.') || e.event === 'engine.error')
+          )
+            process.stderr.write(`daemon ${d}: ${JSON.stringify(e)}\n`);
+        },
+      });
+      gate.refusal = () => member.startRefusal();
+      parts.push({ store, engine, member });
+    }
+    await Promise.all(parts.map((p) => p.engine.start()));
+    trace('engines started');
+    // The jobs are added to the running daemons, as one multi-row INSERT (1,000 inserts one by
+    // one, each announced to every listener, took longer than the harness allows on a loaded
+    // machine). Added before the daemons start, the slots that passed while they started came
+    // due at once as catch-up, which three daemons then raced to record for a minute or more.
     const now = Date.now();
     const rows = Array.from({ length: n }, (_, i) =>
       fromJob(
@@ -65,30 +108,8 @@ export function nightshiftPgSystem(daemons: number): BenchSystem {
     } finally {
       await client.end();
     }
-    const clock = new SystemClock();
-    for (let d = 0; d < daemons; d++) {
-      const store = await openPostgresStore(db.url);
-      const gate: { refusal?: () => string | undefined } = {};
-      const engine = new Engine({
-        store,
-        clock,
-        executors: [executor],
-        host: hostname(),
-        startRefusal: () => gate.refusal?.(),
-      });
-      const member = await joinCluster({
-        cluster: store.cluster!,
-        store,
-        engine,
-        clock,
-        host: hostname(),
-        version: 'bench',
-        log: () => {},
-      });
-      gate.refusal = () => member.startRefusal();
-      parts.push({ store, engine, member });
-    }
-    await Promise.all(parts.map((p) => p.engine.start()));
+    await Promise.all(parts.map((p) => p.engine.refresh()));
+    trace('jobs added');
   }
 
   return {
