@@ -4,6 +4,7 @@
  */
 import { UserError } from './errors.ts';
 import { parseDuration } from './duration.ts';
+import { parseSize, SIZE_HINT } from './size.ts';
 
 export function fail(message: string, hint?: string): never {
   throw new UserError(message, hint === undefined ? {} : { hint });
@@ -37,6 +38,12 @@ export function msField(v: unknown, field: string, min: number, max: number): nu
     }
   }
   return intField(ms, field, min, max, 'give milliseconds or a duration such as "30s", "5m", "1h"');
+}
+
+/** Bytes, given as a number or as a size string ("4M", "16 KiB", "500 GB"), the same as flags. */
+export function bytesField(v: unknown, field: string, min: number, max: number): number {
+  const bytes = typeof v === 'string' ? parseSize(v, field) : v;
+  return intField(bytes, field, min, max, SIZE_HINT);
 }
 
 export function boolField(v: unknown, field: string): boolean {

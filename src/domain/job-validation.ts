@@ -18,7 +18,7 @@ import type {
   TerminalRunStatus,
 } from './job.ts';
 import { DEFAULT_HISTORY, DEFAULT_POLICY, DEFAULT_TIMEOUT_SECONDS, TERMINAL_RUN_STATUSES } from './job.ts';
-import { boolField, fail, intField, isObject, msField, show, textField } from './fields.ts';
+import { boolField, bytesField, fail, intField, isObject, msField, show, textField } from './fields.ts';
 import { validateAlertPolicy, validateDelivery, validateHealthcheck } from './notify-validation.ts';
 import { validateOtherPayload } from './payload-validation.ts';
 import { nextFireTime, parseAt, validateSchedule } from './schedule.ts';
@@ -238,7 +238,7 @@ export function validateEvidence(v: unknown): Evidence {
     out.expectFile = f;
   }
   if (v.expectMinBytes !== undefined && v.expectMinBytes !== null) {
-    out.expectMinBytes = intField(v.expectMinBytes, 'evidence.expectMinBytes', 0, Number.MAX_SAFE_INTEGER);
+    out.expectMinBytes = bytesField(v.expectMinBytes, 'evidence.expectMinBytes', 0, Number.MAX_SAFE_INTEGER);
     if (out.expectFile === undefined)
       fail(
         'evidence.expectMinBytes: needs evidence.expectFile (which file should have that size?)',
@@ -278,7 +278,7 @@ export function validateHistory(v: unknown): HistoryPolicy {
     outputTailBytes:
       h.outputTailBytes === undefined
         ? DEFAULT_HISTORY.outputTailBytes
-        : intField(h.outputTailBytes, 'history.outputTailBytes', 0, 16 * 1024 * 1024),
+        : bytesField(h.outputTailBytes, 'history.outputTailBytes', 0, 16 * 1024 * 1024),
   };
 }
 

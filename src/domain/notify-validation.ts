@@ -4,7 +4,7 @@
  * channel is configured is checked when the job is added through the CLI or MCP.
  */
 import type { AlertPolicy, DeliveryPolicy, DeliveryTarget } from './job.ts';
-import { boolField, fail, intField, isObject, msField, show, textField } from './fields.ts';
+import { boolField, bytesField, fail, intField, isObject, msField, show, textField } from './fields.ts';
 
 export const DEFAULT_ALERT_COOLDOWN_MS = 3_600_000;
 const CHANNEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -66,7 +66,7 @@ export function validateAlertPolicy(v: unknown): AlertPolicy | undefined {
     out.anomalyFactor = f;
   }
   if (v.maxRepoBytes !== undefined && v.maxRepoBytes !== null)
-    out.maxRepoBytes = intField(v.maxRepoBytes, 'alerts.maxRepoBytes', 1, Number.MAX_SAFE_INTEGER);
+    out.maxRepoBytes = bytesField(v.maxRepoBytes, 'alerts.maxRepoBytes', 1, Number.MAX_SAFE_INTEGER);
   return out;
 }
 

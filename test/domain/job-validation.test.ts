@@ -153,6 +153,23 @@ describe('buildJob', () => {
     }
   });
 
+  test('size fields take units as the flags do (MCP and API bodies send them as strings)', () => {
+    const job = build({
+      evidence: { expectFile: '/b/*.tgz', expectMinBytes: '4 KiB' },
+      history: { outputTailBytes: '64K' },
+    });
+    assert.equal(job.evidence?.expectMinBytes, 4096);
+    assert.equal(job.history.outputTailBytes, 65536);
+    refuses(
+      () => build({ evidence: { expectFile: '/b/*.tgz', expectMinBytes: '4 parsecs' } }),
+      /^evidence\.expectMinBytes: cannot read "4 parsecs" as a size/,
+    );
+    refuses(
+      () => build({ history: { outputTailBytes: '1T' } }),
+      /^history\.outputTailBytes: must be a whole number/,
+    );
+  });
+
   test('evidence: expectOutput must compile; expectMinBytes needs expectFile', () => {
     refuses(
       () => build({ evidence: { expectOutput: 'done(' } }),
