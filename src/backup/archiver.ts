@@ -29,6 +29,8 @@ import type { FilesCache } from './files-cache.ts';
 import { parsePatternFile, PatternSet } from './patterns.ts';
 import type {
   BlobId,
+  FileStep,
+  HostFileReader,
   Repository,
   SnapshotMeta,
   Source,
@@ -117,6 +119,12 @@ export interface BackupResult {
 
 const WINDOW_PER_FILE = 4;
 const BIG_FILE = 1024 * 1024;
+/** Bytes a worker reads and chunks per request (one more step is read ahead). */
+const STEP_BYTES = 4 * 1024 * 1024;
+/** Chunks of one file being deduplicated and sealed at once on the worker path. */
+const WORKER_WINDOW = 16;
+/** Bytes per read of a host file (walker.ts reads the same): zero runs are detected per block. */
+const READ_SIZE = 1024 * 1024;
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   const clock = opts.clock ?? new SystemClock();
@@ -421,6 +429,12 @@ class Archiver {
     const open = entry.open;
     if (!open) return { content: [], size: 0 };
     this.current = path;
+    const id = entry.identity;
+    const reader =
+      entry.hostPath !== undefined && id
+        ? this.repo.readHostFile?.({ path: entry.hostPath, ...id }, READ_SIZE)
+        : undefined;
+    if (reader) return this.chunkOnWorker(entry, reader, path);
     // Chunkers are reused (each holds a max-size buffer); finish() leaves one clean.
     const chunker = this.chunkers.pop() ?? this.repo.newChunker();
     try {
@@ -487,11 +501,78 @@ class Archiver {
     return { content: ids, size };
   }
 
-  private async saveData(chunk: Uint8Array): Promise<BlobId> {
-    const r = await this.repo.saveBlob('data', chunk);
+  /**
+   * A host file read, chunked and hashed on a worker: the main thread only decides which chunks are
+   * new (in file order) and hands their bytes on to be sealed, moving them, never copying.
+   */
+  private async chunkOnWorker(
+    entry: SourceEntry,
+    reader: HostFileReader,
+    path: string,
+  ): Promise<FileContent | undefined> {
+    const ids: BlobId[] = [];
+    const pending: Promise<void>[] = [];
+    let size = 0;
+    const ask = (): Promise<FileStep> => {
+      const p = reader.next(STEP_BYTES);
+      // Settled below, or left behind when the backup stops: never an unhandled rejection.
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = ask();
+    try {
+      for (;;) {
+        let step: FileStep;
+        try {
+          step = await next;
+        } catch (err) {
+          await Promise.allSettled(pending);
+          this.checkAbort();
+          if (entry.required) throw readFailed(path, err);
+          this.warn(path, err);
+          return undefined;
+        }
+        if (!step.done) next = ask();
+        size += step.bytesRead;
+        this.stats.bytesRead += step.bytesRead;
+        for (const c of step.chunks) {
+          const i = ids.push('') - 1;
+          const saved = c.zero ? this.zeroChunk(c.length) : this.saveData(c.data!, c.id);
+          pending.push(
+            saved.then((id) => {
+              ids[i] = id;
+            }),
+          );
+          if (pending.length >= WORKER_WINDOW) await pending.shift();
+        }
+        if (step.done) {
+          if (step.changed) {
+            this.warn(
+              path,
+              Object.assign(new Error('changed while it was read; stored as read'), { code: 'ECHANGED' }),
+            );
+          }
+          break;
+        }
+        if (this.fatal !== undefined || this.opts.signal?.aborted) {
+          await Promise.allSettled(pending);
+          this.checkAbort();
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    await Promise.all(pending);
+    return { content: ids, size };
+  }
+
+  /** Saves a data chunk; with `id` (computed by a worker) its bytes are moved to be sealed. */
+  private async saveData(chunk: Uint8Array, id?: BlobId): Promise<BlobId> {
+    const length = chunk.length;
+    const r = await this.repo.saveBlob('data', chunk, id === undefined ? {} : { id, transfer: true });
     if (r.isNew) {
       this.stats.chunksNew++;
-      this.stats.bytesNew += chunk.length;
+      this.stats.bytesNew += length;
       this.stats.bytesStored += r.storedBytes;
     }
     this.referenced.add(r.id);

@@ -13,13 +13,21 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compressWorthIt, FAST_LEVEL } from './compression.ts';
+import { makeFileChunker } from './file-chunker.ts';
+import type { FileStep, HostFileReader, ListedFile } from './ports.ts';
 import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createCipheriv, createDecipheriv, createHmac, randomBytes } = require('node:crypto');
+const fs = require('node:fs');
+// Transpilers that keep function names (tsx) wrap inner functions in __name(fn, "name").
+var __name = (f) => f;
 const { Compressor, Decompressor } = require(workerData.zstdPath);
 const compressWorthIt = ${compressWorthIt.toString()};
+const makeFileChunker = ${makeFileChunker.toString()};
+const chunkers = new Map();
+const files = new Map();
 let fastC, strongC, dec;
 const fast = (b) => fastC.compress(b);
 const strong = (b) => strongC.compress(b);
@@ -42,7 +50,45 @@ function seal(m) {
   cipher.setAAD(aad);
   const out = Buffer.concat([nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
   const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
-  parentPort.postMessage({ seq: m.seq, sealed: new Uint8Array(ab), compressed }, [ab]);
+  return [{ seq: m.seq, sealed: new Uint8Array(ab), compressed }, [ab]];
+}
+function fileReply(m, r) {
+  const transfer = [];
+  for (const c of r.chunks) if (c.data) transfer.push(c.data.buffer);
+  if (r.done) files.delete(m.fid);
+  return [{ seq: m.seq, step: r }, transfer];
+}
+function fopen(m) {
+  const open = chunkers.get(m.cfg);
+  if (!open) throw new Error('unknown chunker configuration');
+  const f = open(m.file);
+  files.set(m.fid, f);
+  try {
+    return fileReply(m, f.step(m.maxBytes));
+  } catch (err) {
+    files.delete(m.fid);
+    throw err;
+  }
+}
+function fstep(m) {
+  const f = files.get(m.fid);
+  if (!f) throw new Error('file is not open');
+  try {
+    return fileReply(m, f.step(m.maxBytes));
+  } catch (err) {
+    files.delete(m.fid);
+    throw err;
+  }
+}
+function fclose(m) {
+  const f = files.get(m.fid);
+  files.delete(m.fid);
+  if (f) f.close();
+  return [{ seq: m.seq }, []];
+}
+function fcfg(m) {
+  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, ...m.deps }));
+  return [{ seq: m.seq }, []];
 }
 function openOne(key, macKey, buf, e) {
   if (e.length < 28) throw new Error('sealed message too short');
@@ -93,15 +139,31 @@ function open(m) {
       errors.push(String((err && err.message) || err));
     }
   }
-  parentPort.postMessage({ seq: m.seq, plains, errors }, transfer);
+  return [{ seq: m.seq, plains, errors }, transfer];
+}
+const ops = { open, seal, fopen, fstep, fclose, fcfg };
+function handle(m) {
+  try {
+    return ops[m.op](m);
+  } catch (err) {
+    return [{ seq: m.seq, error: String((err && err.message) || err), code: err && err.code }, []];
+  }
 }
 parentPort.on('message', (m) => {
-  try {
-    if (m.op === 'open') open(m);
-    else seal(m);
-  } catch (err) {
-    parentPort.postMessage({ seq: m.seq, error: String((err && err.message) || err) });
+  if (m.op !== 'batch') {
+    const [r, t] = handle(m);
+    parentPort.postMessage(r, t);
+    return;
   }
+  // Requests queued in the same turn of the main thread come as one message and go back as one.
+  const replies = [];
+  const transfer = [];
+  for (const x of m.msgs) {
+    const [r, t] = handle(x);
+    replies.push(r);
+    for (const b of t) transfer.push(b);
+  }
+  parentPort.postMessage({ batch: replies }, transfer);
 });
 `;
 
@@ -121,6 +183,8 @@ export type OpenedBlob = { plain: Buffer } | { error: string };
 interface WorkerReply {
   seq: number;
   error?: string;
+  code?: string;
+  step?: FileStep;
   sealed?: Uint8Array;
   compressed?: boolean;
   plains?: (Uint8Array | null)[];
@@ -133,11 +197,30 @@ interface AwaitedReply {
   reject: (e: Error) => void;
 }
 
-/** One worker thread and how many requests it has not answered yet. */
+/** One worker thread, how many requests it has not answered yet, and what waits to be sent. */
 interface PoolThread {
   worker: Worker;
   busy: number;
+  queue: Record<string, unknown>[];
+  transfer: ArrayBuffer[];
+  /** Chunker configurations this worker has been given. */
+  configs: Set<string>;
 }
+
+/** The chunking secrets of one repository, as a worker needs them to read its files. */
+export interface ChunkerConfig {
+  /** Names the configuration (per pool); the same key must always come with the same values. */
+  key: string;
+  gear: Uint32Array;
+  min: number;
+  avg: number;
+  max: number;
+  macKey: Uint8Array;
+  readSize: number;
+}
+
+/** Requests queued in one turn of the event loop go to a worker as one message. */
+const BATCH_MAX = 64;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -154,14 +237,19 @@ export class BlobWorkerPool {
         eval: true,
         workerData: { zstdPath, level: ZSTD_LEVEL, fastLevel: FAST_LEVEL, minGain: MIN_COMPRESSION_GAIN },
       });
-      const thread: PoolThread = { worker, busy: 0 };
-      worker.on('message', (m: WorkerReply) => {
+      const thread: PoolThread = { worker, busy: 0, queue: [], transfer: [], configs: new Set() };
+      const answer = (m: WorkerReply): void => {
         const reply = this.awaiting.get(m.seq);
         this.awaiting.delete(m.seq);
         if (--thread.busy === 0) worker.unref();
         if (!reply) return;
-        if (m.error !== undefined) reply.reject(new Error(m.error));
-        else reply.resolve(m);
+        if (m.error !== undefined) {
+          reply.reject(m.code ? Object.assign(new Error(m.error), { code: m.code }) : new Error(m.error));
+        } else reply.resolve(m);
+      };
+      worker.on('message', (m: WorkerReply | { batch: WorkerReply[] }) => {
+        if ('batch' in m) for (const r of m.batch) answer(r);
+        else answer(m);
       });
       const fail = (err: Error): void => {
         // A dead worker leaves the pool; its (and any unanswered) requests fail instead of hanging.
@@ -179,17 +267,82 @@ export class BlobWorkerPool {
     }
   }
 
-  private request(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
-    if (this.threads.length === 0) return Promise.reject(new Error('no blob worker is running'));
-    const seq = this.seq++;
+  private leastBusy(): PoolThread | undefined {
+    if (this.threads.length === 0) return undefined;
     // Least busy worker, round-robin among equals.
     let best = this.threads[this.next++ % this.threads.length]!;
     for (const s of this.threads) if (s.busy < best.busy) best = s;
-    if (best.busy++ === 0) best.worker.ref();
+    return best;
+  }
+
+  private request(
+    msg: Record<string, unknown>,
+    transfer: ArrayBuffer[] = [],
+    thread: PoolThread | undefined = this.leastBusy(),
+  ): Promise<WorkerReply> {
+    if (!thread || !this.threads.includes(thread)) {
+      return Promise.reject(new Error('no blob worker is running'));
+    }
+    const seq = this.seq++;
+    if (thread.busy++ === 0) thread.worker.ref();
     return new Promise((resolve, reject) => {
       this.awaiting.set(seq, { resolve, reject });
-      best.worker.postMessage({ ...msg, seq }, transfer);
+      thread.queue.push({ ...msg, seq });
+      for (const b of transfer) thread.transfer.push(b);
+      if (thread.queue.length >= BATCH_MAX) this.send(thread);
+      else if (thread.queue.length === 1) setImmediate(() => this.send(thread));
     });
+  }
+
+  private send(thread: PoolThread): void {
+    const msgs = thread.queue;
+    if (msgs.length === 0) return;
+    const transfer = thread.transfer;
+    thread.queue = [];
+    thread.transfer = [];
+    if (msgs.length === 1) thread.worker.postMessage(msgs[0], transfer);
+    else thread.worker.postMessage({ op: 'batch', msgs }, transfer);
+  }
+
+  /**
+   * Opens a host file on the least busy worker, checks it is still the listed file, and reads and
+   * chunks it there in steps of about `maxBytes` (chunks in order, each with its id). The bytes
+   * of each chunk are transferred, not copied. An open or read error rejects with its errno code.
+   */
+  readHostFile(cfg: ChunkerConfig, file: ListedFile): HostFileReader {
+    const thread = this.leastBusy();
+    const fid = this.seq++;
+    let opened = false;
+    let done = false;
+    const configure = (): void => {
+      if (!thread || thread.configs.has(cfg.key)) return;
+      thread.configs.add(cfg.key);
+      const { key: _k, ...deps } = cfg;
+      void this.request({ op: 'fcfg', cfg: cfg.key, deps }, [], thread).catch(() => undefined);
+    };
+    return {
+      next: async (maxBytes) => {
+        configure();
+        const first = !opened;
+        opened = true;
+        const m = await this.request(
+          first ? { op: 'fopen', fid, cfg: cfg.key, file, maxBytes } : { op: 'fstep', fid, maxBytes },
+          [],
+          thread,
+        ).catch((err: unknown) => {
+          done = true;
+          throw err;
+        });
+        if (!m.step) throw new Error('file read failed: no output');
+        if (m.step.done) done = true;
+        return m.step;
+      },
+      close: () => {
+        if (!opened || done) return;
+        done = true;
+        void this.request({ op: 'fclose', fid }, [], thread).catch(() => undefined);
+      },
+    };
   }
 
   /**
@@ -201,10 +354,17 @@ export class BlobWorkerPool {
     type: 0 | 1,
     aadBase: Uint8Array,
     data: Uint8Array,
+    opts: { transfer?: boolean } = {},
   ): Promise<{ sealed: Buffer; compressed: boolean }> {
     let m: WorkerReply;
+    // A buffer the caller gives up is moved to the worker instead of copied.
+    const move =
+      opts.transfer === true && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
     try {
-      m = await this.request({ op: 'seal', key, type, aadBase, data });
+      m = await this.request(
+        { op: 'seal', key, type, aadBase, data },
+        move ? [data.buffer as ArrayBuffer] : [],
+      );
     } catch (err) {
       if ((err as Error).message === 'no blob worker is running') throw err;
       throw new Error(`blob encryption failed: ${(err as Error).message}`);

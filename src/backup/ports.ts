@@ -98,7 +98,13 @@ export interface Repository {
   saveBlob(
     type: BlobType,
     plaintext: Uint8Array,
+    opts?: SaveBlobOptions,
   ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }>;
+  /**
+   * Reads, chunks and hashes a host file off the main thread, in steps (the same chunks and ids as
+   * `newChunker()` and `blobId()` fed with `readSize` blocks); null when that is not available.
+   */
+  readHostFile?(file: ListedFile, readSize: number): HostFileReader | null;
   /** Decrypts and verifies a blob. Throws a clear error in a writer-only (recipients) session. */
   loadBlob(id: BlobId): Promise<Uint8Array>;
   /** Plaintext length of a stored blob; undefined when the repository does not list it. */
@@ -120,6 +126,46 @@ export interface Repository {
   loadSnapshot(idOrPrefix: string): Promise<SnapshotMeta>;
 
   close(): Promise<void>;
+}
+
+export interface SaveBlobOptions {
+  /** The blob's id when the caller computed it already (`blobId`, or `readHostFile`). */
+  id?: BlobId;
+  /** The caller gives up `plaintext`: it may be moved to another thread and left empty. */
+  transfer?: boolean;
+}
+
+/** A host file to read, with the identity it was listed with (it must still be that file). */
+export interface ListedFile {
+  path: string;
+  dev: bigint;
+  ino: bigint;
+  size: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** One chunk of a host file: its id, and its bytes unless it is the all-zero max-size chunk (`zero`). */
+export interface FileChunk {
+  id: BlobId;
+  length: number;
+  data?: Uint8Array;
+  zero?: boolean;
+}
+
+/** The chunks completed by one step of reading a host file. */
+export interface FileStep {
+  chunks: FileChunk[];
+  bytesRead: number;
+  done: boolean;
+  /** Set on the last step when the file changed while it was read (stored as read). */
+  changed?: boolean;
+}
+
+/** A host file being read and chunked; `next()` until a step says `done`, or `close()`. */
+export interface HostFileReader {
+  next(maxBytes: number): Promise<FileStep>;
+  close(): void;
 }
 
 /** Identity of a file on the host, for the files cache (an unchanged file is not read again). */
@@ -147,6 +193,8 @@ export interface SourceEntry {
   open?: (signal?: AbortSignal) => AsyncIterable<Uint8Array>;
   /** Files on the host filesystem: lets the files cache skip unchanged files. */
   identity?: FileIdentity;
+  /** Files on the host filesystem: where to read them (`Repository.readHostFile`) instead of `open`. */
+  hostPath?: string;
   /**
    * A read error fails the whole backup instead of skipping this entry with a warning (a stream
    * or a database dump that breaks off is not a usable snapshot).

@@ -2,13 +2,13 @@
  * The repository: opens keys, keeps the master index, buffers blobs into packs, writes index and
  * snapshot files in crash-safe order (docs/FORMAT.md). Implements the `Repository` port.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { open as fsOpen, readFile } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { openBlobStore } from './backends/open-store.ts';
-import { sharedBlobPool } from './blob-workers.ts';
+import { sharedBlobPool, type ChunkerConfig } from './blob-workers.ts';
 import { Chunker, deriveGearTable, validateChunkerParams } from './chunker.ts';
 import { encodeConfig, parseConfig, verifyConfig, type RepoConfig } from './config.ts';
 import { AuthError, hmacHex, open as unseal, seal, sha256Hex, subkey } from './crypto.ts';
@@ -52,7 +52,16 @@ import {
   type KeySlot,
   type PackHeader,
 } from './pack.ts';
-import type { BlobId, BlobStore, BlobType, Repository, SnapshotMeta } from './ports.ts';
+import type {
+  BlobId,
+  BlobStore,
+  BlobType,
+  HostFileReader,
+  ListedFile,
+  Repository,
+  SaveBlobOptions,
+  SnapshotMeta,
+} from './ports.ts';
 import { decodeSnapshot, encodeSnapshot, snapshotPath, type SnapshotJson } from './snapshot-file.ts';
 
 export const READ_NEEDS_IDENTITY =
@@ -410,6 +419,29 @@ export class Repo implements Repository {
     return new Chunker(this.config.chunker, this.gearTable);
   }
 
+  private chunkerConfig: ChunkerConfig | undefined;
+
+  /**
+   * Reads, chunks and hashes a host file on a worker thread (file-chunker.ts), giving the same
+   * chunks and ids as `newChunker()` and `blobId()` on the archiver's main-thread path; null when
+   * blob workers are disabled.
+   */
+  readHostFile(file: ListedFile, readSize: number): HostFileReader | null {
+    const pool = sharedBlobPool();
+    if (!pool) return null;
+    if (!this.chunkerConfig || this.chunkerConfig.readSize !== readSize) {
+      const { min, avg, max } = this.config.chunker;
+      // Names the secrets without revealing them: workers keep one chunker per distinct key.
+      const key = createHash('sha256')
+        .update(this.keys.macKey)
+        .update(new Uint8Array(this.gearTable.buffer))
+        .update(`${min}/${avg}/${max}/${readSize}`)
+        .digest('hex');
+      this.chunkerConfig = { key, gear: this.gearTable, min, avg, max, macKey: this.keys.macKey, readSize };
+    }
+    return pool.readHostFile(this.chunkerConfig, file);
+  }
+
   // ------------------------------------------------------------------ index
 
   /**
@@ -452,17 +484,19 @@ export class Repo implements Repository {
   async saveBlob(
     type: BlobType,
     plaintext: Uint8Array,
+    opts: SaveBlobOptions = {},
   ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }> {
     if (this.writeError) throw this.writeError;
-    const id = this.blobId(plaintext);
+    const id = opts.id ?? this.blobId(plaintext);
     if (this.hasBlob(id)) return { id, isNew: false, storedBytes: 0 };
     this.pending.add(id);
+    const rawLength = plaintext.length;
     const packer = (this.packer ??= this.openBuilder());
     packer.outstanding++;
-    packer.outstandingBytes += plaintext.length;
+    packer.outstandingBytes += rawLength;
     // Many saves may be in flight at once: count them (at their plaintext size) towards the pack.
     if (packer.size + packer.outstandingBytes >= PACK_TARGET_SIZE) this.packer = null;
-    const job = this.seal(packer.key, type, id, plaintext);
+    const job = this.seal(packer.key, type, id, plaintext, opts.transfer === true);
     this.inflight.add(job);
     let sealed: { sealed: Buffer; compressed: boolean };
     try {
@@ -473,9 +507,9 @@ export class Repo implements Repository {
     } finally {
       this.inflight.delete(job);
       packer.outstanding--;
-      packer.outstandingBytes -= plaintext.length;
+      packer.outstandingBytes -= rawLength;
     }
-    packer.addSealed(type, id, sealed.sealed, plaintext.length, sealed.compressed, 0);
+    packer.addSealed(type, id, sealed.sealed, rawLength, sealed.compressed, 0);
     // Blobs still being sealed with this pack's key join it after it is detached; it is written
     // when the last of them arrives.
     if (packer === this.packer && packer.size >= PACK_TARGET_SIZE) this.packer = null;
@@ -495,9 +529,13 @@ export class Repo implements Repository {
     type: BlobType,
     id: BlobId,
     plaintext: Uint8Array,
+    transfer: boolean,
   ): Promise<{ sealed: Buffer; compressed: boolean }> {
-    const pool = plaintext.length >= WORKER_MIN_BYTES ? sharedBlobPool() : null;
-    if (pool) return pool.encrypt(key, type === 'tree' ? 1 : 0, blobAad(type, false, id), plaintext);
+    // A buffer given up by the caller is moved, not copied, so it pays to seal it on a worker.
+    const pool = transfer || plaintext.length >= WORKER_MIN_BYTES ? sharedBlobPool() : null;
+    if (pool) {
+      return pool.encrypt(key, type === 'tree' ? 1 : 0, blobAad(type, false, id), plaintext, { transfer });
+    }
     return encryptBlob(key, type, id, plaintext);
   }
 

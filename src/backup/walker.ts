@@ -235,6 +235,7 @@ function entryFor(s: Listed, comps: string[], opts: WalkOptions, ctx: SourceCont
   if (node.type === 'file') {
     const identity = identityOf(s.st);
     entry.identity = identity;
+    entry.hostPath = s.p;
     entry.open = (signal) => readFile(s.p, identity, opts.readSize ?? READ_SIZE, ctx, signal);
   }
   return entry;

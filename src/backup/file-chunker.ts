@@ -1,0 +1,199 @@
+/**
+ * Reads, chunks and hashes one host file in steps, on a blob worker thread: the per-byte work of a
+ * backup (read, FastCDC, HMAC) runs beside the main thread, which only decides which chunks are new.
+ *
+ * The chunks are exactly those of the archiver's main-thread path (chunker.ts `Chunker` fed with
+ * `readSize` blocks; a block of at least one max-size chunk that is all zeros cuts the current
+ * chunk and becomes max-size zero chunks, the rest of the block chunked normally), so a repository
+ * deduplicates across both paths. Each chunk is a fresh ArrayBuffer, so it can be transferred.
+ *
+ * Self-contained on purpose: the worker threads run this function's source text (blob-workers.ts).
+ */
+
+import type { createHmac as CreateHmac } from 'node:crypto';
+import type * as Fs from 'node:fs';
+import type { FileChunk, FileStep, ListedFile } from './ports.ts';
+
+/** What a worker needs to read files: Node's fs and crypto, and the repository's chunking secrets. */
+export interface FileChunkerDeps {
+  fs: typeof Fs;
+  createHmac: typeof CreateHmac;
+  gear: Uint32Array;
+  min: number;
+  avg: number;
+  max: number;
+  macKey: Uint8Array;
+  readSize: number;
+}
+
+export interface OpenedFile {
+  step(maxBytes: number): FileStep;
+  close(): void;
+}
+
+export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFile {
+  const { fs, gear, min, avg, max } = d;
+  const C = fs.constants;
+  const bits = Math.round(Math.log2(avg));
+  const high = (b: number): number => (b >= 32 ? -1 : (((1 << b) - 1) << (32 - b)) | 0);
+  const maskS = high(bits + 2);
+  const maskL = high(bits - 2);
+  const SMALL_READ = 128 * 1024;
+  const zeroIds = new Map<number, string>();
+  const mac = (b: Uint8Array): string => d.createHmac('sha256', d.macKey).update(b).digest('hex');
+  const zeroId = (n: number): string => {
+    let id = zeroIds.get(n);
+    if (id === undefined) zeroIds.set(n, (id = mac(new Uint8Array(n))));
+    return id;
+  };
+  const zeros = new Uint8Array(max);
+  const isZero = (b: Uint8Array): boolean => {
+    for (let off = 0; off < b.length; off += max) {
+      const n = Math.min(max, b.length - off);
+      if (Buffer.compare(b.subarray(off, off + n), zeros.subarray(0, n)) !== 0) return false;
+    }
+    return true;
+  };
+  const openFd = (p: string): number => {
+    const flags = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
+    try {
+      return fs.openSync(p, flags | (C.O_NOATIME ?? 0));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EPERM') throw err;
+      return fs.openSync(p, flags);
+    }
+  };
+
+  return (f: ListedFile): OpenedFile => {
+    const fd = openFd(f.path);
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      fs.closeSync(fd);
+    };
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (!st.isFile() || st.ino !== f.ino || st.dev !== f.dev) {
+        throw Object.assign(new Error('replaced by another file while the backup ran'), {
+          code: 'EREPLACED',
+        });
+      }
+    } catch (err) {
+      close();
+      throw err;
+    }
+    const bufSize = f.size < SMALL_READ ? SMALL_READ : d.readSize;
+    const buf = new Uint8Array(bufSize);
+    // The current chunk's bytes from earlier blocks, and the rolling hash state.
+    const carry = new Uint8Array(max);
+    let carryLen = 0;
+    let hash = 0;
+    let total = 0;
+    let eof = false;
+
+    const emit = (out: FileChunk[], data: Uint8Array, from: number, to: number): void => {
+      let chunk: Uint8Array;
+      if (carryLen === 0) chunk = data.slice(from, to);
+      else {
+        chunk = new Uint8Array(carryLen + to - from);
+        chunk.set(carry.subarray(0, carryLen));
+        chunk.set(data.subarray(from, to), carryLen);
+      }
+      out.push({ id: mac(chunk), length: chunk.length, data: chunk });
+      carryLen = 0;
+      hash = 0;
+    };
+    const flush = (out: FileChunk[]): void => {
+      if (carryLen === 0) return;
+      const chunk = carry.slice(0, carryLen);
+      out.push({ id: mac(chunk), length: chunk.length, data: chunk });
+      carryLen = 0;
+      hash = 0;
+    };
+    const push = (out: FileChunk[], data: Uint8Array): void => {
+      const n = data.length;
+      let i = 0;
+      // Start of the current chunk's bytes within `data` (the rest is in `carry`).
+      let start = 0;
+      while (i < n) {
+        const len = carryLen + (i - start);
+        if (len < min) {
+          i += Math.min(min - len, n - i);
+          continue;
+        }
+        let h = hash;
+        let j = i;
+        let cut = -1;
+        const endS = Math.min(n, i + Math.max(0, avg - len));
+        for (; j < endS; j++) {
+          h = ((h << 1) + gear[data[j]!]!) | 0;
+          if ((h & maskS) === 0) {
+            cut = j + 1;
+            break;
+          }
+        }
+        if (cut < 0) {
+          const endL = Math.min(n, i + (max - len));
+          for (; j < endL; j++) {
+            h = ((h << 1) + gear[data[j]!]!) | 0;
+            if ((h & maskL) === 0) {
+              cut = j + 1;
+              break;
+            }
+          }
+          if (cut < 0 && len + (endL - i) === max) cut = endL;
+        }
+        if (cut >= 0) {
+          emit(out, data, start, cut);
+          i = start = cut;
+        } else {
+          hash = h;
+          i = n;
+        }
+      }
+      if (start < n) {
+        carry.set(data.subarray(start, n), carryLen);
+        carryLen += n - start;
+      }
+    };
+
+    const step = (maxBytes: number): FileStep => {
+      const chunks: FileChunk[] = [];
+      let bytesRead = 0;
+      try {
+        while (!eof && bytesRead < maxBytes) {
+          const got = fs.readSync(fd, buf, 0, bufSize, null);
+          if (got === 0) {
+            eof = true;
+            break;
+          }
+          total += got;
+          bytesRead += got;
+          const block = got === bufSize ? buf : buf.subarray(0, got);
+          if (got >= max && isZero(block)) {
+            flush(chunks);
+            const whole = got - (got % max);
+            const id = zeroId(max);
+            for (let off = 0; off < whole; off += max) chunks.push({ id, length: max, zero: true });
+            if (whole < got) push(chunks, block.subarray(whole));
+          } else push(chunks, block);
+          // A short read that reached the listed size is the end (one call fewer per small file);
+          // growth after that is caught by the fstat below.
+          if (got < bufSize && total === f.size) eof = true;
+        }
+        if (!eof) return { chunks, bytesRead, done: false };
+        flush(chunks);
+        const after = fs.fstatSync(fd, { bigint: true });
+        const changed =
+          after.mtimeNs !== f.mtimeNs || Number(after.size) !== f.size || after.ctimeNs !== f.ctimeNs;
+        close();
+        return changed ? { chunks, bytesRead, done: true, changed } : { chunks, bytesRead, done: true };
+      } catch (err) {
+        close();
+        throw err;
+      }
+    };
+    return { step, close };
+  };
+}
