@@ -45,6 +45,7 @@ import { StreamsSource, type VirtualStream } from './sources/streams.ts';
 import { encodeTree } from './tree.ts';
 import { checkRoots } from './walker.ts';
 import { Semaphore } from './semaphore.ts';
+import { sharedBlobPool } from './blob-workers.ts';
 
 export interface BackupOptions {
   paths?: string[];
@@ -64,7 +65,10 @@ export interface BackupOptions {
   onWarning?: (w: BackupWarning) => void;
   signal?: AbortSignal;
   clock?: Clock;
-  /** Files read at the same time (default 8: small files are mostly waiting on open/stat/close). */
+  /**
+   * Files read at the same time. Default 32 when files are read on worker threads (requests made
+   * in one turn travel as one message, so more files in flight mean fewer messages), else 8.
+   */
   concurrency?: number;
 }
 
@@ -257,7 +261,8 @@ class Archiver {
     private readonly started: number,
     private readonly clock: Clock,
   ) {
-    this.slots = new Semaphore(Math.max(1, opts.concurrency ?? 8));
+    const onWorkers = repo.readHostFile !== undefined && sharedBlobPool() !== null;
+    this.slots = new Semaphore(Math.max(1, opts.concurrency ?? (onWorkers ? 32 : 8)));
     opts.filesCache?.begin(Date.now());
   }
 

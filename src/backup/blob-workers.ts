@@ -141,7 +141,28 @@ function open(m) {
   }
   return [{ seq: m.seq, plains, errors }, transfer];
 }
-const ops = { open, seal, fopen, fstep, fclose, fcfg };
+function lstat(m) {
+  const n = m.paths.length;
+  const nums = new BigUint64Array(n * 7);
+  const times = new BigInt64Array(n * 2);
+  const errors = [];
+  const links = [];
+  for (let i = 0; i < n; i++) {
+    const p = m.paths[i];
+    try {
+      const st = fs.lstatSync(p, { bigint: true });
+      const o = i * 7;
+      nums[o] = st.mode; nums[o + 1] = st.uid; nums[o + 2] = st.gid; nums[o + 3] = st.size;
+      nums[o + 4] = st.dev; nums[o + 5] = st.ino; nums[o + 6] = st.nlink;
+      times[i * 2] = st.mtimeNs; times[i * 2 + 1] = st.ctimeNs;
+      if (st.isSymbolicLink()) links.push([i, fs.readlinkSync(p)]);
+    } catch (err) {
+      errors.push([i, String((err && err.code) || ''), String((err && err.message) || err)]);
+    }
+  }
+  return [{ seq: m.seq, lstat: { nums, times, errors, links } }, [nums.buffer, times.buffer]];
+}
+const ops = { open, seal, fopen, fstep, fclose, fcfg, lstat };
 function handle(m) {
   try {
     return ops[m.op](m);
@@ -185,6 +206,12 @@ interface WorkerReply {
   error?: string;
   code?: string;
   step?: FileStep;
+  lstat?: {
+    nums: BigUint64Array;
+    times: BigInt64Array;
+    errors: [number, string, string][];
+    links: [number, string][];
+  };
   sealed?: Uint8Array;
   compressed?: boolean;
   plains?: (Uint8Array | null)[];
@@ -217,6 +244,21 @@ export interface ChunkerConfig {
   max: number;
   macKey: Uint8Array;
   readSize: number;
+}
+
+/** What the walker needs of an lstat. */
+export interface LstatResult {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  dev: bigint;
+  ino: bigint;
+  nlink: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** Symlinks: their target. */
+  linkTarget?: string;
 }
 
 /** Requests queued in one turn of the event loop go to a worker as one message. */
@@ -300,8 +342,38 @@ export class BlobWorkerPool {
     const transfer = thread.transfer;
     thread.queue = [];
     thread.transfer = [];
+
     if (msgs.length === 1) thread.worker.postMessage(msgs[0], transfer);
     else thread.worker.postMessage({ op: 'batch', msgs }, transfer);
+  }
+
+  /**
+   * lstat (and readlink for symlinks) of many paths on a worker: synchronous calls there cost the
+   * main thread one message instead of a promise and a thread-pool round trip per path.
+   */
+  async lstatMany(paths: string[]): Promise<(LstatResult | NodeJS.ErrnoException)[]> {
+    const m = await this.request({ op: 'lstat', paths });
+    const r = m.lstat;
+    if (!r) throw new Error('lstat failed: no output');
+    const out: (LstatResult | NodeJS.ErrnoException)[] = [];
+    const { nums, times } = r;
+    for (let i = 0; i < paths.length; i++) {
+      const o = i * 7;
+      out.push({
+        mode: Number(nums[o]),
+        uid: Number(nums[o + 1]),
+        gid: Number(nums[o + 2]),
+        size: Number(nums[o + 3]),
+        dev: nums[o + 4]!,
+        ino: nums[o + 5]!,
+        nlink: Number(nums[o + 6]),
+        mtimeNs: times[i * 2]!,
+        ctimeNs: times[i * 2 + 1]!,
+      });
+    }
+    for (const [i, code, message] of r.errors) out[i] = Object.assign(new Error(message), { code });
+    for (const [i, target] of r.links) (out[i] as LstatResult).linkTarget = target;
+    return out;
   }
 
   /**

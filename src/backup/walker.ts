@@ -13,6 +13,7 @@ import { constants as C, promises as fsp } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../domain/errors.ts';
+import { sharedBlobPool, type LstatResult } from './blob-workers.ts';
 import type { FileIdentity, SourceContext, SourceEntry, TreeNode } from './ports.ts';
 import type { PatternSet } from './patterns.ts';
 import { compareNames } from './tree.ts';
@@ -30,7 +31,7 @@ export interface WalkOptions {
 
 /** Bytes per read: at least one max-size chunk, so zero runs are detected per block. */
 const READ_SIZE = 1024 * 1024;
-const STAT_BATCH = 64;
+const STAT_BATCH = 256;
 
 /** Absolute, normalised, de-duplicated paths; a path inside another given path is dropped. Sorted for the walk. */
 export function normaliseRoots(paths: string[]): string[] {
@@ -60,29 +61,52 @@ function compareComponents(a: string[], b: string[]): number {
   return a.length - b.length;
 }
 
-export function nodeType(st: BigIntStats): TreeNode['type'] {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  return 'other';
-}
+/** The fields of an lstat the walk records (from a worker's batch, or fs.lstat). */
+type Stat = LstatResult;
 
-function identityOf(st: BigIntStats): FileIdentity {
-  return { dev: st.dev, ino: st.ino, size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
-}
-
-function metaOf(st: BigIntStats): SourceEntry['node'] {
-  const type = nodeType(st);
-  const meta: SourceEntry['node'] = {
-    type,
+function toStat(st: BigIntStats): Stat {
+  return {
     mode: Number(st.mode),
     uid: Number(st.uid),
     gid: Number(st.gid),
-    mtimeMs: Number(st.mtimeNs) / 1e6,
-    size: type === 'file' ? Number(st.size) : 0,
+    size: Number(st.size),
+    dev: st.dev,
+    ino: st.ino,
+    nlink: Number(st.nlink),
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
   };
-  if (type === 'file' && st.nlink > 1n) {
-    meta.hardlink = { dev: Number(st.dev), ino: Number(st.ino), nlink: Number(st.nlink) };
+}
+
+export function nodeType(st: { mode: number }): TreeNode['type'] {
+  switch (st.mode & C.S_IFMT) {
+    case C.S_IFREG:
+      return 'file';
+    case C.S_IFDIR:
+      return 'dir';
+    case C.S_IFLNK:
+      return 'symlink';
+    default:
+      return 'other';
+  }
+}
+
+function identityOf(st: Stat): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+function metaOf(st: Stat): SourceEntry['node'] {
+  const type = nodeType(st);
+  const meta: SourceEntry['node'] = {
+    type,
+    mode: st.mode,
+    uid: st.uid,
+    gid: st.gid,
+    mtimeMs: Number(st.mtimeNs) / 1e6,
+    size: type === 'file' ? st.size : 0,
+  };
+  if (type === 'file' && st.nlink > 1) {
+    meta.hardlink = { dev: Number(st.dev), ino: Number(st.ino), nlink: st.nlink };
   }
   return meta;
 }
@@ -114,9 +138,9 @@ export async function* walk(opts: WalkOptions, ctx: SourceContext): AsyncGenerat
     emitted.length = common;
     for (let i = common; i < comps.length - 1; i++) {
       const p = '/' + comps.slice(0, i + 1).join('/');
-      let st: BigIntStats;
+      let st: Stat;
       try {
-        st = await fsp.lstat(p, { bigint: true });
+        st = toStat(await fsp.lstat(p, { bigint: true }));
       } catch (err) {
         ctx.warn(p, err);
         break;
@@ -132,7 +156,7 @@ export async function* walk(opts: WalkOptions, ctx: SourceContext): AsyncGenerat
 interface Listed {
   name: string;
   p: string;
-  st: BigIntStats;
+  st: Stat;
   linkTarget?: string;
 }
 
@@ -147,14 +171,45 @@ interface Frame {
 
 async function statEntry(p: string, name: string, ctx: SourceContext): Promise<Listed | undefined> {
   try {
-    const st = await fsp.lstat(p, { bigint: true });
+    const st = toStat(await fsp.lstat(p, { bigint: true }));
     const out: Listed = { name, p, st };
-    if (st.isSymbolicLink()) out.linkTarget = await fsp.readlink(p);
+    if (nodeType(st) === 'symlink') out.linkTarget = await fsp.readlink(p);
     return out;
   } catch (err) {
     ctx.warn(p, err);
     return undefined;
   }
+}
+
+/**
+ * lstat of a batch of siblings (excluded ones left undefined): in one message to a blob worker when
+ * there is one (a promise and a thread-pool round trip per entry cost the main thread more than the
+ * syscall), else concurrently on the thread pool, which hides the per-call latency.
+ */
+async function statBatch(
+  dir: string,
+  names: string[],
+  opts: WalkOptions,
+  ctx: SourceContext,
+): Promise<(Listed | undefined)[]> {
+  const paths = names.map((name) => join(dir, name));
+  const keep = paths.map((p) => !opts.excludes?.matches(p));
+  const pool = sharedBlobPool();
+  if (!pool) return Promise.all(paths.map((p, i) => (keep[i] ? statEntry(p, names[i]!, ctx) : undefined)));
+  const wanted = paths.filter((_, i) => keep[i]);
+  const got = wanted.length > 0 ? await pool.lstatMany(wanted) : [];
+  let k = 0;
+  return paths.map((p, i) => {
+    if (!keep[i]) return undefined;
+    const r = got[k++]!;
+    if (r instanceof Error) {
+      ctx.warn(p, r);
+      return undefined;
+    }
+    const out: Listed = { name: names[i]!, p, st: r };
+    if (r.linkTarget !== undefined) out.linkTarget = r.linkTarget;
+    return out;
+  });
 }
 
 async function* walkTree(
@@ -168,7 +223,7 @@ async function* walkTree(
   if (!first) return;
   const rootDev = first.st.dev;
   let rootNames: string[] | undefined = [];
-  if (first.st.isDirectory()) {
+  if (nodeType(first.st) === 'dir') {
     rootNames = await listDir(root, opts, ctx);
     if (rootNames === undefined) return; // excluded by a marker file
   }
@@ -183,22 +238,16 @@ async function* walkTree(
         stack.pop();
         continue;
       }
-      // lstat a batch of siblings concurrently; the thread pool hides the per-call latency.
       const batch = top.names.slice(top.next, top.next + STAT_BATCH);
       top.next += batch.length;
-      top.pending = await Promise.all(
-        batch.map((name) => {
-          const p = join(top.dir, name);
-          return opts.excludes?.matches(p) ? undefined : statEntry(p, name, ctx);
-        }),
-      );
+      top.pending = await statBatch(top.dir, batch, opts, ctx);
       top.pi = 0;
       continue;
     }
     const s = top.pending[top.pi++];
     if (!s) continue;
     const comps = [...top.comps, s.name];
-    if (s.st.isDirectory()) {
+    if (nodeType(s.st) === 'dir') {
       const crossesDevice = opts.oneFileSystem === true && s.st.dev !== rootDev;
       const names = crossesDevice ? [] : await listDir(s.p, opts, ctx);
       if (names === undefined) continue; // excluded by a marker file
