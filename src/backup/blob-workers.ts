@@ -27,6 +27,17 @@ const { Compressor, Decompressor } = require(workerData.zstdPath);
 const compressWorthIt = ${compressWorthIt.toString()};
 const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
+// check --read-data opens blobs only to drop them: their plaintexts are memory outside the JS
+// heap, which V8 collects late; a collection every 16 MiB opened keeps a worker's footprint small.
+require('v8').setFlagsFromString('--expose-gc');
+const collect = require('vm').runInNewContext('gc');
+let churn = 0;
+function released(n) {
+  churn += n;
+  if (churn < 16 * 1024 * 1024) return;
+  churn = 0;
+  collect();
+}
 const files = new Map();
 let fastC, strongC, dec;
 const fast = (b) => fastC.compress(b);
@@ -49,7 +60,8 @@ function seal(m) {
   const cipher = createCipheriv('aes-256-gcm', m.key, nonce);
   cipher.setAAD(aad);
   const out = Buffer.concat([nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
-  const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
+  // Buffer.concat of more than 4 KiB owns its memory: moved as it is; a small one is copied off the pool.
+  const ab = out.byteOffset === 0 && out.length === out.buffer.byteLength ? out.buffer : out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
   return [{ seq: m.seq, sealed: new Uint8Array(ab), compressed }, [ab]];
 }
 function fileReply(m, r) {
@@ -99,7 +111,9 @@ function openOne(key, macKey, buf, e) {
   d.setAuthTag(sealed.subarray(sealed.length - 16));
   let body;
   try {
-    body = Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]);
+    const head = d.update(sealed.subarray(12, sealed.length - 16));
+    const tail = d.final();
+    body = tail.length === 0 ? head : Buffer.concat([head, tail]);
   } catch {
     throw new Error('authentication failed');
   }
@@ -117,6 +131,7 @@ function openOne(key, macKey, buf, e) {
   return plain;
 }
 function open(m) {
+  if (m.discard) released(m.buf.byteLength);
   const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
   const plains = [];
   const errors = [];

@@ -6,7 +6,8 @@
 import { randomInt } from 'node:crypto';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { parseConfig, verifyConfig } from './config.ts';
-import { sharedBlobPool, type BlobWorkerPool } from './blob-workers.ts';
+import { sharedBlobPool, type BlobWorkerPool, type RangeBlob } from './blob-workers.ts';
+import { Semaphore } from './semaphore.ts';
 import { sha256Hex } from './crypto.ts';
 import { CONFIG_FILE, DIRS, TEMP_PREFIX } from './format.ts';
 import { isAgeFile, parsePassphraseKeyFile } from './keys.ts';
@@ -210,11 +211,12 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
     const chosen = samplePacks(packs, subset);
     const pool = sharedBlobPool();
     const reading: Promise<void>[] = [];
+    const ranges = new Semaphore(Math.max(1, (pool?.size ?? 0) * 2));
     for (const id of chosen) {
-      const p = readPackData(repo, id, pool, counts, err);
+      const p = readPackData(repo, id, pool, ranges, counts, err);
       p.catch(() => undefined);
       reading.push(p);
-      if (reading.length > (pool?.size ?? 0)) await reading.shift();
+      if (reading.length > 1) await reading.shift();
     }
     await Promise.all(reading);
   }
@@ -297,11 +299,31 @@ async function walkTrees(
   }
 }
 
+/** Blobs in offset order, grouped into contiguous ranges of at most CHECK_RANGE bytes. */
+function rangesOf(blobs: BlobEntry[]): BlobEntry[][] {
+  const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
+  const out: BlobEntry[][] = [];
+  let cur: BlobEntry[] = [];
+  for (const b of sorted) {
+    const first = cur[0];
+    if (first && b.offset + b.length - first.offset > CHECK_RANGE) {
+      out.push(cur);
+      cur = [];
+    }
+    cur.push(b);
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+const CHECK_RANGE = 2 * 1024 * 1024;
+
 /** Reads one whole pack, checks its name, and opens and verifies every blob its header lists. */
 async function readPackData(
   repo: Repo,
   id: string,
   pool: BlobWorkerPool | null,
+  ranges: Semaphore,
   counts: CheckReport['counts'],
   err: (file: string | undefined, message: string) => void,
 ): Promise<void> {
@@ -333,16 +355,30 @@ async function readPackData(
         continue;
       }
       if (pool) {
-        // The pack is handed over to the worker: a copy when another key slot still needs it.
-        const buf = bySlot.size === 1 ? bytes : Uint8Array.prototype.slice.call(bytes);
-        const opened = await pool.openRange(
-          key,
-          repo.keys.macKey,
-          buf,
-          blobs.map((b) => ({ ...b, type: b.type === 'tree' ? 1 : 0 })),
-          { discard: true },
-        );
-        opened.forEach((o, i) => ('plain' in o ? counts.blobsRead++ : blobErr(blobs[i]!, o.error)));
+        // Ranges of a few MiB, copied and moved to the workers, a bounded number at a time: a worker
+        // then holds little more than one range (whole packs made each hold tens of MiB).
+        const opening: Promise<void>[] = [];
+        for (const group of rangesOf(blobs)) {
+          await ranges.acquire();
+          const start = group[0]!.offset;
+          const last = group[group.length - 1]!;
+          const buf = bytes.slice(start, last.offset + last.length);
+          const entries = group.map((b) => ({
+            ...b,
+            offset: b.offset - start,
+            type: b.type === 'tree' ? 1 : 0,
+          }));
+          const p = pool
+            .openRange(key, repo.keys.macKey, buf, entries as RangeBlob[], { discard: true })
+            .then(
+              (opened) =>
+                opened.forEach((o, i) => ('plain' in o ? counts.blobsRead++ : blobErr(group[i]!, o.error))),
+              (e: unknown) => group.forEach((b) => blobErr(b, (e as Error).message)),
+            )
+            .finally(() => ranges.release());
+          opening.push(p);
+        }
+        await Promise.all(opening);
         continue;
       }
       for (const b of blobs) {
