@@ -46,7 +46,8 @@ WORK=$OUT/work
 RES=$OUT/results.tsv
 PASS=bench-password-not-secret
 mkdir -p "$OUT"
-for bin in restic borg age age-keygen zstd python3 /usr/bin/time; do
+# Only the tools being compared are needed (age and zstd also serve the setup and the tar run).
+for bin in age age-keygen zstd python3 /usr/bin/time $(echo "$TOOLS" | tr ',' '\n' | grep -xE 'restic|borg'); do
   command -v "$bin" >/dev/null || { echo "missing $bin (apt-get install restic borgbackup age zstd time)" >&2; exit 2; }
 done
 

@@ -16,8 +16,10 @@
  *
  * Content is chunked with the repository's chunker; runs of zeros (sparse files) become
  * max-size zero chunks without hashing each one. Trees are written bottom-up as directories
- * complete, so memory stays proportional to the walk's depth. Several files are read at once, so
- * reading overlaps with chunking and hashing, while the repository compresses and encrypts.
+ * complete, so memory stays proportional to the walk's depth. Host files are read, chunked and
+ * hashed on the blob worker threads (`Repository.readHostFile`), several at once; the main thread
+ * walks, decides which chunks are new, in file order, and moves their bytes on to be sealed.
+ * Other sources (streams, dumps) and a process without workers chunk on the main thread.
  */
 import { hostname as osHostname, userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
