@@ -123,8 +123,13 @@ export const jobFields = {
   evidence: z
     .looseObject({})
     .optional()
-    .describe('what proves success besides exit 0: expectFile, expectMinBytes (bytes or a size such as "4K"), expectOutput'),
-  history: z.looseObject({}).optional().describe('maxRuns, maxAgeMs, outputTailBytes (bytes or a size such as "64K")'),
+    .describe(
+      'what proves success besides exit 0: expectFile, expectMinBytes (bytes or a size such as "4K"), expectOutput',
+    ),
+  history: z
+    .looseObject({})
+    .optional()
+    .describe('maxRuns, maxAgeMs, outputTailBytes (bytes or a size such as "64K")'),
   alerts: z
     .looseObject({})
     .nullable()
