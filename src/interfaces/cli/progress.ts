@@ -16,6 +16,8 @@ export interface ProgressState {
 }
 
 export interface ProgressSink {
+  /** False when nothing is drawn (not a terminal, --json): callers then skip work done only for it. */
+  readonly visible: boolean;
   update(state: ProgressState): void;
   /** Clears the line; the caller prints its summary afterwards. */
   done(): void;
@@ -27,7 +29,7 @@ interface TtyLike {
   write(text: string): unknown;
 }
 
-const NOOP: ProgressSink = { update: () => {}, done: () => {} };
+const NOOP: ProgressSink = { visible: false, update: () => {}, done: () => {} };
 
 export { formatBytes };
 
@@ -86,6 +88,7 @@ export function createProgress(
   let lastDraw = -Infinity;
   let drawn = false;
   return {
+    visible: true,
     update(state) {
       const t = now();
       if (t - lastDraw < interval) return;

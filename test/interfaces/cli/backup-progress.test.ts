@@ -72,5 +72,9 @@ describe('backup progress line', () => {
     off.update({ files: 1, bytes: 10 });
     off.done();
     assert.deepEqual(writes, []);
+    // A sink that draws nothing says so, so a backup does not count the tree only for it.
+    assert.equal(sink.visible, false);
+    assert.equal(off.visible, false);
+    assert.equal(createProgress({ stream: { ...stream, isTTY: true } }).visible, true);
   });
 });

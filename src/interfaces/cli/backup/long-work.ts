@@ -12,20 +12,23 @@ export function reporting<W extends { path: string; message: string }>(json: boo
   return {
     progress,
     warnings,
-    onProgress: (p: {
-      files: number;
-      bytesDone: number;
-      totalFiles?: number;
-      totalBytes?: number;
-      current?: string;
-    }) =>
-      progress.update({
-        files: p.files,
-        bytes: p.bytesDone,
-        totalFiles: p.totalFiles,
-        totalBytes: p.totalBytes,
-        current: p.current,
-      }),
+    // Only a drawn bar needs progress: asking for it makes a backup count the tree first.
+    onProgress: progress.visible
+      ? (p: {
+          files: number;
+          bytesDone: number;
+          totalFiles?: number;
+          totalBytes?: number;
+          current?: string;
+        }) =>
+          progress.update({
+            files: p.files,
+            bytes: p.bytesDone,
+            totalFiles: p.totalFiles,
+            totalBytes: p.totalBytes,
+            current: p.current,
+          })
+      : undefined,
     onWarning: (w: W) => {
       warnings.push(w);
       progress.done();
