@@ -14,14 +14,14 @@ import {
 import type { EffectivePolicy } from './policy.ts';
 import { formatBytes } from '../domain/bytes.ts';
 
-export type AnomalyKind = 'bytes-added' | 'duration' | 'repo-size';
+export type AnomalyKind = 'bytes-added' | 'duration' | 'repo-size' | 'repo-usage';
 
 export interface Anomaly {
   kind: AnomalyKind;
   /** One sentence a user understands ("added 52.0 MiB, 10.4x the median of 5.0 MiB over 10 runs"). */
   message: string;
   value: number;
-  /** The median (bytes-added, duration) or the limit (repo-size). */
+  /** The median (bytes-added, duration) or the limit (repo-size, repo-usage). */
   reference: number;
 }
 
@@ -82,6 +82,16 @@ export function detectAnomalies(run: Run, previous: Run[], policy: EffectivePoli
       value: backup.repoBytes,
       reference: limit,
       message: `the repository holds ${formatBytes(backup.repoBytes)}, above the limit of ${formatBytes(limit)}`,
+    });
+  }
+  const pct = policy.maxRepoUsagePercent;
+  const used = backup.repoDiskUsedPercent;
+  if (pct !== undefined && used !== undefined && used > pct) {
+    out.push({
+      kind: 'repo-usage',
+      value: used,
+      reference: pct,
+      message: `the repository's filesystem is ${used.toFixed(1)}% full, above the limit of ${pct}%`,
     });
   }
   return out;

@@ -133,6 +133,27 @@ describe('backup alerts', () => {
     assert.equal(bodies().length, 2);
   });
 
+  test("a local repository's filesystem above --alert-repo-usage warns, sharing the storage cooldown", async () => {
+    w = await world(config());
+    await w.app.store.insertJob(
+      backupJob('u', { afterFailures: 1, cooldownMs: 3 * HOUR, recovery: true, maxRepoUsagePercent: 80 }),
+    );
+    w.backups.script.push(
+      backupOk({ bytesAdded: MiB, repoDiskUsedPercent: 79.5 }),
+      backupOk({ bytesAdded: MiB, repoDiskUsedPercent: 83.25 }),
+      backupOk({ bytesAdded: MiB, repoDiskUsedPercent: 84 }),
+    );
+    await w.engine.start();
+    await w.alerts.start();
+    await w.advance(HOUR);
+    assert.equal(bodies().length, 0, 'below 80%');
+    await w.advance(HOUR);
+    assert.equal(bodies().length, 1);
+    assert.match(bodies()[0]!.text, /the repository's filesystem is 83\.3% full, above the limit of 80%/);
+    await w.advance(HOUR);
+    assert.equal(bodies().length, 1, 'still full, within the cooldown');
+  });
+
   test('the anomaly rules: minimum history, floors, durations', () => {
     const job = backupJob('p');
     const policy = effectivePolicy(job);
