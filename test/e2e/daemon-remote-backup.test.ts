@@ -1,0 +1,183 @@
+/**
+ * End to end through the real `nightshift daemon` (a child process on a temporary home): a backup
+ * profile with files, a SQLite database and a git repository, to an SFTP repository (a real sshd)
+ * with --copy-to an S3 repository (s3rver), tiered retention and an upload limit, is fired by the
+ * schedule. Then the CLI a user would run proves it: `backup snapshots` lists the snapshot in both
+ * repositories, `backup restore` from the S3 copy is byte-exact, and `backup restore-source`
+ * brings back the SQLite rows and the git history.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { DaemonProcess, cli, cliJson, tempHome, type TempHome } from '../interfaces/cli/cli-harness.ts';
+import { startS3Server } from '../helpers/s3-server.ts';
+import { startSshd, type SshServer } from '../helpers/sshd.ts';
+
+let s3: Awaited<ReturnType<typeof startS3Server>>;
+let sshd: SshServer;
+let h: TempHome;
+let daemon: DaemonProcess | undefined;
+
+const PASSWORD = 'e2e-' + randomBytes(8).toString('hex');
+
+before(async () => {
+  [s3, sshd] = await Promise.all([startS3Server(['offsite']), startSshd()]);
+  h = tempHome();
+});
+after(async () => {
+  await daemon?.dispose();
+  await Promise.all([s3?.stop(), sshd?.stop()]);
+  h?.cleanup();
+});
+
+interface SnapshotJson {
+  id: string;
+  paths: string[];
+  tags: string[];
+}
+
+describe('a daemon backing up off this disk', () => {
+  test(
+    'a scheduled backup with sources to SFTP, copied to S3, restores from the copy',
+    { timeout: 240_000 },
+    async () => {
+      // The user's environment: the repository passphrase by reference, S3 keys by AWS_* variables.
+      const env = { ...s3.env, NS_E2E_PW: PASSWORD, NIGHTSHIFT_PASSWORD: PASSWORD };
+      const sftpEnv = { ...env, NIGHTSHIFT_SSH_KEY: sshd.keyFile, NIGHTSHIFT_KNOWN_HOSTS: sshd.knownHosts };
+      const run = async (args: string[], e: NodeJS.ProcessEnv = sftpEnv) => {
+        const r = await cli(h.home, args, { env: e, timeoutMs: 120_000 });
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+        return r;
+      };
+      const primary = `sftp://${sshd.user}@127.0.0.1:${sshd.port}/${sshd.dir}/offsite`;
+      const copy = `s3:${s3.endpoint}/offsite/host1`;
+
+      // What is backed up: files, a SQLite database in use (WAL), a git repository.
+      const src = join(h.work, 'agent');
+      mkdirSync(join(src, 'notes'), { recursive: true });
+      writeFileSync(join(src, 'notes', 'todo.md'), '- ship it\n');
+      writeFileSync(join(src, 'state.bin'), randomBytes(300_000));
+      const sqliteFile = join(h.work, 'app.sqlite');
+      const db = new Database(sqliteFile);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount INTEGER)');
+      const ins = db.prepare('INSERT INTO invoices (amount) VALUES (?)');
+      for (let i = 1; i <= 250; i++) ins.run(i);
+      const gitDir = join(h.work, 'project');
+      mkdirSync(gitDir);
+      const git = (...a: string[]): string => execFileSync('git', ['-C', gitDir, ...a], { encoding: 'utf8' });
+      git('init', '-q', '-b', 'main');
+      writeFileSync(join(gitDir, 'README'), 'hello\n');
+      git('add', 'README');
+      git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'first');
+      const head = git('rev-parse', 'HEAD').trim();
+
+      await run(['backup', 'init', '--repo', primary]);
+      await run(['backup', 'init', '--repo', copy], env);
+      await run([
+        'backup',
+        'profile',
+        'add',
+        'offsite',
+        '--repo',
+        primary,
+        '--password-ref',
+        'env:NS_E2E_PW',
+        '--ssh-key-ref',
+        `file:${sshd.keyFile}`,
+        '--known-hosts',
+        sshd.knownHosts,
+        '--path',
+        src,
+        '--sqlite',
+        `app=${sqliteFile}`,
+        '--git',
+        `project=${gitDir}`,
+        '--copy-to',
+        copy,
+        '--keep-within',
+        '7d',
+        '--keep-weekly',
+        '4',
+        '--keep-monthly',
+        '12',
+        '--limit-upload',
+        '64MiB/s',
+      ]);
+      const add = await cliJson<{ id: string }>(h.home, [
+        'cron',
+        'add',
+        '--name',
+        'offsite',
+        '--every',
+        '3s',
+        '--backup',
+        'offsite',
+      ]);
+      assert.equal(add.result.code, 0, add.result.stderr);
+
+      // The daemon knows only the passphrase variable and the S3 keys: the SSH key is the profile's reference.
+      daemon = new DaemonProcess(h.home, [], env);
+      await daemon.ready();
+      const finished = await daemon.waitFor(
+        (e) => e.event === 'run.finished' && e.jobId === add.json.id,
+        'the first scheduled backup',
+        180_000,
+      );
+      daemon.kill('SIGTERM');
+      await daemon.exit(60_000);
+      db.close();
+      assert.equal(finished.status, 'ok', JSON.stringify(finished));
+
+      const runs = await cliJson<{
+        entries: { status: string; trigger: string; evidence?: { check: string; ok: boolean }[] }[];
+      }>(h.home, ['cron', 'runs', '--id', 'offsite']);
+      const first = runs.json.entries.find((r) => r.status === 'ok');
+      assert.equal(first?.trigger, 'schedule');
+      // Evidence for every source and every destination.
+      const ev = Object.fromEntries((first?.evidence ?? []).map((e) => [e.check, e.ok]));
+      for (const check of ['snapshot listed', 'source app', 'source project', `copy to ${copy}`, 'retention'])
+        assert.equal(ev[check], true, `${check}: ${JSON.stringify(first?.evidence)}`);
+
+      // Both repositories list the snapshot, with the sources' virtual paths.
+      const listed = async (repo: string, e: NodeJS.ProcessEnv): Promise<SnapshotJson[]> => {
+        const r = await cli(h.home, ['backup', 'snapshots', '--repo', repo, '--json'], { env: e });
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout) as SnapshotJson[];
+      };
+      const inPrimary = await listed(primary, sftpEnv);
+      const inCopy = await listed(copy, env);
+      assert.ok(inPrimary.length >= 1 && inCopy.length >= 1);
+      for (const s of [inPrimary.at(-1)!, inCopy.at(-1)!]) {
+        assert.ok(s.paths.includes(src), s.paths.join(' '));
+        assert.ok(s.paths.includes('/databases/sqlite/app.sqlite'), s.paths.join(' '));
+        assert.ok(s.paths.includes('/git/project.bundle'), s.paths.join(' '));
+        assert.ok(s.tags.includes('profile:offsite'));
+      }
+
+      // Restore from the S3 copy: files byte-exact, the SQLite rows, the git history.
+      const target = join(h.work, 'restored');
+      await run(['backup', 'restore', 'latest', '--repo', copy, '--target', target, '--verify'], env);
+      assert.deepEqual(readFileSync(join(target, src, 'state.bin')), readFileSync(join(src, 'state.bin')));
+      assert.equal(readFileSync(join(target, src, 'notes', 'todo.md'), 'utf8'), '- ship it\n');
+      const restoredDb = join(h.work, 'app-restored.sqlite');
+      await run(['backup', 'restore-source', 'latest', 'app', '--repo', copy, '--into', restoredDb], env);
+      const r = new Database(restoredDb, { readonly: true });
+      assert.deepEqual(r.prepare('SELECT count(*) AS n, sum(amount) AS s FROM invoices').get(), {
+        n: 250,
+        s: 31375,
+      });
+      r.close();
+      const clone = join(h.work, 'project-restored');
+      await run(['backup', 'restore-source', 'latest', 'project', '--repo', copy, '--into', clone], env);
+      assert.equal(
+        execFileSync('git', ['-C', clone, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim(),
+        head,
+      );
+    },
+  );
+});
