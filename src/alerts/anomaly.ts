@@ -85,14 +85,23 @@ export function detectAnomalies(run: Run, previous: Run[], policy: EffectivePoli
     });
   }
   const pct = policy.maxRepoUsagePercent;
-  const used = backup.repoDiskUsedPercent;
-  if (pct !== undefined && used !== undefined && used > pct) {
-    out.push({
-      kind: 'repo-usage',
-      value: used,
-      reference: pct,
-      message: `the repository's filesystem is ${used.toFixed(1)}% full, above the limit of ${pct}%`,
-    });
+  if (pct !== undefined) {
+    // The repository's own filesystem, and each local --copy-to destination's (a USB disk, a NAS).
+    const disks: [string, number | undefined][] = [
+      ["the repository's filesystem", backup.repoDiskUsedPercent],
+      ...(backup.copies ?? []).map((c): [string, number | undefined] => [
+        `the filesystem of the copy ${c.repository}`,
+        c.diskUsedPercent,
+      ]),
+    ];
+    for (const [what, used] of disks)
+      if (used !== undefined && used > pct)
+        out.push({
+          kind: 'repo-usage',
+          value: used,
+          reference: pct,
+          message: `${what} is ${used.toFixed(1)}% full, above the limit of ${pct}%`,
+        });
   }
   return out;
 }

@@ -328,6 +328,8 @@ async function copyToRepository(
       );
     rec.ok = rec.snapshotId !== undefined;
     if (!rec.ok) rec.error = 'the copied snapshot is not listed at the destination';
+    const local = localPath(dest);
+    if (local !== undefined) rec.diskUsedPercent = await usedPercentAt(local);
   } catch (err) {
     rec.error =
       err instanceof UserError && err.hint ? `${err.message} (${err.hint})` : (err as Error).message;

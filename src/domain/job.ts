@@ -351,7 +351,15 @@ export interface BackupRunDetails {
   /** Database, git and command sources: what each produced, or why it was skipped. */
   sources?: SourceRunRecord[];
   /** Copies of the new snapshot to the profile's --copy-to repositories. */
-  copies?: { repository: string; ok: boolean; snapshotId?: string; forgotten?: number; error?: string }[];
+  copies?: {
+    repository: string;
+    ok: boolean;
+    snapshotId?: string;
+    forgotten?: number;
+    error?: string;
+    /** How full a local destination's filesystem is after the copy, in percent (a USB disk, a NAS mount). */
+    diskUsedPercent?: number;
+  }[];
   durationMs?: number;
 }
 

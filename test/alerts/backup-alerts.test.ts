@@ -154,6 +154,30 @@ describe('backup alerts', () => {
     assert.equal(bodies().length, 1, 'still full, within the cooldown');
   });
 
+  test('--alert-repo-usage also watches a local --copy-to destination (the USB disk), naming it', () => {
+    const policy = effectivePolicy(
+      backupJob('c', { afterFailures: 1, cooldownMs: HOUR, recovery: true, maxRepoUsagePercent: 80 }),
+    );
+    const ok = backupOk({ bytesAdded: MiB });
+    ok.details!.backup!.copies = [
+      { repository: '/media/usb/backups', ok: true, diskUsedPercent: 91.04 },
+      { repository: 's3:https://s3.example/b', ok: true },
+    ];
+    const run = {
+      runId: 'r',
+      jobId: 'c',
+      slotMs: 0,
+      attempt: 1,
+      trigger: 'schedule' as const,
+      status: 'ok' as const,
+    };
+    const found = detectAnomalies({ ...run, details: ok.details! }, [], policy);
+    assert.deepEqual(
+      found.map((a) => a.message),
+      ['the filesystem of the copy /media/usb/backups is 91.0% full, above the limit of 80%'],
+    );
+  });
+
   test('the anomaly rules: minimum history, floors, durations', () => {
     const job = backupJob('p');
     const policy = effectivePolicy(job);
