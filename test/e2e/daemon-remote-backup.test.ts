@@ -1,10 +1,13 @@
 /**
  * End to end through the real `nightshift daemon` (a child process on a temporary home): a backup
- * profile with files, a SQLite database and a git repository, to an SFTP repository (a real sshd)
- * with --copy-to an S3 repository (s3rver), tiered retention and an upload limit, is fired by the
- * schedule. Then the CLI a user would run proves it: `backup snapshots` lists the snapshot in both
- * repositories, `backup restore` from the S3 copy is byte-exact, and `backup restore-source`
- * brings back the SQLite rows and the git history.
+ * profile with files, PostgreSQL, Redis, a SQLite database and a git repository (plus an optional
+ * Redis that is stopped), to an SFTP repository (a real sshd) with --copy-to an S3 repository
+ * (s3rver), tiered retention and an upload limit, is fired by the schedule and ends ok with
+ * evidence for every source and destination. Then the CLI a user would run proves it: `backup
+ * snapshots` lists the snapshot in both repositories, `backup restore` from the S3 copy is
+ * byte-exact, `backup restore-source` brings back the dropped PostgreSQL database with equal
+ * rows, the SQLite rows and the git history, a drill restores into a scratch database, and the
+ * stopped Redis made required fails the run.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,9 +16,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { DaemonProcess, cli, cliJson, tempHome, type TempHome } from '../interfaces/cli/cli-harness.ts';
 import { startS3Server } from '../helpers/s3-server.ts';
-import { startSshd, type SshServer } from '../helpers/sshd.ts';
+import { freePort, startSshd, type SshServer } from '../helpers/sshd.ts';
 
 let s3: Awaited<ReturnType<typeof startS3Server>>;
 let sshd: SshServer;
@@ -23,15 +27,33 @@ let h: TempHome;
 let daemon: DaemonProcess | undefined;
 
 const PASSWORD = 'e2e-' + randomBytes(8).toString('hex');
+const pgDb = `ns_e2e_${randomBytes(4).toString('hex')}`;
+const pgUrl = `postgresql://postgres@127.0.0.1:5432/${pgDb}`;
+
+async function sql(text: string, database = 'postgres'): Promise<pg.QueryResult> {
+  const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database });
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
 
 before(async () => {
   [s3, sshd] = await Promise.all([startS3Server(['offsite']), startSshd()]);
   h = tempHome();
+  await sql(`CREATE DATABASE ${pgDb}`);
+  await sql(
+    'CREATE TABLE invoices (id serial primary key, amount int); INSERT INTO invoices (amount) SELECT g FROM generate_series(1, 300) g',
+    pgDb,
+  );
 });
 after(async () => {
   await daemon?.dispose();
   await Promise.all([s3?.stop(), sshd?.stop()]);
   h?.cleanup();
+  await sql(`DROP DATABASE IF EXISTS ${pgDb}`);
 });
 
 interface SnapshotJson {
@@ -75,6 +97,7 @@ describe('a daemon backing up off this disk', () => {
       git('add', 'README');
       git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'first');
       const head = git('rev-parse', 'HEAD').trim();
+      const stoppedRedis = await freePort();
 
       await run(['backup', 'init', '--repo', primary]);
       await run(['backup', 'init', '--repo', copy], env);
@@ -97,6 +120,16 @@ describe('a daemon backing up off this disk', () => {
         `app=${sqliteFile}`,
         '--git',
         `project=${gitDir}`,
+        '--postgres',
+        `erp=${pgUrl}`,
+        '--redis',
+        'cache=redis://127.0.0.1:6379',
+        '--redis',
+        `stopped=redis://127.0.0.1:${stoppedRedis}`,
+        '--optional',
+        'stopped',
+        '--drill-query',
+        'select count(*) from invoices',
         '--copy-to',
         copy,
         '--keep-within',
@@ -134,13 +167,26 @@ describe('a daemon backing up off this disk', () => {
       assert.equal(finished.status, 'ok', JSON.stringify(finished));
 
       const runs = await cliJson<{
-        entries: { status: string; trigger: string; evidence?: { check: string; ok: boolean }[] }[];
+        entries: {
+          status: string;
+          trigger: string;
+          evidence?: { check: string; ok: boolean; detail: string }[];
+        }[];
       }>(h.home, ['cron', 'runs', '--id', 'offsite']);
       const first = runs.json.entries.find((r) => r.status === 'ok');
       assert.equal(first?.trigger, 'schedule');
       // Evidence for every source and every destination.
       const ev = Object.fromEntries((first?.evidence ?? []).map((e) => [e.check, e.ok]));
-      for (const check of ['snapshot listed', 'source app', 'source project', `copy to ${copy}`, 'retention'])
+      for (const check of [
+        'snapshot listed',
+        'source app',
+        'source project',
+        'source erp',
+        'source cache',
+        'source stopped',
+        `copy to ${copy}`,
+        'retention',
+      ])
         assert.equal(ev[check], true, `${check}: ${JSON.stringify(first?.evidence)}`);
 
       // Both repositories list the snapshot, with the sources' virtual paths.
@@ -178,6 +224,62 @@ describe('a daemon backing up off this disk', () => {
         execFileSync('git', ['-C', clone, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim(),
         head,
       );
+
+      // The stopped optional Redis: ok, with a visible warning.
+      const stopped = first?.evidence?.find((e) => e.check === 'source stopped');
+      assert.match(stopped?.detail ?? '', /WARNING: optional source skipped/);
+
+      // Drop the live PostgreSQL database; restore it from the SFTP repository: equal rows.
+      const rows = (await sql('SELECT count(*)::int AS n, sum(amount)::int AS s FROM invoices', pgDb))
+        .rows[0];
+      await sql(`DROP DATABASE ${pgDb}`);
+      await run(['backup', 'restore-source', 'latest', 'erp', '--profile', 'offsite', '--into', pgUrl]);
+      assert.deepEqual(
+        (await sql('SELECT count(*)::int AS n, sum(amount)::int AS s FROM invoices', pgDb)).rows[0],
+        rows,
+      );
+
+      // A drill restores the dump into a scratch database and runs the check query there.
+      await run(['cron', 'add', '--name', 'offsite-drill', '--every', '7d', '--drill', 'offsite']);
+      await cli(h.home, ['cron', 'run', 'offsite-drill', '--wait'], { env: sftpEnv, timeoutMs: 120_000 });
+      const drills = await cliJson<{
+        entries: { status: string; error: string | null; evidence?: { check: string; detail: string }[] }[];
+      }>(h.home, ['cron', 'runs', '--id', 'offsite-drill']);
+      assert.equal(drills.json.entries[0]?.status, 'ok', drills.json.entries[0]?.error ?? '');
+      assert.match(
+        drills.json.entries[0]?.evidence?.find((e) => e.check === 'database erp')?.detail ?? '',
+        /restored into scratch database nightshift_drill_[0-9a-f]+ \(dropped after\); "select count\(\*\) from invoices" returned 1 row/,
+      );
+
+      // The same stopped Redis, required: the run fails with redis-cli's own message.
+      await run([
+        'backup',
+        'profile',
+        'add',
+        'strict',
+        '--repo',
+        primary,
+        '--password-ref',
+        'env:NS_E2E_PW',
+        '--ssh-key-ref',
+        `file:${sshd.keyFile}`,
+        '--known-hosts',
+        sshd.knownHosts,
+        '--path',
+        src,
+        '--redis',
+        `stopped=redis://127.0.0.1:${stoppedRedis}`,
+      ]);
+      await run(['cron', 'add', '--name', 'strict', '--every', '1h', '--backup', 'strict']);
+      await cli(h.home, ['cron', 'run', 'strict', '--wait'], { env: sftpEnv, timeoutMs: 120_000 });
+      const strict = await cliJson<{ entries: { status: string; error: string | null }[] }>(h.home, [
+        'cron',
+        'runs',
+        '--id',
+        'strict',
+      ]);
+      assert.equal(strict.json.entries[0]?.status, 'error');
+      assert.match(strict.json.entries[0]?.error ?? '', /Could not connect/);
     },
   );
 });
