@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../domain/errors.ts';
-import { parseRepositoryLocation } from '../../domain/repository-location.ts';
+import { parseRepositoryLocation, type RepositoryLocation } from '../../domain/repository-location.ts';
 import type { BlobStore } from '../ports.ts';
 import { LocalBlobStore } from './local.ts';
 import type { RetryOptions } from './retry.ts';
@@ -62,14 +62,17 @@ export function openBlobStore(
 ): BlobStore {
   const loc = parseRepositoryLocation(location);
   if (loc.kind === 'local') return new LocalBlobStore(resolve(loc.path));
-  const store = openRemoteStore(location, access, env);
+  const store = openRemoteStore(location, loc, access, env);
   const rate = access.limitUploadBytesPerSec;
   return rate !== undefined && rate > 0 ? new ThrottledBlobStore(store, new TokenBucket({ rate })) : store;
 }
 
-function openRemoteStore(location: string, access: RemoteAccess, env: NodeJS.ProcessEnv): BlobStore {
-  const loc = parseRepositoryLocation(location);
-  if (loc.kind === 'local') throw new Error('unreachable: a local location');
+function openRemoteStore(
+  location: string,
+  loc: Exclude<RepositoryLocation, { kind: 'local' }>,
+  access: RemoteAccess,
+  env: NodeJS.ProcessEnv,
+): BlobStore {
   if (loc.kind === 's3') {
     let credentials = access.s3;
     if (!credentials && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
