@@ -55,9 +55,8 @@ RES=$OUT/results.tsv
 PASS=bench-password-not-secret
 mkdir -p "$OUT"
 # Only the tools being compared are needed (age and zstd also serve the setup and the tar run).
-NEEDS="age age-keygen zstd python3 /usr/bin/time $(echo "$TOOLS" | tr ',' '
-' | grep -xE 'restic|borg')"
-[ -n "$REMOTE" ] && NEEDS="$NEEDS node"
+NEEDS="age age-keygen zstd python3 /usr/bin/time $(echo "$TOOLS" | tr ',' '\n' | grep -xE 'restic|borg')"
+[ -n "$REMOTE" ] && NEEDS="$NEEDS node openssl"
 for bin in $NEEDS; do
   command -v "$bin" >/dev/null || { echo "missing $bin (apt-get install restic borgbackup age zstd time)" >&2; exit 2; }
 done
@@ -98,7 +97,7 @@ setup_run() {
   if [ -n "$REMOTE" ]; then
     start_s3
     (cd "$WORK" && $NS backup init --repo "$(repo_of nightshift)" >/dev/null)
-    restic init -r "$(repo_of restic)" >/dev/null
+    restic --cacert "$WORK/s3.crt" init -r "$(repo_of restic)" >/dev/null
     return
   fi
   if has nightshift; then (cd "$WORK" && $NS backup init --repo "$WORK/repo-nightshift" >/dev/null); fi
@@ -113,13 +112,18 @@ has() { [[ ",$TOOLS," == *",$1,"* ]]; }
 S3_PID=
 start_s3() {
   mkdir -p "$WORK/s3"
+  # HTTPS with a throwaway certificate: over plain HTTP restic signs uploads in aws-chunked form,
+  # which s3rver stores as it comes (chunk headers and all).
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/s3.key" -out "$WORK/s3.crt" 2>/dev/null
+  export S3RVER_KEY=$WORK/s3.key S3RVER_CERT=$WORK/s3.crt NODE_EXTRA_CA_CERTS=$WORK/s3.crt
   coproc S3 { exec node --openssl-legacy-provider "$ROOT/test/helpers/s3rver-main.mjs" "$WORK/s3" 0 bench; }
   read -r S3_PORT <&"${S3[0]}"
   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 }
 stop_s3() { if [ -n "$S3_PID" ]; then kill "$S3_PID" 2>/dev/null || true; wait "$S3_PID" 2>/dev/null || true; S3_PID=; fi; }
 trap stop_s3 EXIT
-repo_of() { echo "s3:http://127.0.0.1:$S3_PORT/bench/$1"; }
+repo_of() { echo "s3:https://127.0.0.1:$S3_PORT/bench/$1"; }
 # Bytes a tool stored: s3rver keeps each object as a file (plus small metadata files) under bucket/key.
 s3_size() { du -sb "$WORK/s3/bench/$1" 2>/dev/null | cut -f1 || echo 0; }
 
@@ -152,7 +156,7 @@ backup_cmd() {
   if [ -n "$REMOTE" ]; then
     case $1 in
       nightshift) echo "$NS backup run --repo $(repo_of nightshift) data" ;;
-      restic) echo "restic -r $(repo_of restic) backup --quiet data" ;;
+      restic) echo "restic --cacert $WORK/s3.crt -r $(repo_of restic) backup --quiet data" ;;
     esac
     return
   fi
@@ -240,7 +244,7 @@ one_remote_run() {
     mkdir -p "$dest"
     case $t in
       nightshift) measure "$t" restore bash -c "$NS backup restore latest --repo $(repo_of nightshift) --target $dest" ;;
-      restic) measure "$t" restore restic -r "$(repo_of restic)" restore latest --target "$dest" ;;
+      restic) measure "$t" restore restic --cacert "$WORK/s3.crt" -r "$(repo_of restic)" restore latest --target "$dest" ;;
     esac
     got=$(find "$dest" -type d -name data -prune | head -1)
     if ! diff -r "$WORK/data" "$got" >/dev/null; then

@@ -100,7 +100,11 @@ describe('a daemon backing up off this disk', () => {
       const stoppedRedis = await freePort();
 
       await run(['backup', 'init', '--repo', primary]);
-      await run(['backup', 'init', '--repo', copy], env);
+      const made = await run(['backup', 'init', '--repo', copy], env);
+      assert.match(
+        made.stdout,
+        new RegExp(`repository [0-9a-f]+ at ${copy.replace(/[.:/]/g, '\\$&')}$`, 'm'),
+      );
       await run([
         'backup',
         'profile',
@@ -225,6 +229,34 @@ describe('a daemon backing up off this disk', () => {
         head,
       );
 
+      // `backup copy --limit-upload`: the copy to a fresh S3 prefix keeps to 128 KiB/s (one second
+      // of burst, then the rate), measured in real time against the bytes it stored.
+      const paced = `s3:${s3.endpoint}/offsite/paced`;
+      await run(['backup', 'init', '--repo', paced], env);
+      const t0 = performance.now();
+      const copied = await cli(
+        h.home,
+        ['backup', 'copy', '--from', primary, '--to', paced, '--limit-upload', '128K', '--json'],
+        { env: sftpEnv, timeoutMs: 120_000 },
+      );
+      const tookS = (performance.now() - t0) / 1000;
+      assert.equal(copied.code, 0, copied.stderr);
+      const bytesNew = (JSON.parse(copied.stdout) as { bytesNew: number }).bytesNew;
+      assert.ok(bytesNew > 300_000, `copied ${bytesNew} bytes`);
+      assert.ok(
+        tookS >= (bytesNew - 128 * 1024) / (128 * 1024) - 0.2,
+        `${bytesNew} bytes in ${tookS.toFixed(2)} s`,
+      );
+      const local = await cli(
+        h.home,
+        ['backup', 'run', '--repo', join(h.work, 'nope'), '--limit-upload', '1M', src],
+        {
+          env,
+        },
+      );
+      assert.equal(local.code, 2);
+      assert.match(local.stderr, /--limit-upload applies to remote repositories only/);
+
       // The stopped optional Redis: ok, with a visible warning.
       const stopped = first?.evidence?.find((e) => e.check === 'source stopped');
       assert.match(stopped?.detail ?? '', /WARNING: optional source skipped/);
@@ -233,7 +265,8 @@ describe('a daemon backing up off this disk', () => {
       const rows = (await sql('SELECT count(*)::int AS n, sum(amount)::int AS s FROM invoices', pgDb))
         .rows[0];
       await sql(`DROP DATABASE ${pgDb}`);
-      await run(['backup', 'restore-source', 'latest', 'erp', '--profile', 'offsite', '--into', pgUrl]);
+      // By profile: its own SSH key reference and known_hosts, nothing from the environment.
+      await run(['backup', 'restore-source', 'latest', 'erp', '--profile', 'offsite', '--into', pgUrl], env);
       assert.deepEqual(
         (await sql('SELECT count(*)::int AS n, sum(amount)::int AS s FROM invoices', pgDb)).rows[0],
         rows,
@@ -241,7 +274,7 @@ describe('a daemon backing up off this disk', () => {
 
       // A drill restores the dump into a scratch database and runs the check query there.
       await run(['cron', 'add', '--name', 'offsite-drill', '--every', '7d', '--drill', 'offsite']);
-      await cli(h.home, ['cron', 'run', 'offsite-drill', '--wait'], { env: sftpEnv, timeoutMs: 120_000 });
+      await cli(h.home, ['cron', 'run', 'offsite-drill', '--wait'], { env, timeoutMs: 120_000 });
       const drills = await cliJson<{
         entries: { status: string; error: string | null; evidence?: { check: string; detail: string }[] }[];
       }>(h.home, ['cron', 'runs', '--id', 'offsite-drill']);
@@ -271,7 +304,7 @@ describe('a daemon backing up off this disk', () => {
         `stopped=redis://127.0.0.1:${stoppedRedis}`,
       ]);
       await run(['cron', 'add', '--name', 'strict', '--every', '1h', '--backup', 'strict']);
-      await cli(h.home, ['cron', 'run', 'strict', '--wait'], { env: sftpEnv, timeoutMs: 120_000 });
+      await cli(h.home, ['cron', 'run', 'strict', '--wait'], { env, timeoutMs: 120_000 });
       const strict = await cliJson<{ entries: { status: string; error: string | null }[] }>(h.home, [
         'cron',
         'runs',
