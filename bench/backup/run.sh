@@ -3,6 +3,7 @@
 #
 #   bench/backup/run.sh [--runs N] [TOOLS]            TOOLS: comma list of nightshift,restic,borg,tar (default: all)
 #   bench/backup/run.sh --scale [COUNT] [--runs N] [TOOLS]
+#   bench/backup/run.sh --remote [--runs N]
 #
 # Every figure is the median of N runs (default 3; --runs 1 for a quick look), printed with its
 # spread (max - min, as a percentage of the median).
@@ -22,7 +23,12 @@
 #   nochange  backup of the unchanged tree
 #   restore1  restore of one directory (d0000/s00)
 #   check     check (structure, no data)
-# Needs: restic, borg (borgbackup), age, zstd, python3, GNU time.
+# --remote: nightshift and restic back up to the same local S3 server (s3rver, started here on
+# loopback; both speak the real S3 protocol to it), on the 1 GiB dataset:
+#   first     first backup into an empty bucket prefix (and the bytes stored under it)
+#   incr      backup after `gen_dataset.py mutate` (and the growth)
+# then a restore of the latest snapshot from S3, verified byte-exact with diff -r.
+# Needs: restic, borg (borgbackup), age, zstd, python3, GNU time (--remote: restic and node only).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +36,7 @@ OUT=${BENCH_OUT:-$ROOT/bench/out/backup}
 GEN=${GEN_DATASET:-$ROOT/../shared/bench/gen_dataset.py}
 RUNS=3
 SCALE=
+REMOTE=
 TOOLS=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -38,16 +45,19 @@ while [ $# -gt 0 ]; do
       SCALE=1000000
       if [[ ${2:-} =~ ^[0-9]+$ ]]; then SCALE=$2; shift; fi
       shift ;;
+    --remote) REMOTE=1; shift ;;
     *) TOOLS=$1; shift ;;
   esac
 done
-if [ -n "$SCALE" ]; then TOOLS=${TOOLS:-nightshift,restic}; else TOOLS=${TOOLS:-nightshift,restic,borg,tar}; fi
+if [ -n "$SCALE" ] || [ -n "$REMOTE" ]; then TOOLS=${TOOLS:-nightshift,restic}; else TOOLS=${TOOLS:-nightshift,restic,borg,tar}; fi
 WORK=$OUT/work
 RES=$OUT/results.tsv
 PASS=bench-password-not-secret
 mkdir -p "$OUT"
 # Only the tools being compared are needed (age and zstd also serve the setup and the tar run).
-for bin in age age-keygen zstd python3 /usr/bin/time $(echo "$TOOLS" | tr ',' '\n' | grep -xE 'restic|borg'); do
+NEEDS="age age-keygen zstd python3 /usr/bin/time $(echo "$TOOLS" | tr ',' '\n' | grep -xE 'restic|borg')"
+[ -n "$REMOTE" ] && NEEDS="$NEEDS node openssl"
+for bin in $NEEDS; do
   command -v "$bin" >/dev/null || { echo "missing $bin (apt-get install restic borgbackup age zstd time)" >&2; exit 2; }
 done
 
@@ -84,6 +94,12 @@ setup_run() {
   AGE_RCPT=$(age-keygen -y "$WORK/age.key")
   NS="$ROOT/bin/nightshift --home $WORK/ns-home"
   echo "init ..." >&2
+  if [ -n "$REMOTE" ]; then
+    start_s3
+    (cd "$WORK" && $NS backup init --repo "$(repo_of nightshift)" >/dev/null)
+    restic --cacert "$WORK/s3.crt" init -r "$(repo_of restic)" >/dev/null
+    return
+  fi
   if has nightshift; then (cd "$WORK" && $NS backup init --repo "$WORK/repo-nightshift" >/dev/null); fi
   if has restic; then restic init -r "$WORK/repo-restic" >/dev/null; fi
   if has borg; then borg init -e repokey-blake2 "$WORK/repo-borg" >/dev/null 2>&1; fi
@@ -91,6 +107,25 @@ setup_run() {
 }
 
 has() { [[ ",$TOOLS," == *",$1,"* ]]; }
+
+# --remote: one s3rver per run, its objects under $WORK/s3; both tools log in with its fixed keys.
+S3_PID=
+start_s3() {
+  mkdir -p "$WORK/s3"
+  # HTTPS with a throwaway certificate: over plain HTTP restic signs uploads in aws-chunked form,
+  # which s3rver stores as it comes (chunk headers and all).
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/s3.key" -out "$WORK/s3.crt" 2>/dev/null
+  export S3RVER_KEY=$WORK/s3.key S3RVER_CERT=$WORK/s3.crt NODE_EXTRA_CA_CERTS=$WORK/s3.crt
+  coproc S3 { exec node --openssl-legacy-provider "$ROOT/test/helpers/s3rver-main.mjs" "$WORK/s3" 0 bench; }
+  read -r S3_PORT <&"${S3[0]}"
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+}
+stop_s3() { if [ -n "$S3_PID" ]; then kill "$S3_PID" 2>/dev/null || true; wait "$S3_PID" 2>/dev/null || true; S3_PID=; fi; }
+trap stop_s3 EXIT
+repo_of() { echo "s3:https://127.0.0.1:$S3_PORT/bench/$1"; }
+# Bytes a tool stored: s3rver keeps each object as a file (plus small metadata files) under bucket/key.
+s3_size() { du -sb "$WORK/s3/bench/$1" 2>/dev/null | cut -f1 || echo 0; }
 
 # measure TOOL PHASE CMD...: runs CMD in $WORK under /usr/bin/time -v, records seconds and peak RSS (KiB).
 measure() {
@@ -118,6 +153,13 @@ size() { du -sb "$1" | cut -f1; }
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$RUN" >>"$RES"; }
 
 backup_cmd() {
+  if [ -n "$REMOTE" ]; then
+    case $1 in
+      nightshift) echo "$NS backup run --repo $(repo_of nightshift) data" ;;
+      restic) echo "restic --cacert $WORK/s3.crt -r $(repo_of restic) backup --quiet data" ;;
+    esac
+    return
+  fi
   case $1 in
     nightshift) echo "$NS backup run --repo $WORK/repo-nightshift data" ;;
     restic) echo "restic -r $WORK/repo-restic backup --quiet data" ;;
@@ -180,6 +222,40 @@ one_run() {
   done
 }
 
+# one_remote_run: first and incremental backup to the local S3 server, then a restore from it.
+one_remote_run() {
+  echo "first backup (v1) to S3 ..." >&2
+  for t in $TOOL_LIST; do
+    measure "$t" first bash -c "$(backup_cmd "$t" v1)"
+    record "$t" first bytes "$(s3_size "$t")"
+  done
+  echo "mutate to v2 ..." >&2
+  python3 "$GEN" mutate "$WORK/data" >&2
+  echo "incremental backup (v2) to S3 ..." >&2
+  for t in $TOOL_LIST; do
+    before=$(s3_size "$t")
+    measure "$t" incr bash -c "$(backup_cmd "$t" v2)"
+    record "$t" incr bytes $(($(s3_size "$t") - before))
+  done
+  echo "restore from S3 ..." >&2
+  for t in $TOOL_LIST; do
+    dest=$WORK/restore-$t
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    case $t in
+      nightshift) measure "$t" restore bash -c "$NS backup restore latest --repo $(repo_of nightshift) --target $dest" ;;
+      restic) measure "$t" restore restic --cacert "$WORK/s3.crt" -r "$(repo_of restic)" restore latest --target "$dest" ;;
+    esac
+    got=$(find "$dest" -type d -name data -prune | head -1)
+    if ! diff -r "$WORK/data" "$got" >/dev/null; then
+      echo "$t restore from S3 differs from the source" >&2
+      exit 1
+    fi
+    rm -rf "$dest"
+  done
+  stop_s3
+}
+
 # one_scale_run: the --scale phases (nightshift and restic).
 one_scale_run() {
   echo "first backup of $SCALE files ..." >&2
@@ -221,7 +297,7 @@ TOOL_LIST=$(echo "$TOOLS" | tr ',' ' ')
 for RUN in $(seq 1 "$RUNS"); do
   echo "run $RUN of $RUNS" >&2
   setup_run
-  if [ -n "$SCALE" ]; then one_scale_run; else one_run; fi
+  if [ -n "$REMOTE" ]; then one_remote_run; elif [ -n "$SCALE" ]; then one_scale_run; else one_run; fi
 done
 rm -rf "$WORK"
 

@@ -14,14 +14,14 @@ import {
 import type { EffectivePolicy } from './policy.ts';
 import { formatBytes } from '../domain/bytes.ts';
 
-export type AnomalyKind = 'bytes-added' | 'duration' | 'repo-size';
+export type AnomalyKind = 'bytes-added' | 'duration' | 'repo-size' | 'repo-usage';
 
 export interface Anomaly {
   kind: AnomalyKind;
   /** One sentence a user understands ("added 52.0 MiB, 10.4x the median of 5.0 MiB over 10 runs"). */
   message: string;
   value: number;
-  /** The median (bytes-added, duration) or the limit (repo-size). */
+  /** The median (bytes-added, duration) or the limit (repo-size, repo-usage). */
   reference: number;
 }
 
@@ -83,6 +83,25 @@ export function detectAnomalies(run: Run, previous: Run[], policy: EffectivePoli
       reference: limit,
       message: `the repository holds ${formatBytes(backup.repoBytes)}, above the limit of ${formatBytes(limit)}`,
     });
+  }
+  const pct = policy.maxRepoUsagePercent;
+  if (pct !== undefined) {
+    // The repository's own filesystem, and each local --copy-to destination's (a USB disk, a NAS).
+    const disks: [string, number | undefined][] = [
+      ["the repository's filesystem", backup.repoDiskUsedPercent],
+      ...(backup.copies ?? []).map((c): [string, number | undefined] => [
+        `the filesystem of the copy ${c.repository}`,
+        c.diskUsedPercent,
+      ]),
+    ];
+    for (const [what, used] of disks)
+      if (used !== undefined && used > pct)
+        out.push({
+          kind: 'repo-usage',
+          value: used,
+          reference: pct,
+          message: `${what} is ${used.toFixed(1)}% full, above the limit of ${pct}%`,
+        });
   }
   return out;
 }

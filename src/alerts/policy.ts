@@ -25,6 +25,7 @@ export interface EffectivePolicy {
   /** Undefined: no size/duration anomaly checks. */
   anomalyFactor?: number;
   maxRepoBytes?: number;
+  maxRepoUsagePercent?: number;
 }
 
 /**
@@ -53,6 +54,8 @@ export function effectivePolicy(job: Job): EffectivePolicy {
     p.anomalyFactor ?? (job.payload.kind === 'backup' ? DEFAULT_BACKUP_ANOMALY_FACTOR : undefined);
   if (factor !== undefined && factor > 0) out.anomalyFactor = factor;
   if (p.maxRepoBytes !== undefined && p.maxRepoBytes > 0) out.maxRepoBytes = p.maxRepoBytes;
+  if (p.maxRepoUsagePercent !== undefined && p.maxRepoUsagePercent > 0)
+    out.maxRepoUsagePercent = p.maxRepoUsagePercent;
   return out;
 }
 
@@ -62,7 +65,8 @@ export function isWatched(policy: EffectivePolicy): boolean {
     policy.afterFailures > 0 ||
     policy.ifNoSuccessWithinMs !== undefined ||
     policy.anomalyFactor !== undefined ||
-    policy.maxRepoBytes !== undefined
+    policy.maxRepoBytes !== undefined ||
+    policy.maxRepoUsagePercent !== undefined
   );
 }
 

@@ -264,16 +264,21 @@ export class AlertService {
     state: AlertState,
     now: number,
   ): Promise<DeliveryRecord[]> {
-    if (policy.anomalyFactor === undefined && policy.maxRepoBytes === undefined) return [];
+    if (
+      policy.anomalyFactor === undefined &&
+      policy.maxRepoBytes === undefined &&
+      policy.maxRepoUsagePercent === undefined
+    )
+      return [];
     const page = await this.app.store.listRuns({ jobId: job.id, status: 'ok', limit: ANOMALY_HISTORY + 1 });
     let found = detectAnomalies(run, page.entries, policy);
     // A full repository stays full: repeat that warning at most once per cooldown.
+    const storage = (a: { kind: string }): boolean => a.kind === 'repo-size' || a.kind === 'repo-usage';
     if (state.repoSizeAlertAtMs !== undefined && now - state.repoSizeAlertAtMs < policy.cooldownMs)
-      found = found.filter((a) => a.kind !== 'repo-size');
+      found = found.filter((a) => !storage(a));
     if (found.length === 0) return [];
     const sent = await this.send(job, run, anomalyNotification(job, run, found), 'anomaly', policy);
-    if (found.some((a) => a.kind === 'repo-size') && sent.some((r) => r.delivered))
-      state.repoSizeAlertAtMs = now;
+    if (found.some(storage) && sent.some((r) => r.delivered)) state.repoSizeAlertAtMs = now;
     return sent;
   }
 
@@ -417,7 +422,8 @@ function quiet(p: EffectivePolicy): boolean {
     p.afterFailures === 0 &&
     p.ifNoSuccessWithinMs === undefined &&
     p.anomalyFactor === undefined &&
-    p.maxRepoBytes === undefined
+    p.maxRepoBytes === undefined &&
+    p.maxRepoUsagePercent === undefined
   );
 }
 

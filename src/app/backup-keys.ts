@@ -5,6 +5,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { writerKeyPath, withRepository } from '../backup/access.ts';
+import { displayLocation } from '../backup/backends/open-store.ts';
 import { addKey, keygen, listKeys, removeKey, type KeyInfo } from '../backup/keys.ts';
 import { initRepository } from '../backup/repository.ts';
 import type { RepositoryRef } from './backups.ts';
@@ -40,7 +41,8 @@ export async function createRepository(
   }
   return {
     id: repo.id,
-    location: resolvePath(location),
+    // Local paths absolute; s3:/sftp: locations as given.
+    location: displayLocation(location),
     mode: repo.mode,
     ...(keyPath ? { writerKey: keyPath } : {}),
   };

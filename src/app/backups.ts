@@ -28,7 +28,7 @@ import { restore, type RestoreOptions, type RestoreStats } from '../backup/resto
 import { stats, type RepoStats } from '../backup/stats.ts';
 import { dump } from '../backup/tar.ts';
 import { checkProfile, listProfileSnapshots } from '../backup-jobs/profile-snapshots.ts';
-import { getProfile, profileKeys } from '../backup-jobs/profile-repository.ts';
+import { getProfile, profileKeys, resolveRemote } from '../backup-jobs/profile-repository.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
 import {
@@ -39,7 +39,7 @@ import {
   type RetentionResult,
 } from '../domain/retention.ts';
 import { hostTimeZone } from '../domain/schedule.ts';
-import { displayLocation } from '../backup/backends/open-store.ts';
+import { displayLocation, type RemoteAccess } from '../backup/backends/open-store.ts';
 import { copySnapshots, type CopyResult } from '../backup/copy.ts';
 import { restoreSource, type RestoreSourceOptions } from '../backup-jobs/restore-source.ts';
 import type { App } from './app.ts';
@@ -50,6 +50,8 @@ export interface RepositoryRef {
   homeDir: string;
   location: string;
   keys: RepositoryKeys;
+  /** Logins and the upload limit for a remote repository (absent: the conventional environment). */
+  remote?: RemoteAccess;
 }
 
 function using<T>(
@@ -290,7 +292,13 @@ export async function unlockRepository(
 /** The repository a profile names, with the keys its secret references resolve to now. */
 export async function profileRepositoryRef(app: App, name: string): Promise<RepositoryRef> {
   const profile = await getProfile(app, name);
-  return { homeDir: app.home.dir, location: profile.repository, keys: await profileKeys(app, profile) };
+  // The profile's own logins (--ssh-key-ref, --s3-*-key-ref) and upload limit, as its jobs use them.
+  return {
+    homeDir: app.home.dir,
+    location: profile.repository,
+    keys: await profileKeys(app, profile),
+    remote: await resolveRemote(app, profile),
+  };
 }
 
 /** A profile's snapshots, oldest first (paths hidden when this host holds only the writer key). */

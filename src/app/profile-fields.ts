@@ -23,7 +23,7 @@ import { parseDuration } from '../domain/duration.ts';
 import { UserError } from '../domain/errors.ts';
 import type { ProfileWords } from '../domain/profile-file.ts';
 import { RETENTION_FLAG_NAMES, retentionFromFlags } from '../domain/retention-flags.ts';
-import { parseSize } from '../domain/size.ts';
+import { parseRate, parseSize } from '../domain/size.ts';
 import { parseSecretRef } from '../secrets/secret-ref.ts';
 
 /** The words of `backup profile add|edit` (domain/profile-file.ts), and the refused `--password`. */
@@ -212,6 +212,11 @@ export function profileFromFields(
   if (f.minFree !== undefined) {
     if (!OFF.has(f.minFree.trim().toLowerCase())) input.minFreeBytes = parseSize(f.minFree, '--min-free');
   } else if (prev?.minFreeBytes !== undefined) input.minFreeBytes = prev.minFreeBytes;
+  if (f.limitUpload !== undefined) {
+    if (!OFF.has(f.limitUpload.trim().toLowerCase()))
+      input.limitUploadBytesPerSec = parseRate(f.limitUpload, '--limit-upload');
+  } else if (prev?.limitUploadBytesPerSec !== undefined)
+    input.limitUploadBytesPerSec = prev.limitUploadBytesPerSec;
   const p = buildProfile(input, nowMs, prev?.createdAtMs ?? nowMs);
   // An edit by command keeps where the profile was declared: the next apply puts the file back.
   if (prev?.source !== undefined) p.source = prev.source;

@@ -28,6 +28,26 @@ export async function freeBytesAt(path: string): Promise<number> {
   }
 }
 
+/**
+ * How full the filesystem holding `path` is, in percent, as `df` shows it: used / (used + what an
+ * unprivileged writer may still use), so the blocks reserved for root count as unavailable.
+ */
+export async function usedPercentAt(path: string): Promise<number> {
+  let p = path;
+  for (;;) {
+    try {
+      const s = await statfs(p);
+      const used = s.blocks - s.bfree;
+      const total = used + s.bavail;
+      return total > 0 ? (used * 100) / total : 0;
+    } catch (err) {
+      const up = dirname(p);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || up === p) throw err;
+      p = up;
+    }
+  }
+}
+
 /** Margin over the largest recent backup: new data can grow between runs. */
 export const SPACE_MARGIN = 1.2;
 

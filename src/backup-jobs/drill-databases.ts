@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Repository, SnapshotMeta } from '../backup/ports.ts';
 import type { BackupProfile } from '../domain/backup-profile.ts';
 import type { DrillDatabaseResult } from '../domain/job.ts';
+import { mysqlTarget } from './mysql-target.ts';
 import { dropPgDatabase, restoreSource, storedSources } from './restore-source.ts';
 
 function run(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -42,14 +43,16 @@ export async function drillDatabases(
     if (signal?.aborted) break;
     const spec = (profile.sources ?? []).find((x) => x.name === s.name && x.kind === s.kind);
     const scratchName = `nightshift_drill_${randomBytes(5).toString('hex')}`;
-    const scratch = s.kind === 'postgres' ? scratchFor(spec?.target ?? '', scratchName) : scratchName;
+    const my = mysqlTarget(spec?.target ?? '');
+    const scratch =
+      s.kind === 'postgres' ? scratchFor(spec?.target ?? '', scratchName) : my.withDb(scratchName);
     const r: DrillDatabaseResult = { source: s.name, kind: s.kind, scratch: scratchName, ok: false, query };
     try {
       await restoreSource(repo, snapshot, s.name, { into: scratch });
       const q =
         s.kind === 'postgres'
           ? await run(['psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', scratch, '-c', query])
-          : await run(['mariadb', '-N', '-B', '-e', query, scratch]);
+          : await run(['mariadb', ...my.connection, '-N', '-B', '-e', query, scratchName]);
       if (q.code !== 0)
         r.problem = `the check query failed: ${q.stderr.trim().split('\n').slice(-3).join(' / ')}`;
       else {
@@ -61,7 +64,7 @@ export async function drillDatabases(
       r.problem = `restore into the scratch database failed: ${(err as Error).message}`;
     } finally {
       if (s.kind === 'postgres') await dropPgDatabase(scratch);
-      else await run(['mariadb', '-e', `DROP DATABASE IF EXISTS \`${scratchName}\``]);
+      else await run(['mariadb', ...my.connection, '-e', `DROP DATABASE IF EXISTS \`${scratchName}\``]);
     }
     out.push(r);
   }

@@ -8,6 +8,7 @@ import { commandStream, redisEofMark, type StreamOutcome } from '../backup/sourc
 import type { VirtualStream } from '../backup/sources/streams.ts';
 import { sourcePath, type SourceSpec } from '../domain/backup-source.ts';
 import type { SourceRunRecord } from '../domain/job.ts';
+import { mysqlTarget } from './mysql-target.ts';
 
 export interface PlannedSource {
   spec: SourceSpec;
@@ -26,18 +27,6 @@ interface Tool {
   env?: Record<string, string>;
   debianPackage: string;
   trimTail?: (tail: Buffer) => number;
-}
-
-/** MariaDB/MySQL: a database name or mysql://user@host:port/db. */
-function mysqlArgs(target: string): string[] {
-  const m = /^(?:mysql|mariadb):\/\/(?:([^@/]+)@)?([^/:]+)(?::(\d+))?\/(.+)$/.exec(target);
-  if (!m) return [target];
-  const out: string[] = [];
-  if (m[1]) out.push(`--user=${decodeURIComponent(m[1])}`);
-  out.push(`--host=${m[2]}`);
-  if (m[3]) out.push(`--port=${m[3]}`);
-  out.push(decodeURIComponent(m[4]!));
-  return out;
 }
 
 function redisArgs(target: string): string[] {
@@ -62,7 +51,8 @@ function toolFor(spec: SourceSpec, password: string | undefined): Tool {
           '--routines',
           '--events',
           '--triggers',
-          ...mysqlArgs(spec.target),
+          ...mysqlTarget(spec.target).connection,
+          mysqlTarget(spec.target).db,
         ],
         ...(password !== undefined ? { env: { MYSQL_PWD: password } } : {}),
         debianPackage: 'mariadb-client',

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { BackupWarning } from '../backup/archiver.ts';
 import type { CheckReport } from '../backup/check.ts';
 import { cacheDir, withRepository, type RepositoryKeys } from '../backup/access.ts';
+import { localPath } from '../backup/backends/open-store.ts';
 import { copySnapshots } from '../backup/copy.ts';
 import { incrementalBackup, type IncrementalOptions } from '../backup/incremental.ts';
 import type { SnapshotMeta } from '../backup/ports.ts';
@@ -28,6 +29,7 @@ import {
   resolveRemote,
   withProfileRepository,
 } from './profile-repository.ts';
+import { usedPercentAt } from './disk-space.ts';
 import { verifyRepository } from './verify.ts';
 
 export interface ProfileBackupOptions {
@@ -226,6 +228,9 @@ export async function runProfileBackup(
         });
       }
       details.repoBytes = (await repoStats(repo)).totalFileBytes;
+      // For --alert-repo-usage: remote backends have no filesystem to speak of.
+      const local = localPath(profile.repository);
+      if (local !== undefined) details.repoDiskUsedPercent = await usedPercentAt(local);
     },
   );
   // 4. Copies to the other repositories, each with its own retention and evidence.
@@ -286,7 +291,17 @@ async function copyToRepository(
       },
       (from) =>
         withRepository(
-          { location: dest, keys: writeKeys, access: 'write', lock: 'shared', homeDir },
+          {
+            location: dest,
+            keys: writeKeys,
+            access: 'write',
+            lock: 'shared',
+            homeDir,
+            // Copies get the profile's upload limit, not its logins (those are the source repository's).
+            ...(profile.limitUploadBytesPerSec !== undefined
+              ? { remote: { limitUploadBytesPerSec: profile.limitUploadBytesPerSec } }
+              : {}),
+          },
           async (to) => {
             const r = await copySnapshots(from, to, [snapshot], signal);
             rec.snapshotId =
@@ -313,6 +328,8 @@ async function copyToRepository(
       );
     rec.ok = rec.snapshotId !== undefined;
     if (!rec.ok) rec.error = 'the copied snapshot is not listed at the destination';
+    const local = localPath(dest);
+    if (local !== undefined) rec.diskUsedPercent = await usedPercentAt(local);
   } catch (err) {
     rec.error =
       err instanceof UserError && err.hint ? `${err.message} (${err.hint})` : (err as Error).message;

@@ -48,6 +48,8 @@ export async function resolveRemote(
 ): Promise<RemoteAccess> {
   const r = profile.remote;
   const out: RemoteAccess = {};
+  if (profile.limitUploadBytesPerSec !== undefined)
+    out.limitUploadBytesPerSec = profile.limitUploadBytesPerSec;
   if (!r) return out;
   if (r.s3AccessKeyRef !== undefined && r.s3SecretKeyRef !== undefined)
     out.s3 = {

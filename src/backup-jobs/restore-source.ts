@@ -14,6 +14,7 @@ import { fileContent } from '../backup/file-content.ts';
 import type { Repository, SnapshotMeta } from '../backup/ports.ts';
 import type { SourceKind } from '../domain/backup-source.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
+import { mysqlTarget } from './mysql-target.ts';
 
 export interface StoredSource {
   name: string;
@@ -204,16 +205,17 @@ export async function restoreSource(
     }
     case 'mysql': {
       const env: Record<string, string> = opts.password !== undefined ? { MYSQL_PWD: opts.password } : {};
+      const t = mysqlTarget(into);
       const r = await runTool(
-        ['mariadb', '-e', `CREATE DATABASE IF NOT EXISTS \`${into.replace(/`/g, '')}\``],
+        ['mariadb', ...t.connection, '-e', `CREATE DATABASE IF NOT EXISTS \`${t.db.replace(/`/g, '')}\``],
         env,
       );
       if (r.code !== 0)
-        throw new UserError(`creating database ${into} failed: ${r.stderr.trim()}`, {
+        throw new UserError(`creating database ${t.db} failed: ${r.stderr.trim()}`, {
           exitCode: EXIT.failed,
         });
-      await pipeInto(['mariadb', into], content, 'mariadb-client', env);
-      return `restored ${src.name} into MariaDB database ${into}`;
+      await pipeInto(['mariadb', ...t.connection, t.db], content, 'mariadb-client', env);
+      return `restored ${src.name} into MariaDB database ${t.db}`;
     }
     case 'git': {
       const bundle = join(dirname(into), `.${randomBytes(6).toString('hex')}.bundle`);

@@ -42,10 +42,15 @@ export function chooseParent(snapshots: SnapshotMeta[], rule: ParentRule): Snaps
 }
 
 /** The paths a snapshot of these inputs records (the archiver's own normalisation). */
-export function snapshotRoots(what: { paths?: string[]; stdinName?: string }): string[] {
+export function snapshotRoots(what: {
+  paths?: string[];
+  stdinName?: string;
+  streams?: { path: string[] }[];
+}): string[] {
   if (what.stdinName !== undefined) return ['/' + what.stdinName];
-  // A backup of streams only (database dumps) has no host paths.
-  return what.paths?.length ? normaliseRoots(what.paths) : [];
+  // Host paths, then the virtual path of each stream (database dumps, git bundles), as StreamsSource records them.
+  const roots = what.paths?.length ? normaliseRoots(what.paths) : [];
+  return [...roots, ...(what.streams ?? []).map((s) => '/' + s.path.join('/'))];
 }
 
 /** Whether two path lists hold the same paths; `sorted` must be sorted. */
@@ -70,7 +75,11 @@ export async function incrementalBackup(
   const { cacheDir, parentTag, pathsUnchangedSinceMs, ...rest } = opts;
   const rule: ParentRule = {
     host: opts.host,
-    roots: snapshotRoots(opts.stdin ? { stdinName: opts.stdin.name } : { paths: opts.paths ?? [] }),
+    roots: snapshotRoots(
+      opts.stdin
+        ? { stdinName: opts.stdin.name }
+        : { paths: opts.paths ?? [], ...(opts.streams ? { streams: opts.streams } : {}) },
+    ),
   };
   if (parentTag !== undefined) rule.tag = parentTag;
   if (pathsUnchangedSinceMs !== undefined) rule.pathsUnchangedSinceMs = pathsUnchangedSinceMs;

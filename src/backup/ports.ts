@@ -19,6 +19,11 @@ export interface BlobStore {
   exists(path: string): Promise<boolean>;
   /** Relative paths of the files under a directory (recursive), e.g. list('packs'). */
   list(dir: string): Promise<string[]>;
+  /**
+   * The files under a directory with their sizes, from the listing itself (one S3 ListObjects page
+   * or SFTP readdir per 1000 files, not a request per file): what repository-size alerts sum.
+   */
+  listSizes(dir: string): Promise<{ path: string; size: number }[]>;
   size(path: string): Promise<number>;
   remove(path: string): Promise<void>;
   /** Releases cached resources (open files, connections). */

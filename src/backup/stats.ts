@@ -54,7 +54,7 @@ export async function stats(repo: Repo): Promise<RepoStats> {
     s.snapshotBytes += r.summary?.bytesRead ?? 0;
   }
   for (const dir of [DIRS.data, DIRS.index, DIRS.snapshots, DIRS.keys]) {
-    for (const f of await repo.store.list(dir)) s.totalFileBytes += await repo.store.size(`${dir}/${f}`);
+    for (const f of await repo.store.listSizes(dir)) s.totalFileBytes += f.size;
   }
   s.totalFileBytes += await repo.store.size('config');
   return s;

@@ -14,7 +14,7 @@ export interface AlertState {
   lastOkAtMs?: number;
   /** Failed runs since the last ok one (a failed attempt that will be retried does not count). */
   failures?: number;
-  /** When the repository-size warning was last sent (it repeats at most once per cooldown). */
+  /** When a storage warning (repository size or filesystem usage) was last sent (at most once per cooldown). */
   repoSizeAlertAtMs?: number;
   /** The deliveries of the latest dead-man alert (it has no run whose details could hold them). */
   deadManDeliveries?: DeliveryRecord[];

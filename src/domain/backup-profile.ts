@@ -38,6 +38,8 @@ export interface BackupProfile {
   lowPriority?: boolean;
   /** After each backup the new snapshot is copied to these repositories; retention applies to each. */
   copyTo?: string[];
+  /** --limit-upload: bytes per second written to remote repositories (the repository and copies). */
+  limitUploadBytesPerSec?: number;
   /** Drills restore each database source into a scratch database and run this query, expecting rows. */
   drillQuery?: string;
   /** Exclude patterns (gitignore-like, as `backup --exclude`). */
@@ -82,6 +84,7 @@ export interface ProfileInput {
   lowPriority?: boolean;
   drillQuery?: string;
   copyTo?: string[];
+  limitUploadBytesPerSec?: number;
   excludes?: string[];
   tags?: string[];
   retention?: RetentionPolicy;
@@ -250,6 +253,21 @@ export function validateProfile(p: BackupProfile): BackupProfile {
       `must be a whole number of bytes, got ${JSON.stringify(p.minFreeBytes)}`,
       'e.g. 2G or 500M',
     );
+  const lim = p.limitUploadBytesPerSec;
+  if (lim !== undefined) {
+    if (!(Number.isInteger(lim) && lim > 0))
+      bad(
+        '--limit-upload',
+        `must be a whole number of bytes per second, got ${JSON.stringify(lim)}`,
+        'e.g. 2MiB/s or 500K',
+      );
+    if (![p.repository, ...(p.copyTo ?? [])].some((r) => parseRepositoryLocation(r).kind !== 'local'))
+      bad(
+        '--limit-upload',
+        'applies to remote repositories only, and this profile writes to local directories only',
+        'drop --limit-upload (use --nice for a gentler local backup), or give an s3: or sftp: --repo / --copy-to',
+      );
+  }
   return p;
 }
 
@@ -275,5 +293,6 @@ export function buildProfile(input: ProfileInput, nowMs: number, createdAtMs = n
   if (input.pruneEveryMs !== undefined) p.pruneEveryMs = input.pruneEveryMs;
   if (input.verifySubset !== undefined) p.verifySubset = input.verifySubset;
   if (input.minFreeBytes !== undefined) p.minFreeBytes = input.minFreeBytes;
+  if (input.limitUploadBytesPerSec !== undefined) p.limitUploadBytesPerSec = input.limitUploadBytesPerSec;
   return validateProfile(p);
 }

@@ -29,6 +29,9 @@ export function formatInZone(ms: number, tz: string): string {
 }
 
 function bytes(n: number): string {
+  // Exact units only: these repeat limits the user gave, so no rounding.
+  if (n >= 1024 ** 4 && n % 1024 ** 4 === 0) return `${n / 1024 ** 4} TiB`;
+  if (n >= 1024 ** 3 && n % 1024 ** 3 === 0) return `${n / 1024 ** 3} GiB`;
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
@@ -295,6 +298,8 @@ function describeNotify(job: Job, defaults: string[] | undefined): string[] {
     if (a.anomalyFactor !== undefined)
       lines.push(`Anomaly alerts: new data or duration above ${a.anomalyFactor}x the median of recent runs`);
     if (a.maxRepoBytes !== undefined) lines.push(`Repository size alert: above ${bytes(a.maxRepoBytes)}`);
+    if (a.maxRepoUsagePercent !== undefined)
+      lines.push(`Repository disk alert: its filesystem fuller than ${a.maxRepoUsagePercent}%`);
   }
   if (nowhere && alerting)
     lines.push(

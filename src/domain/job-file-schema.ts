@@ -140,6 +140,10 @@ export const JOB_FILE_KEYS = {
   'alert-channel': oneOrMore(nonEmpty).optional().describe('channels for this job\u2019s alerts'),
   'alert-anomaly-factor': z.number().optional().describe('backups: alert above x times the median'),
   'alert-max-repo-bytes': size.optional().describe('backups: alert above this repository size (500G)'),
+  'alert-repo-usage': z
+    .union([z.string(), z.number()])
+    .optional()
+    .describe('backups: alert when the local repository\'s filesystem is fuller than this, e.g. "80%"'),
   'healthcheck-url': z.url().optional().describe('ping URL/start, URL and URL/fail with the run id'),
 } as const;
 

@@ -22,12 +22,22 @@ import type { JobInput } from './job-validation.ts';
 import { JOB_FILE_KEYS } from './job-file-schema.ts';
 import type { JobDocument, JobFileKey } from './job-file-schema.ts';
 import { definitionDiff } from './job-drift.ts';
+import { parsePercent } from './size.ts';
 
 const SCHEDULE_KEYS = ['cron', 'every', 'at', 'after'] as const;
 const PAYLOAD_KEYS = ['command', 'backup', 'drill', 'system-event', 'message'] as const;
 
 function refuse(key: string, message: string, hint: string): never {
   throw new UserError(`${key}: ${message}`, { hint });
+}
+
+function percent(key: JobFileKey, v: string): number {
+  try {
+    return parsePercent(v, key);
+  } catch (err) {
+    if (err instanceof UserError) refuse(key, err.message, err.hint ?? 'e.g. 80%');
+    throw err;
+  }
 }
 
 function ms(key: JobFileKey, v: string): number {
@@ -191,6 +201,8 @@ function alertsOf(d: JobDocument): Partial<AlertPolicy> | undefined {
   if (d['alert-anomaly-factor'] !== undefined) a.anomalyFactor = d['alert-anomaly-factor'];
   if (d['alert-max-repo-bytes'] !== undefined)
     a.maxRepoBytes = bytes('alert-max-repo-bytes', d['alert-max-repo-bytes']);
+  if (d['alert-repo-usage'] !== undefined)
+    a.maxRepoUsagePercent = percent('alert-repo-usage', String(d['alert-repo-usage']));
   return Object.keys(a).length > 0 ? a : undefined;
 }
 
@@ -279,6 +291,7 @@ const PATH_TO_KEY: Array<[string, JobFileKey]> = [
   ['alerts.channels', 'alert-channel'],
   ['alerts.anomalyFactor', 'alert-anomaly-factor'],
   ['alerts.maxRepoBytes', 'alert-max-repo-bytes'],
+  ['alerts.maxRepoUsagePercent', 'alert-repo-usage'],
   ['healthcheck.url', 'healthcheck-url'],
   ['name', 'name'],
   ['description', 'description'],
@@ -421,6 +434,7 @@ function fullDocument(job: Job): Record<string, unknown> {
     if (a.channels !== undefined) d['alert-channel'] = a.channels;
     if (a.anomalyFactor !== undefined) d['alert-anomaly-factor'] = a.anomalyFactor;
     if (a.maxRepoBytes !== undefined) d['alert-max-repo-bytes'] = a.maxRepoBytes;
+    if (a.maxRepoUsagePercent !== undefined) d['alert-repo-usage'] = `${a.maxRepoUsagePercent}%`;
   }
   if (job.healthcheck) d['healthcheck-url'] = job.healthcheck.url;
   return d;

@@ -535,10 +535,14 @@ function setNotify(def: JobDefinition, alerts: unknown, delivery: unknown, healt
   if (h) def.healthcheck = h;
   else delete def.healthcheck;
   const kind = def.payload.kind;
-  if (a && (a.anomalyFactor !== undefined || a.maxRepoBytes !== undefined) && kind !== 'backup')
+  if (
+    a &&
+    (a.anomalyFactor !== undefined || a.maxRepoBytes !== undefined || a.maxRepoUsagePercent !== undefined) &&
+    kind !== 'backup'
+  )
     fail(
-      `alerts.${a.anomalyFactor !== undefined ? 'anomalyFactor' : 'maxRepoBytes'}: anomaly and repository-size alerts apply to backup jobs only`,
-      'drop --alert-anomaly-factor / --alert-max-repo-bytes, or make it a --backup job',
+      `alerts.${a.anomalyFactor !== undefined ? 'anomalyFactor' : a.maxRepoBytes !== undefined ? 'maxRepoBytes' : 'maxRepoUsagePercent'}: anomaly and storage alerts apply to backup jobs only`,
+      'drop --alert-anomaly-factor / --alert-max-repo-bytes / --alert-repo-usage, or make it a --backup job',
     );
   if (kind !== 'command' && Object.keys(def.evidence).length > 0)
     fail(

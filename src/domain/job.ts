@@ -232,8 +232,10 @@ export interface AlertPolicy {
   channels?: string[];
   /** Backup jobs: alert when new data or duration exceeds factor x the median of the last runs. */
   anomalyFactor?: number;
-  /** Backup jobs: alert when the repository's stored size exceeds this many bytes. */
+  /** Backup jobs: alert when the repository's stored size exceeds this many bytes (any backend). */
   maxRepoBytes?: number;
+  /** Backup jobs: alert when the local repository's filesystem is fuller than this percentage. */
+  maxRepoUsagePercent?: number;
 }
 
 /** Where a job's result is delivered. */
@@ -342,12 +344,22 @@ export interface BackupRunDetails {
   /** Bytes freed by prune. */
   prunedBytes?: number;
   verified?: { ok: boolean; readDataSubset?: string; packsRead?: number; bytesRead?: number; errors: number };
+  /** How full the repository's filesystem is after the run, in percent (local repositories). */
+  repoDiskUsedPercent?: number;
   /** Free bytes on the repository's filesystem before the run (local repositories). */
   freeBytesBefore?: number;
   /** Database, git and command sources: what each produced, or why it was skipped. */
   sources?: SourceRunRecord[];
   /** Copies of the new snapshot to the profile's --copy-to repositories. */
-  copies?: { repository: string; ok: boolean; snapshotId?: string; forgotten?: number; error?: string }[];
+  copies?: {
+    repository: string;
+    ok: boolean;
+    snapshotId?: string;
+    forgotten?: number;
+    error?: string;
+    /** How full a local destination's filesystem is after the copy, in percent (a USB disk, a NAS mount). */
+    diskUsedPercent?: number;
+  }[];
   durationMs?: number;
 }
 

@@ -67,6 +67,15 @@ export function validateAlertPolicy(v: unknown): AlertPolicy | undefined {
   }
   if (v.maxRepoBytes !== undefined && v.maxRepoBytes !== null)
     out.maxRepoBytes = bytesField(v.maxRepoBytes, 'alerts.maxRepoBytes', 1, Number.MAX_SAFE_INTEGER);
+  if (v.maxRepoUsagePercent !== undefined && v.maxRepoUsagePercent !== null) {
+    const pct = v.maxRepoUsagePercent;
+    if (typeof pct !== 'number' || !(pct > 0 && pct <= 100))
+      fail(
+        `alerts.maxRepoUsagePercent: must be a percentage above 0 and at most 100, got ${show(pct)}`,
+        'e.g. 80',
+      );
+    out.maxRepoUsagePercent = pct;
+  }
   return out;
 }
 

@@ -51,6 +51,10 @@ export const PROFILE_FILE_KEYS = {
   'copy-to': oneOrMore(nonEmpty).optional().describe('copy each snapshot to these repositories too'),
   'drill-query': nonEmpty.optional().describe('drills run this query on each restored database'),
   nice: z.boolean().optional().describe('run at the lowest CPU and I/O priority'),
+  'limit-upload': z
+    .union([nonEmpty, z.number()])
+    .optional()
+    .describe('at most this many bytes per second to remote repositories (2MiB/s)'),
   exclude: oneOrMore(nonEmpty).optional().describe('leave out matching paths'),
   tag: oneOrMore(nonEmpty).optional().describe('tag the snapshots'),
   'keep-last': keep.optional().describe('retention: the n newest snapshots'),
@@ -105,6 +109,7 @@ export interface ProfileWords extends RetentionFlags {
   nice?: boolean;
   drillQuery?: string;
   copyTo?: string[];
+  limitUpload?: string;
 }
 
 /** Keys that are repeatable flags: one value or a list. */
@@ -176,6 +181,7 @@ export function profileToDocument(p: BackupProfile): Record<string, unknown> {
   if (p.copyTo !== undefined) d['copy-to'] = one(p.copyTo);
   if (p.drillQuery !== undefined) d['drill-query'] = p.drillQuery;
   if (p.lowPriority) d.nice = true;
+  if (p.limitUploadBytesPerSec !== undefined) d['limit-upload'] = p.limitUploadBytesPerSec;
   if (p.excludes.length > 0) d.exclude = one(p.excludes);
   if (p.tags.length > 0) d.tag = one(p.tags);
   const k = p.retention;
@@ -214,6 +220,7 @@ const PROFILE_FIELDS = [
   'sources',
   'lowPriority',
   'copyTo',
+  'limitUploadBytesPerSec',
   'drillQuery',
   'excludes',
   'tags',

@@ -133,6 +133,51 @@ describe('backup alerts', () => {
     assert.equal(bodies().length, 2);
   });
 
+  test("a local repository's filesystem above --alert-repo-usage warns, sharing the storage cooldown", async () => {
+    w = await world(config());
+    await w.app.store.insertJob(
+      backupJob('u', { afterFailures: 1, cooldownMs: 3 * HOUR, recovery: true, maxRepoUsagePercent: 80 }),
+    );
+    w.backups.script.push(
+      backupOk({ bytesAdded: MiB, repoDiskUsedPercent: 79.5 }),
+      backupOk({ bytesAdded: MiB, repoDiskUsedPercent: 83.25 }),
+      backupOk({ bytesAdded: MiB, repoDiskUsedPercent: 84 }),
+    );
+    await w.engine.start();
+    await w.alerts.start();
+    await w.advance(HOUR);
+    assert.equal(bodies().length, 0, 'below 80%');
+    await w.advance(HOUR);
+    assert.equal(bodies().length, 1);
+    assert.match(bodies()[0]!.text, /the repository's filesystem is 83\.3% full, above the limit of 80%/);
+    await w.advance(HOUR);
+    assert.equal(bodies().length, 1, 'still full, within the cooldown');
+  });
+
+  test('--alert-repo-usage also watches a local --copy-to destination (the USB disk), naming it', () => {
+    const policy = effectivePolicy(
+      backupJob('c', { afterFailures: 1, cooldownMs: HOUR, recovery: true, maxRepoUsagePercent: 80 }),
+    );
+    const ok = backupOk({ bytesAdded: MiB });
+    ok.details!.backup!.copies = [
+      { repository: '/media/usb/backups', ok: true, diskUsedPercent: 91.04 },
+      { repository: 's3:https://s3.example/b', ok: true },
+    ];
+    const run = {
+      runId: 'r',
+      jobId: 'c',
+      slotMs: 0,
+      attempt: 1,
+      trigger: 'schedule' as const,
+      status: 'ok' as const,
+    };
+    const found = detectAnomalies({ ...run, details: ok.details! }, [], policy);
+    assert.deepEqual(
+      found.map((a) => a.message),
+      ['the filesystem of the copy /media/usb/backups is 91.0% full, above the limit of 80%'],
+    );
+  });
+
   test('the anomaly rules: minimum history, floors, durations', () => {
     const job = backupJob('p');
     const policy = effectivePolicy(job);

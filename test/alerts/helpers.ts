@@ -56,6 +56,7 @@ export function backupOk(stats: {
   bytesAdded: number;
   durationMs?: number;
   repoBytes?: number;
+  repoDiskUsedPercent?: number;
 }): ExecutionOutcome {
   return {
     status: 'ok',
@@ -67,6 +68,9 @@ export function backupOk(stats: {
         bytesRead: stats.bytesAdded * 2,
         bytesAdded: stats.bytesAdded,
         ...(stats.repoBytes !== undefined ? { repoBytes: stats.repoBytes } : {}),
+        ...(stats.repoDiskUsedPercent !== undefined
+          ? { repoDiskUsedPercent: stats.repoDiskUsedPercent }
+          : {}),
         durationMs: stats.durationMs ?? 30_000,
       },
     },

@@ -68,6 +68,9 @@ describe('backup job', () => {
         assert.equal(checks['verify']?.ok, true);
         assert.match(r.details?.backup?.snapshotId ?? '', /^[0-9a-f]{64}$/);
         assert.ok((r.details?.backup?.repoBytes ?? 0) > 0);
+        // What --alert-repo-usage compares: the local repository's filesystem, as df shows it.
+        const used = r.details?.backup?.repoDiskUsedPercent;
+        assert.ok(used !== undefined && used > 0 && used <= 100, `used ${used}`);
         const verified = r.details?.backup?.verified;
         assert.equal(verified?.ok, true);
         assert.equal(verified?.readDataSubset, '100%');

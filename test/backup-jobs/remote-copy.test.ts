@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBlobStore } from '../../src/backup/backends/open-store.ts';
 import { check } from '../../src/backup/check.ts';
@@ -61,6 +61,8 @@ describe('remote repositories in backup jobs', () => {
       remote: { sshKeyRef: `file:${sshd.keyFile}`, knownHostsFile: sshd.knownHosts },
       paths: [w.src],
       copyTo: [copy],
+      // Paced well above what this test sends: the limit is on the path and nothing breaks.
+      limitUploadBytesPerSec: 64 * 1024 * 1024,
       retention: { within: { years: 0, months: 0, days: 7, hours: 0 }, weekly: 4, monthly: 12 },
     });
     await w.addJob('offsite-backup', { kind: 'backup', profile: 'offsite' });
@@ -77,7 +79,22 @@ describe('remote repositories in backup jobs', () => {
       assert.equal(ev['retention']?.ok, true);
       assert.equal(ev[`copy to ${copy}`]?.ok, true, ev[`copy to ${copy}`]?.detail);
       assert.equal(r.details?.backup?.copies?.[0]?.ok, true);
+      assert.equal(
+        r.details?.backup?.repoDiskUsedPercent,
+        undefined,
+        'no filesystem usage for a remote repository',
+      );
     }
+    // --alert-max-repo-bytes on SFTP: the size the run recorded is the repository's files on the server.
+    const onServer = (dir: string): number =>
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
+    const repoDir = join(sshd.dir, 'repo');
+    const expected =
+      ['data', 'index', 'snapshots', 'keys'].reduce((n, d) => n + onServer(join(repoDir, d)), 0) +
+      statSync(join(repoDir, 'config')).size;
+    assert.equal(runs.at(-1)!.details?.backup?.repoBytes, expected);
     // The S3 copy holds the snapshots, checks clean reading all data, and restores a file exactly.
     const repo = await openRepository(openBlobStore(copy), { password: PASSWORD });
     try {

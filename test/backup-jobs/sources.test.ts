@@ -159,6 +159,30 @@ describe('profile sources', () => {
     );
   });
 
+  test('a profile with sources backs up incrementally: the next snapshot has the previous as parent', async () => {
+    await addProfile(w, {
+      name: 'incr',
+      repository: repoDir,
+      key: { kind: 'passphrase', ref: 'env:NS_TEST_PW' },
+      paths: [w.src],
+      sources: [{ kind: 'sqlite', name: 'app', target: sqliteFile }],
+    });
+    await w.addJob('incr-backup', { kind: 'backup', profile: 'incr' });
+    const first = await w.run('incr-backup');
+    const second = await w.run('incr-backup');
+    for (const r of [first, second]) assert.equal(r.status, 'ok', `${r.error}\n${r.outputTail}`);
+    // Unchanged files are not read again: the parent's tree and the files cache are used.
+    assert.ok((second.details?.backup?.filesUnmodified ?? 0) > 0, 'files unmodified on the second run');
+    const repo = await openRepository(repoDir, { password: PASSWORD });
+    try {
+      const snap = await repo.loadSnapshot(second.details!.backup!.snapshotId!);
+      assert.equal(snap.parent, first.details!.backup!.snapshotId);
+      assert.ok(snap.paths.includes('/databases/sqlite/app.sqlite'), snap.paths.join(' '));
+    } finally {
+      await repo.close();
+    }
+  });
+
   test("a required source that is down, or a failing dump, fails the run with the tool's message and writes no snapshot", async () => {
     for (const [name, source, message] of [
       [

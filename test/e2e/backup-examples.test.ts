@@ -1,15 +1,29 @@
 /**
  * The runnable examples in docs/examples/ (the two seed stories), run as written with the real
- * binary on a temp home. Scheduling is checked with `cron show` and runs with `cron run --wait`,
+ * binary on a temp home, against real stand-ins (s3rver for S3, a directory for the USB disk, the
+ * machine's PostgreSQL and Redis). Scheduling is checked with `cron show` and runs with `cron run --wait`,
  * never by waiting for the clock.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { BIN, tempHome } from '../interfaces/cli/cli-harness.ts';
+import { startS3Server } from '../helpers/s3-server.ts';
+
+async function pgSql(text: string, database = 'postgres'): Promise<void> {
+  const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database });
+  await c.connect();
+  try {
+    await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
 
 const EXAMPLES = fileURLToPath(new URL('../../docs/examples/', import.meta.url));
 
@@ -102,9 +116,16 @@ describe('docs/examples', { timeout: 600_000 }, () => {
     }
   });
 
-  test('every-2h-tiered.sh: every 2 hours, tiered retention, a nightly drill', async () => {
+  test('every-2h-tiered.sh: the whole seed plan, to S3 with a USB copy, databases and a weekly drill', async () => {
     const h = tempHome();
+    const s3 = await startS3Server(['backups']);
+    const db = `ns_ex_${randomBytes(4).toString('hex')}`;
+    await pgSql(`CREATE DATABASE ${db}`);
     try {
+      await pgSql(
+        'CREATE TABLE invoices (id serial primary key, amount int); INSERT INTO invoices (amount) SELECT g FROM generate_series(1, 50) g',
+        db,
+      );
       const ws = join(h.work, 'workspace');
       const cfg = join(h.work, 'config');
       mkdirSync(join(ws, 'node_modules'), { recursive: true });
@@ -112,24 +133,41 @@ describe('docs/examples', { timeout: 600_000 }, () => {
       writeFileSync(join(ws, 'main.py'), 'print("hi")\n'.repeat(200));
       writeFileSync(join(ws, 'node_modules', 'big.js'), 'x'.repeat(100_000));
       writeFileSync(join(cfg, 'openclaw.json'), '{"agents":{}}\n');
+      const git = (...a: string[]): void => void execFileSync('git', ['-C', ws, ...a], { stdio: 'ignore' });
+      git('init', '-q', '-b', 'main');
+      git('add', 'main.py');
+      git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'first');
       const env = {
+        ...s3.env,
         NIGHTSHIFT_HOME: h.home,
         WORKSPACE: ws,
         AGENT_CONFIG: cfg,
-        REPO: join(h.work, 'repo'),
+        ERP_DB: `postgresql://postgres@127.0.0.1:5432/${db}`,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        REPO: `s3:${s3.endpoint}/backups/host1`,
+        COPY_TO: join(h.work, 'usb', 'backups'),
         IDENTITY: join(h.work, 'identity.txt'),
       };
       const r = await run('sh', [join(EXAMPLES, 'every-2h-tiered.sh')], env);
       assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
       assert.doesNotMatch(r.stdout + r.stderr, /AGE-SECRET-KEY/);
 
-      const backup = await ns<Show>(env, ['cron', 'show', 'everything-backup']);
+      const backup = await ns<Show & { alerts?: Record<string, number> }>(env, [
+        'cron',
+        'show',
+        'everything-backup',
+      ]);
       assert.deepEqual(backup.schedule.everyMs, 2 * 3_600_000);
       const gaps = backup.nextRuns.slice(1).map((t, i) => Date.parse(t) - Date.parse(backup.nextRuns[i]!));
       assert.deepEqual(gaps, [7_200_000, 7_200_000, 7_200_000, 7_200_000]);
+      assert.equal(backup.alerts?.maxRepoBytes, 20 * 1024 ** 3);
+      assert.equal(backup.alerts?.maxRepoUsagePercent, 80);
       const drill = await ns<Show>(env, ['cron', 'show', 'everything-drill']);
       assert.equal(drill.payload.kind, 'drill');
-      for (const t of drill.nextRuns) assert.match(t, /T04:30:00(\.000)?Z$/);
+      for (const t of drill.nextRuns) {
+        assert.match(t, /T04:30:00(\.000)?Z$/);
+        assert.equal(new Date(t).getUTCDay(), 0, `${t} is a Sunday`);
+      }
 
       const profile = await ns<{ retention: Record<string, unknown>; excludes: string[] }>(env, [
         'backup',
@@ -142,20 +180,44 @@ describe('docs/examples', { timeout: 600_000 }, () => {
         monthly: 12,
         within: { years: 0, months: 0, days: 7, hours: 0 },
       });
-      const runs = await ns<{ entries: RunEntry[] }>(env, ['cron', 'runs', '--id', 'everything-drill']);
+      // The backup: ok, with evidence for every source and for the copy on the "USB disk".
+      const runs = await ns<{ entries: (RunEntry & { evidence?: { check: string; ok: boolean }[] })[] }>(
+        env,
+        ['cron', 'runs', '--id', 'everything-backup'],
+      );
       assert.equal(runs.entries[0]?.status, 'ok', runs.entries[0]?.error ?? '');
-      // node_modules was left out: the snapshot is far smaller than the 100 KB file.
-      const snaps = await ns<{ summary?: { bytesRead: number } }[]>(env, [
-        'backup',
-        'snapshots',
-        '--repo',
-        env.REPO,
-        '--identity',
-        env.IDENTITY,
-      ]);
-      assert.equal(snaps.length, 1);
-      assert.ok((snaps[0]!.summary?.bytesRead ?? 0) < 50_000, JSON.stringify(snaps[0]));
+      const ev = Object.fromEntries((runs.entries[0]?.evidence ?? []).map((e) => [e.check, e.ok]));
+      for (const check of [
+        'source workspace',
+        'source erp',
+        'source cache',
+        `copy to ${env.COPY_TO}`,
+        'verify',
+      ])
+        assert.equal(ev[check], true, `${check}: ${JSON.stringify(runs.entries[0]?.evidence)}`);
+      // The drill restored the dump into a scratch database and found invoices.
+      const drills = await ns<{
+        entries: (RunEntry & { evidence?: { check: string; ok: boolean; detail: string }[] })[];
+      }>(env, ['cron', 'runs', '--id', 'everything-drill']);
+      assert.equal(drills.entries[0]?.status, 'ok', drills.entries[0]?.error ?? '');
+      const dbCheck = drills.entries[0]?.evidence?.find((e) => e.check === 'database erp');
+      assert.match(dbCheck?.detail ?? '', /select count\(\*\) from invoices" returned 1 row/);
+      // Both repositories hold the snapshot; node_modules was left out.
+      for (const repo of [env.REPO, env.COPY_TO]) {
+        const snaps = await ns<{ paths: string[]; summary?: { bytesRead: number } }[]>(env, [
+          'backup',
+          'snapshots',
+          '--repo',
+          repo,
+          '--identity',
+          env.IDENTITY,
+        ]);
+        assert.equal(snaps.length, 1, repo);
+        assert.ok(snaps[0]!.paths.includes('/databases/postgres/erp.dump'), snaps[0]!.paths.join(' '));
+      }
     } finally {
+      await s3.stop();
+      await pgSql(`DROP DATABASE IF EXISTS ${db}`);
       h.cleanup();
     }
   });

@@ -146,6 +146,19 @@ export class LocalBlobStore implements BlobStore {
     return out.sort();
   }
 
+  async listSizes(dir: string): Promise<{ path: string; size: number }[]> {
+    const out: { path: string; size: number }[] = [];
+    for (const f of await this.list(dir)) {
+      try {
+        out.push({ path: f, size: (await stat(this.abs(`${dir}/${f}`))).size });
+      } catch (err) {
+        // Removed between the listing and the stat (a concurrent prune): not there any more.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return out;
+  }
+
   async size(path: string): Promise<number> {
     return (await stat(this.abs(path))).size;
   }

@@ -10,12 +10,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../domain/errors.ts';
-import { parseRepositoryLocation } from '../../domain/repository-location.ts';
+import { parseRepositoryLocation, type RepositoryLocation } from '../../domain/repository-location.ts';
 import type { BlobStore } from '../ports.ts';
 import { LocalBlobStore } from './local.ts';
 import type { RetryOptions } from './retry.ts';
 import { S3BlobStore, type S3Credentials } from './s3.ts';
 import { SftpBlobStore } from './sftp.ts';
+import { ThrottledBlobStore, TokenBucket } from './throttle.ts';
 
 /** Resolved credentials for remote repositories (in memory only; never stored or shown). */
 export interface RemoteAccess {
@@ -25,6 +26,8 @@ export interface RemoteAccess {
   /** known_hosts file for SFTP. */
   knownHostsFile?: string;
   retry?: RetryOptions;
+  /** --limit-upload: bytes per second written to a remote repository (local ones are not limited). */
+  limitUploadBytesPerSec?: number;
 }
 
 /** The local directory of a location, or undefined for a remote one. */
@@ -59,6 +62,17 @@ export function openBlobStore(
 ): BlobStore {
   const loc = parseRepositoryLocation(location);
   if (loc.kind === 'local') return new LocalBlobStore(resolve(loc.path));
+  const store = openRemoteStore(location, loc, access, env);
+  const rate = access.limitUploadBytesPerSec;
+  return rate !== undefined && rate > 0 ? new ThrottledBlobStore(store, new TokenBucket({ rate })) : store;
+}
+
+function openRemoteStore(
+  location: string,
+  loc: Exclude<RepositoryLocation, { kind: 'local' }>,
+  access: RemoteAccess,
+  env: NodeJS.ProcessEnv,
+): BlobStore {
   if (loc.kind === 's3') {
     let credentials = access.s3;
     if (!credentials && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {

@@ -141,9 +141,13 @@ export class S3BlobStore implements BlobStore {
   }
 
   async list(dir: string): Promise<string[]> {
+    return (await this.listSizes(dir)).map((f) => f.path);
+  }
+
+  async listSizes(dir: string): Promise<{ path: string; size: number }[]> {
     const base = this.key(dir) + '/';
     return this.retry(async ({ sdk, s3 }) => {
-      const out: string[] = [];
+      const out: { path: string; size: number }[] = [];
       let token: string | undefined;
       // No Delimiter: a flat listing of everything under the prefix is what we need, and some
       // S3-compatible servers answer delimited listings wrongly.
@@ -156,10 +160,11 @@ export class S3BlobStore implements BlobStore {
           }),
         );
         for (const o of r.Contents ?? [])
-          if (o.Key && o.Key.length > base.length) out.push(o.Key.slice(base.length));
+          if (o.Key && o.Key.length > base.length)
+            out.push({ path: o.Key.slice(base.length), size: o.Size ?? 0 });
         token = r.IsTruncated ? r.NextContinuationToken : undefined;
       } while (token);
-      return out.sort();
+      return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     });
   }
 

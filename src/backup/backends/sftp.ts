@@ -296,9 +296,13 @@ export class SftpBlobStore implements BlobStore {
   }
 
   async list(dir: string): Promise<string[]> {
+    return (await this.listSizes(dir)).map((f) => f.path);
+  }
+
+  async listSizes(dir: string): Promise<{ path: string; size: number }[]> {
     const root = this.full(dir);
     return this.op(async (sftp) => {
-      const out: string[] = [];
+      const out: { path: string; size: number }[] = [];
       const walk = async (abs: string, rel: string): Promise<void> => {
         let entries;
         try {
@@ -311,11 +315,11 @@ export class SftpBlobStore implements BlobStore {
           if (e.filename === '.' || e.filename === '..') continue;
           const r = rel === '' ? e.filename : `${rel}/${e.filename}`;
           if (e.attrs.isDirectory()) await walk(posix.join(abs, e.filename), r);
-          else if (e.attrs.isFile()) out.push(r);
+          else if (e.attrs.isFile()) out.push({ path: r, size: e.attrs.size });
         }
       };
       await walk(root, '');
-      return out.sort();
+      return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     });
   }
 

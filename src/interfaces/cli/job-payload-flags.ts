@@ -6,7 +6,7 @@
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { UserError } from '../../domain/errors.ts';
-import { parseSize } from '../../domain/size.ts';
+import { parsePercent, parseSize } from '../../domain/size.ts';
 import type { AlertPolicy, DeliveryPolicy, Job, Payload } from '../../domain/job.ts';
 import type { JobInput } from '../../domain/job-validation.ts';
 import { collect, durationFlag, intFlag } from './flag-parsers.ts';
@@ -40,6 +40,7 @@ export interface PayloadFlags {
   alertChannel?: string[];
   alertAnomalyFactor?: string;
   alertMaxRepoBytes?: string;
+  alertRepoUsage?: string;
   /** false when --no-alerts is given (commander's negated flag). */
   alerts?: boolean;
   healthcheckUrl?: string;
@@ -110,7 +111,11 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
     )
     .option(
       '--alert-max-repo-bytes <size>',
-      'backups: alert when the repository grows above this size (e.g. 500G)',
+      'backups: alert when the repository grows above this size (e.g. 500G; any backend)',
+    )
+    .option(
+      '--alert-repo-usage <percent>',
+      "backups: alert when the local repository's filesystem is fuller than this (e.g. 80%)",
     )
     .option('--no-alerts', 'edit: remove the job’s alert settings (back to the defaults)')
     .option(
@@ -146,6 +151,7 @@ export const PAYLOAD_FIELD_TO_FLAG: Array<[string, string]> = [
   ['alerts.channels', '--alert-channel'],
   ['alerts.anomalyFactor', '--alert-anomaly-factor'],
   ['alerts.maxRepoBytes', '--alert-max-repo-bytes'],
+  ['alerts.maxRepoUsagePercent', '--alert-repo-usage'],
   ['healthcheck.url', '--healthcheck-url'],
 ];
 
@@ -348,6 +354,8 @@ export function alertsFromFlags(flags: PayloadFlags): Partial<AlertPolicy> | nul
   }
   if (flags.alertMaxRepoBytes !== undefined)
     a.maxRepoBytes = parseSize(flags.alertMaxRepoBytes, '--alert-max-repo-bytes');
+  if (flags.alertRepoUsage !== undefined)
+    a.maxRepoUsagePercent = parsePercent(flags.alertRepoUsage, '--alert-repo-usage');
   const given = Object.keys(a).length > 0;
   if (flags.alerts === false) {
     if (given)

@@ -135,7 +135,7 @@ export const jobFields = {
     .nullable()
     .optional()
     .describe(
-      'afterFailures, cooldownMs, recovery, ifNoSuccessWithinMs, channels, anomalyFactor, maxRepoBytes',
+      'afterFailures, cooldownMs, recovery, ifNoSuccessWithinMs, channels, anomalyFactor, maxRepoBytes, maxRepoUsagePercent',
     ),
   delivery: z
     .looseObject({ mode: z.enum(['none', 'announce', 'webhook']) })

@@ -84,6 +84,29 @@ for (const b of backends) {
       }
     });
 
+    test('--limit-upload paces real uploads: 512 KiB at 256 KiB/s takes at least 1 s; sizes come from the listing', async () => {
+      const s = openBlobStore(b.location(), { ...b.access(), limitUploadBytesPerSec: 256 * 1024 });
+      try {
+        const started = performance.now();
+        await Promise.all([0, 1, 2, 3].map((i) => s.write(`data/0${i}/p${i}`, randomBytes(128 * 1024 + i))));
+        const elapsed = performance.now() - started;
+        // 256 KiB of burst, then 256 KiB at the rate: 1 s at the least; the upper bound is generous.
+        assert.ok(elapsed >= 950, `took ${elapsed.toFixed(0)} ms`);
+        assert.ok(elapsed < 20_000, `took ${elapsed.toFixed(0)} ms`);
+        const listed = await s.listSizes('data');
+        assert.deepEqual(
+          listed,
+          [0, 1, 2, 3].map((i) => ({ path: `0${i}/p${i}`, size: 128 * 1024 + i })),
+        );
+        // Reads are not limited.
+        const t = performance.now();
+        for (const f of listed) await s.read(`data/${f.path}`);
+        assert.ok(performance.now() - t < 5_000);
+      } finally {
+        await s.close?.();
+      }
+    });
+
     test('a multi-pack backup checks with --read-data and restores byte-exact', async () => {
       const src = tmpDir();
       const out = tmpDir();

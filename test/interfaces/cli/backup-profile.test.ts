@@ -154,6 +154,11 @@ describe('backup profile', () => {
       [['--recipients-repo', '--prune-every', '7'], /--prune-every: duration "7" has no unit/],
       [['--recipients-repo', '--min-free', 'lots'], /--min-free: cannot read "lots"/],
       [['--recipients-repo', '--tag', 'a,b'], /--tag: invalid tag/],
+      [['--recipients-repo', '--limit-upload', 'fast'], /--limit-upload: cannot read "fast" as a rate/],
+      [
+        ['--recipients-repo', '--limit-upload', '2MiB/s'],
+        /--limit-upload: applies to remote repositories only/,
+      ],
       [[], /--password-ref REF or --recipients-repo/],
       [['--password-ref', 'env:PW'], /--password-ref: the repository at .* is a recipients repository/],
     ];

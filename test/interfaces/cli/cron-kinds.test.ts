@@ -140,6 +140,10 @@ describe('cron add for every payload kind', () => {
       '26h',
       '--alert-anomaly-factor',
       '4',
+      '--alert-max-repo-bytes',
+      '500G',
+      '--alert-repo-usage',
+      '80%',
       '--healthcheck-url',
       'https://hc.example/ping/abc',
     ]);
@@ -147,7 +151,11 @@ describe('cron add for every payload kind', () => {
     assert.deepEqual(add.json.payload, { kind: 'backup', profile: 'home-docs' });
     assert.equal(add.json.alerts?.ifNoSuccessWithinMs, 26 * 3_600_000);
     assert.equal(add.json.alerts?.afterFailures, 1);
+    assert.equal(add.json.alerts?.maxRepoBytes, 500 * 1024 ** 3);
+    assert.equal(add.json.alerts?.maxRepoUsagePercent, 80);
     const show = await cli(home, ['cron', 'show', 'nightly']);
+    assert.match(show.stdout, /Repository size alert: above 500 GiB/);
+    assert.match(show.stdout, /Repository disk alert: its filesystem fuller than 80%/);
     assert.match(show.stdout, /the new snapshot is listed in the repository and its index entries exist/);
     assert.match(show.stdout, /retention ran as configured/);
     assert.match(show.stdout, /Dead-man's switch: alerts when no run succeeded within 1d2h/);
@@ -178,6 +186,11 @@ describe('cron add for every payload kind', () => {
       [['--drill', 'p', '--drill-sample', 'lots'], /--drill-sample: must be a count or a percentage/],
       [['--backup', 'p', '--expect-file', '/x'], /--expect-file: declared evidence applies to command jobs/],
       [['--command', 'true', '--alert-anomaly-factor', '3'], /apply to backup jobs only/],
+      [['--command', 'true', '--alert-repo-usage', '80%'], /apply to backup jobs only/],
+      [
+        ['--backup', 'p', '--alert-repo-usage', '180%'],
+        /--alert-repo-usage: cannot read "180%" as a percentage/,
+      ],
       [['--backup', 'p', '--command-env', 'A=1'], /--command-env applies to command jobs only/],
       [
         ['--message', 'hi', '--session', 'elsewhere'],

@@ -85,6 +85,10 @@ export function addProfileFlags<A extends unknown[], O extends OptionValues, G e
     )
     .option('--nice', 'run dump tools at the lowest CPU and I/O priority (nice 19, ionice idle)')
     .option(
+      '--limit-upload <rate>',
+      'at most this many bytes per second to remote repositories, e.g. 2MiB/s or 500K (off)',
+    )
+    .option(
       '-e, --exclude <glob>',
       'leave out matching paths (repeatable; replaces the list on edit)',
       collect,

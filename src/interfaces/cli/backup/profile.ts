@@ -8,6 +8,7 @@ import {
   showProfile,
 } from '../../../app/backup-profiles.ts';
 import type { BackupProfile } from '../../../domain/backup-profile.ts';
+import { formatBytes } from '../../../domain/bytes.ts';
 import { formatDuration } from '../../../domain/duration.ts';
 import type { Job } from '../../../domain/job.ts';
 import { describeRetention } from '../../../domain/retention.ts';
@@ -39,6 +40,8 @@ function printProfile(p: BackupProfile, jobs: Job[]): void {
   for (const c of p.copyTo ?? []) printLine(`copy to:     ${c}`);
   if (p.drillQuery) printLine(`drill query: ${p.drillQuery}`);
   if (p.lowPriority) printLine('priority:    low (nice 19, ionice idle for dump tools)');
+  if (p.limitUploadBytesPerSec !== undefined)
+    printLine(`upload:      at most ${formatBytes(p.limitUploadBytesPerSec)}/s to remote repositories`);
   if (p.excludes.length > 0) printLine(`excludes:    ${p.excludes.join(', ')}`);
   if (p.tags.length > 0) printLine(`tags:        ${p.tags.join(', ')}`);
   printLine(`retention:   ${describeRetention(p.retention)}`);

@@ -5,6 +5,8 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { BackupWarning } from '../../../backup/archiver.ts';
 import { runBackup, type BackupNowInput, type BackupNowResult } from '../../../app/backups.ts';
 import { EXIT, UserError } from '../../../domain/errors.ts';
+import { isRemoteLocation } from '../../../domain/repository-location.ts';
+import { parseRate } from '../../../domain/size.ts';
 import { globalOptions } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
 import { formatBytes } from '../progress.ts';
@@ -29,7 +31,11 @@ export function registerRunCommand(group: CommandUnknownOpts): void {
       .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
       .option('--host <name>', 'host name recorded on the snapshot (default: this host)')
       .option('--stdin', 'back up standard input as one file')
-      .option('--stdin-name <name>', 'file name for --stdin'),
+      .option('--stdin-name <name>', 'file name for --stdin')
+      .option(
+        '--limit-upload <rate>',
+        'at most this many bytes per second to a remote repository (2MiB/s, 500K)',
+      ),
   ).action(async (paths, flags, cmd) => {
     if (flags.stdin && paths.length > 0)
       throw new UserError('give either paths or --stdin, not both', {
@@ -53,6 +59,14 @@ export function registerRunCommand(group: CommandUnknownOpts): void {
         throw new UserError(`invalid --tag "${t}"`, { hint: 'tags are non-empty and have no commas' });
 
     const ref = await repositoryRef(cmd, flags);
+    if (flags.limitUpload !== undefined) {
+      const rate = parseRate(flags.limitUpload, '--limit-upload');
+      if (!isRemoteLocation(ref.location))
+        throw new UserError('--limit-upload applies to remote repositories only', {
+          hint: `${ref.location} is a local directory; drop --limit-upload, or back up to s3:... or sftp:...`,
+        });
+      ref.remote = { ...ref.remote, limitUploadBytesPerSec: rate };
+    }
     const json = globalOptions(cmd).json;
     const { progress, warnings, onProgress, onWarning } = reporting<BackupWarning>(json);
     const input: BackupNowInput = {

@@ -4,6 +4,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { copyBetween, restoreSourceOf } from '../../../app/backups.ts';
 import { readIdentityFile } from '../../../backup/keys.ts';
 import { UserError } from '../../../domain/errors.ts';
+import { parseRate } from '../../../domain/size.ts';
 import { openHome } from '../../../config/home.ts';
 import { globalOptions } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
@@ -54,6 +55,10 @@ export function registerSourceCommands(group: CommandUnknownOpts): void {
       'age identity to read a recipients source repository (repeatable)',
       collect,
     )
+    .option(
+      '--limit-upload <rate>',
+      'at most this many bytes per second to a remote destination (2MiB/s, 500K)',
+    )
     .action(async (ids, flags, cmd) => {
       const g = globalOptions(cmd);
       const home = openHome(g.home);
@@ -70,7 +75,14 @@ export function registerSourceCommands(group: CommandUnknownOpts): void {
           location: flags.from,
           keys: { identities, ...(fromPw !== undefined ? { password: fromPw } : {}) },
         },
-        { homeDir: home.dir, location: flags.to, keys: toPw !== undefined ? { password: toPw } : {} },
+        {
+          homeDir: home.dir,
+          location: flags.to,
+          keys: toPw !== undefined ? { password: toPw } : {},
+          ...(flags.limitUpload !== undefined
+            ? { remote: { limitUploadBytesPerSec: parseRate(flags.limitUpload, '--limit-upload') } }
+            : {}),
+        },
         ids,
       );
       if (g.json) {
