@@ -288,6 +288,7 @@ async function copyToRepository(
         lock: 'shared',
         homeDir,
         remote: await resolveRemote(ctx, profile),
+        ...(profile.lowPriority === true ? { lowPriority: true } : {}),
       },
       (from) =>
         withRepository(
@@ -297,6 +298,7 @@ async function copyToRepository(
             access: 'write',
             lock: 'shared',
             homeDir,
+            ...(profile.lowPriority === true ? { lowPriority: true } : {}),
             // Copies get the profile's upload limit, not its logins (those are the source repository's).
             ...(profile.limitUploadBytesPerSec !== undefined
               ? { remote: { limitUploadBytesPerSec: profile.limitUploadBytesPerSec } }

@@ -9,6 +9,7 @@ import {
   type Access,
   type LockMode,
   type RepositoryKeys,
+  type RepositoryUse,
 } from '../backup/access.ts';
 import type { RemoteAccess } from '../backup/backends/open-store.ts';
 import type { Repo } from '../backup/repository.ts';
@@ -96,6 +97,23 @@ export async function profileKeys(ctx: BackupContext, profile: BackupProfile): P
   return resolveKeys(ctx, profile, profileCanRead(profile) ? 'read' : 'write');
 }
 
+/** The profile's repository with these keys; a --nice profile's blob work runs at low priority. */
+function profileRepositoryUse(
+  ctx: BackupContext,
+  profile: BackupProfile,
+  keys: RepositoryKeys,
+  access: Access,
+): Omit<RepositoryUse, 'lock'> {
+  const use: Omit<RepositoryUse, 'lock'> = {
+    location: profile.repository,
+    keys,
+    access,
+    homeDir: ctx.home.dir,
+  };
+  if (profile.lowPriority === true) use.lowPriority = true;
+  return use;
+}
+
 /** Opens the profile's repository with its key (resolved now), without a lock; the caller closes it. */
 export async function openProfileRepository(
   ctx: BackupContext,
@@ -104,7 +122,7 @@ export async function openProfileRepository(
 ): Promise<Repo> {
   const keys = await resolveKeys(ctx, profile, access);
   const remote = await resolveRemote(ctx, profile);
-  return openRepositoryFor({ location: profile.repository, keys, access, homeDir: ctx.home.dir, remote });
+  return openRepositoryFor({ ...profileRepositoryUse(ctx, profile, keys, access), remote });
 }
 
 /** Opens the profile's repository under the lock, runs `fn`, then closes and unlocks (see access.ts). */
@@ -118,8 +136,5 @@ export async function withProfileRepository<T>(
   // Keys first: a broken reference must not leave a lock behind or touch the repository.
   const keys = await resolveKeys(ctx, profile, access);
   const remote = await resolveRemote(ctx, profile);
-  return withRepository(
-    { location: profile.repository, keys, access, lock, homeDir: ctx.home.dir, remote },
-    fn,
-  );
+  return withRepository({ ...profileRepositoryUse(ctx, profile, keys, access), lock, remote }, fn);
 }

@@ -96,6 +96,8 @@ export interface RepositoryUse {
   homeDir: string;
   /** Logins for a remote repository (absent: the conventional environment). */
   remote?: RemoteAccess;
+  /** Blob work on the low-priority (nice 19) worker threads: a --nice profile's backup, verify, drill, copy. */
+  lowPriority?: boolean;
 }
 
 /**
@@ -133,6 +135,7 @@ async function openWithKeys(
     opts.writerKeyFile = keyFile;
   }
   if (head) opts.configBytes = head.configBytes;
+  if (use.lowPriority === true) opts.lowPriority = true;
   const repo = await openRepository(store, opts);
   if (access === 'read' && !repo.canRead) {
     await repo.close();

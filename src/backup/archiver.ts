@@ -263,7 +263,8 @@ class Archiver {
     private readonly started: number,
     private readonly clock: Clock,
   ) {
-    const onWorkers = repo.readHostFile !== undefined && sharedBlobPool() !== null;
+    const onWorkers =
+      repo.readHostFile !== undefined && sharedBlobPool({ lowPriority: repo.lowPriority === true }) !== null;
     this.slots = new Semaphore(Math.max(1, opts.concurrency ?? (onWorkers ? 32 : 8)));
     opts.filesCache?.begin(Date.now());
   }
@@ -275,7 +276,11 @@ class Archiver {
   async estimate(source: FilesSource): Promise<void> {
     let files = 0;
     let bytes = 0;
-    const ctx: SourceContext = { warn: () => undefined, signal: this.scanAbort.signal };
+    const ctx: SourceContext = {
+      warn: () => undefined,
+      signal: this.scanAbort.signal,
+      ...(this.repo.lowPriority === true ? { lowPriority: true } : {}),
+    };
     try {
       for await (const e of source.entries(ctx)) {
         if (e.node.type === 'file') {
@@ -304,6 +309,7 @@ class Archiver {
     const ctx: SourceContext = {
       warn: (path, err) => this.warn(path, err),
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      ...(this.repo.lowPriority === true ? { lowPriority: true } : {}),
     };
     const stack: Frame[] = [{ path: [], node: undefined, children: [] }];
     for await (const entry of source.entries(ctx)) {

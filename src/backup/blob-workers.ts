@@ -21,6 +21,13 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createCipheriv, createDecipheriv, createHmac, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
+// A low-priority pool's thread lowers its own CPU priority before it takes any work. On Linux
+// setpriority(0) names the calling thread only, so the process's other threads keep theirs.
+if (workerData.nice) {
+  try {
+    require('node:os').setPriority(19);
+  } catch {}
+}
 // Transpilers that keep function names (tsx) wrap inner functions in __name(fn, "name").
 var __name = (f) => f;
 const { Compressor, Decompressor } = require(workerData.zstdPath);
@@ -287,12 +294,23 @@ export class BlobWorkerPool {
   private seq = 0;
   private next = 0;
 
-  constructor(size: number) {
+  /**
+   * `lowPriority`: each thread sets nice 19 on itself as it starts (Linux only: elsewhere
+   * setpriority(0) would lower the whole process, scheduler included, so the threads stay as they are).
+   */
+  constructor(size: number, opts: { lowPriority?: boolean } = {}) {
     const zstdPath = createRequire(import.meta.url).resolve('zstd-napi');
+    const nice = opts.lowPriority === true && process.platform === 'linux';
     for (let i = 0; i < size; i++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { zstdPath, level: ZSTD_LEVEL, fastLevel: FAST_LEVEL, minGain: MIN_COMPRESSION_GAIN },
+        workerData: {
+          zstdPath,
+          level: ZSTD_LEVEL,
+          fastLevel: FAST_LEVEL,
+          minGain: MIN_COMPRESSION_GAIN,
+          nice,
+        },
       });
       const thread: PoolThread = { worker, busy: 0, queue: [], transfer: [], configs: new Set() };
       const answer = (m: WorkerReply): void => {
@@ -499,16 +517,24 @@ export class BlobWorkerPool {
   }
 }
 
-let shared: BlobWorkerPool | null | undefined;
+const shared: { normal?: BlobWorkerPool | null; low?: BlobWorkerPool | null } = {};
 
 /**
  * The process-wide pool, or null when workers are disabled (NIGHTSHIFT_BLOB_WORKERS=0) or the
- * machine has a single core. Sized to the cores, at most 4.
+ * machine has a single core. Sized to the cores, at most 4. `lowPriority` (a --nice profile's
+ * work) gives a second pool of the same size whose threads run at nice 19: a thread cannot raise
+ * its priority again, so low-priority work never shares threads with the rest.
  */
-export function sharedBlobPool(): BlobWorkerPool | null {
-  if (shared !== undefined) return shared && shared.size > 0 ? shared : null;
+export function sharedBlobPool(opts: { lowPriority?: boolean } = {}): BlobWorkerPool | null {
+  const which = opts.lowPriority === true ? 'low' : 'normal';
+  const have = shared[which];
+  if (have !== undefined) return have && have.size > 0 ? have : null;
   const env = process.env.NIGHTSHIFT_BLOB_WORKERS;
   const n = env !== undefined && /^\d+$/.test(env) ? Number(env) : Math.min(4, availableParallelism());
-  shared = n >= 1 && (env !== undefined || availableParallelism() > 1) ? new BlobWorkerPool(n) : null;
-  return shared;
+  const pool =
+    n >= 1 && (env !== undefined || availableParallelism() > 1)
+      ? new BlobWorkerPool(n, { lowPriority: which === 'low' })
+      : null;
+  shared[which] = pool;
+  return pool;
 }

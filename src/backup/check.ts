@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { parseConfig, verifyConfig } from './config.ts';
-import { sharedBlobPool, type BlobWorkerPool, type RangeBlob } from './blob-workers.ts';
+import type { BlobWorkerPool, RangeBlob } from './blob-workers.ts';
 import { Semaphore } from './semaphore.ts';
 import { sha256Hex } from './crypto.ts';
 import { CONFIG_FILE, DIRS, TEMP_PREFIX } from './format.ts';
@@ -209,7 +209,7 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
   if (readData) {
     const packs = [...repo.index.packs.keys()].filter((p) => present.has(p));
     const chosen = samplePacks(packs, subset);
-    const pool = sharedBlobPool();
+    const pool = repo.blobPool();
     const reading: Promise<void>[] = [];
     const ranges = new Semaphore(Math.max(1, (pool?.size ?? 0) * 2));
     for (const id of chosen) {

@@ -110,6 +110,8 @@ export interface Repository {
    * `newChunker()` and `blobId()` fed with `readSize` blocks); null when that is not available.
    */
   readHostFile?(file: ListedFile, readSize: number): HostFileReader | null;
+  /** Its blob work (and the walk's lstats) runs on the low-priority worker threads (--nice). */
+  readonly lowPriority?: boolean;
   /** Decrypts and verifies a blob. Throws a clear error in a writer-only (recipients) session. */
   loadBlob(id: BlobId): Promise<Uint8Array>;
   /** Plaintext length of a stored blob; undefined when the repository does not list it. */
@@ -211,6 +213,8 @@ export interface SourceContext {
   /** A path that could not be read; the source skips it and continues. */
   warn(path: string, err: unknown): void;
   signal?: AbortSignal;
+  /** Do the source's own off-thread work (lstat batches) on the low-priority worker threads. */
+  lowPriority?: boolean;
 }
 
 /** What a snapshot is made of: directories on the host, a stream on stdin, later database dumps. */

@@ -8,7 +8,7 @@ import { open as fsOpen, readFile } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { openBlobStore } from './backends/open-store.ts';
-import { sharedBlobPool, type ChunkerConfig } from './blob-workers.ts';
+import { sharedBlobPool, type BlobWorkerPool, type ChunkerConfig } from './blob-workers.ts';
 import { Chunker, deriveGearTable, validateChunkerParams } from './chunker.ts';
 import { encodeConfig, parseConfig, verifyConfig, type RepoConfig } from './config.ts';
 import { AuthError, hmacHex, open as unseal, seal, sha256Hex, subkey } from './crypto.ts';
@@ -105,6 +105,8 @@ export interface OpenOptions {
   hostname?: string;
   /** The config file's bytes when the caller has already read them (see access.ts). */
   configBytes?: Uint8Array;
+  /** Read, chunk, seal and open blobs on the low-priority worker pool (a --nice profile). */
+  lowPriority?: boolean;
 }
 
 export interface InitResult {
@@ -320,7 +322,13 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
     }
   }
   if (keys.repoId !== cfg.id) throw damaged(store, CONFIG_FILE, 'the key belongs to another repository');
-  const repo = new Repo(store, cfg, keys, { canRead, identities, keyId, hostname });
+  const repo = new Repo(store, cfg, keys, {
+    canRead,
+    identities,
+    keyId,
+    hostname,
+    lowPriority: opts.lowPriority === true,
+  });
   await repo.loadIndex();
   return repo;
 }
@@ -372,6 +380,8 @@ export class Repo implements Repository {
   readonly headerKey: Buffer;
   readonly indexKey: Buffer;
   readonly snapshotKey: Buffer;
+  /** Its blob work runs on the low-priority worker pool (nice 19 threads; blob-workers.ts). */
+  readonly lowPriority: boolean;
   private readonly identities: string[];
 
   private packer: PackBuilder | null = null;
@@ -390,8 +400,9 @@ export class Repo implements Repository {
     store: BlobStore,
     config: RepoConfig,
     keys: MasterKeys,
-    o: { canRead: boolean; identities: string[]; keyId: string; hostname: string },
+    o: { canRead: boolean; identities: string[]; keyId: string; hostname: string; lowPriority?: boolean },
   ) {
+    this.lowPriority = o.lowPriority === true;
     this.store = store;
     this.config = config;
     this.mode = config.mode;
@@ -421,13 +432,18 @@ export class Repo implements Repository {
 
   private chunkerConfig: ChunkerConfig | undefined;
 
+  /** The worker pool for this repository's blob work: the low-priority one for a --nice profile. */
+  blobPool(): BlobWorkerPool | null {
+    return sharedBlobPool({ lowPriority: this.lowPriority });
+  }
+
   /**
    * Reads, chunks and hashes a host file on a worker thread (file-chunker.ts), giving the same
    * chunks and ids as `newChunker()` and `blobId()` on the archiver's main-thread path; null when
    * blob workers are disabled.
    */
   readHostFile(file: ListedFile, readSize: number): HostFileReader | null {
-    const pool = sharedBlobPool();
+    const pool = this.blobPool();
     if (!pool) return null;
     if (!this.chunkerConfig || this.chunkerConfig.readSize !== readSize) {
       const { min, avg, max } = this.config.chunker;
@@ -532,7 +548,7 @@ export class Repo implements Repository {
     transfer: boolean,
   ): Promise<{ sealed: Buffer; compressed: boolean }> {
     // A buffer given up by the caller is moved, not copied, so it pays to seal it on a worker.
-    const pool = transfer || plaintext.length >= WORKER_MIN_BYTES ? sharedBlobPool() : null;
+    const pool = transfer || plaintext.length >= WORKER_MIN_BYTES ? this.blobPool() : null;
     if (pool) {
       return pool.encrypt(key, type === 'tree' ? 1 : 0, blobAad(type, false, id), plaintext, { transfer });
     }

@@ -194,7 +194,7 @@ async function statBatch(
 ): Promise<(Listed | undefined)[]> {
   const paths = names.map((name) => join(dir, name));
   const keep = paths.map((p) => !opts.excludes?.matches(p));
-  const pool = sharedBlobPool();
+  const pool = sharedBlobPool({ lowPriority: ctx.lowPriority === true });
   if (!pool) return Promise.all(paths.map((p, i) => (keep[i] ? statEntry(p, names[i]!, ctx) : undefined)));
   const wanted = paths.filter((_, i) => keep[i]);
   const got = wanted.length > 0 ? await pool.lstatMany(wanted) : [];

@@ -34,7 +34,10 @@ export interface BackupProfile {
   paths: string[];
   /** Databases, git repositories and commands streamed into the snapshot under virtual paths. */
   sources?: SourceSpec[];
-  /** Run the backup and its dump tools at the lowest CPU and I/O priority (--nice). */
+  /**
+   * --nice: dump tools at nice 19 and idle I/O, the backup's worker threads at nice 19 (CPU only);
+   * the daemon's main thread keeps its priority.
+   */
   lowPriority?: boolean;
   /** After each backup the new snapshot is copied to these repositories; retention applies to each. */
   copyTo?: string[];

@@ -50,7 +50,10 @@ export const PROFILE_FILE_KEYS = {
     .describe('database passwords of sources, name=reference'),
   'copy-to': oneOrMore(nonEmpty).optional().describe('copy each snapshot to these repositories too'),
   'drill-query': nonEmpty.optional().describe('drills run this query on each restored database'),
-  nice: z.boolean().optional().describe('run at the lowest CPU and I/O priority'),
+  nice: z
+    .boolean()
+    .optional()
+    .describe("dump tools at nice 19 + idle I/O, the backup's worker threads at nice 19"),
   'limit-upload': z
     .union([nonEmpty, z.number()])
     .optional()

@@ -83,7 +83,10 @@ export function addProfileFlags<A extends unknown[], O extends OptionValues, G e
       '--drill-query <sql>',
       'drills restore each database source into a scratch database and run this query, expecting rows (off)',
     )
-    .option('--nice', 'run dump tools at the lowest CPU and I/O priority (nice 19, ionice idle)')
+    .option(
+      '--nice',
+      "lowest priority: dump tools at nice 19 + ionice idle, the backup's worker threads at nice 19 (CPU only); the scheduler thread is not lowered",
+    )
     .option(
       '--limit-upload <rate>',
       'at most this many bytes per second to remote repositories, e.g. 2MiB/s or 500K (off)',

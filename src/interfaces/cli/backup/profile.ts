@@ -39,7 +39,7 @@ function printProfile(p: BackupProfile, jobs: Job[]): void {
     );
   for (const c of p.copyTo ?? []) printLine(`copy to:     ${c}`);
   if (p.drillQuery) printLine(`drill query: ${p.drillQuery}`);
-  if (p.lowPriority) printLine('priority:    low (nice 19, ionice idle for dump tools)');
+  if (p.lowPriority) printLine('priority:    low (dump tools nice 19 + ionice idle; worker threads nice 19)');
   if (p.limitUploadBytesPerSec !== undefined)
     printLine(`upload:      at most ${formatBytes(p.limitUploadBytesPerSec)}/s to remote repositories`);
   if (p.excludes.length > 0) printLine(`excludes:    ${p.excludes.join(', ')}`);
