@@ -10,6 +10,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProfileBackup } from '../../src/backup-jobs/profile-backup.ts';
 import { checkProfile } from '../../src/backup-jobs/profile-snapshots.ts';
+import { openProfileRepository } from '../../src/backup-jobs/profile-repository.ts';
+import { sharedBlobPool } from '../../src/backup/blob-workers.ts';
 import { noise } from '../backup/repository-helpers.ts';
 import { addProfile, passphraseRepo, world, type World } from './helpers.ts';
 
@@ -49,6 +51,13 @@ async function backupSampled(w: World, name: string): Promise<Map<number, number
   }
   samples.push(threadNices());
   return samples;
+}
+
+/** CPU time (utime + stime, in clock ticks) a thread of this process has used so far. */
+function cpuTicks(tid: number): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[14 - 3]) + Number(fields[15 - 3]);
 }
 
 function niced(m: Map<number, number>): number[] {
@@ -113,11 +122,33 @@ test('a --nice profile backs up on nice 19 worker threads; the main thread and a
     );
     assert.equal(rows.find(([tid]) => tid === main)?.[1], original);
 
-    // Verifying the --nice profile reads its data on the same low-priority threads: no new ones.
+    // Verifying, drilling and copying a --nice profile open its repository on the same pool.
     const checked = await checkProfile(w.app, 'gentle', { readDataSubset: '100%' });
     assert.equal(checked.ok, true, JSON.stringify(checked.errors));
     assert.deepEqual(niced(threadNices()).sort(), [...low].sort());
     assert.equal(threadNices().get(main), original);
+    for (const [name, lowPriority] of [
+      ['gentle', true],
+      ['normal', false],
+    ] as const) {
+      const repo = await openProfileRepository(w.app, (await w.app.store.profiles.get(name))!, 'read');
+      try {
+        assert.equal(repo.blobPool(), sharedBlobPool({ lowPriority }));
+      } finally {
+        await repo.close();
+      }
+    }
+
+    // Both profiles at once in one process: each keeps its own threads and priority.
+    for (let i = 0; i < 4; i++) writeFileSync(join(w.src, `new-${i}.bin`), noise(`new-${i}`, 2_000_000));
+    const ticks = (tids: number[]): number => tids.reduce((a, t) => a + cpuTicks(t), 0);
+    const lowBefore = ticks(low);
+    const both = await Promise.all([backupSampled(w, 'normal'), backupSampled(w, 'gentle')]);
+    for (const s of both.flat()) {
+      assert.deepEqual(niced(s).sort(), [...low].sort(), 'the same two threads, and only they, are niced');
+      assert.equal(s.get(main), original);
+    }
+    assert.ok(ticks(low) > lowBefore, 'the --nice backup worked on its nice 19 threads');
   } finally {
     await w.close();
   }
