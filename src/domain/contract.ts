@@ -159,7 +159,14 @@ function describePayload(job: Job, opts: ContractOptions): string[] {
           ? `${p.samplePercent}% of the files`
           : plural(p.sampleFiles ?? 20, 'file');
       return [
-        `Runs: a restore drill of profile ${p.profile}: restores a random sample (${sample}) of the latest snapshot into a temporary directory, removed afterwards`,
+        p.profile !== undefined
+          ? `Runs: a restore drill of profile ${p.profile}: restores a random sample (${sample}) of the latest snapshot into a temporary directory, removed afterwards`
+          : `Runs: a restore drill of repository ${p.repository ?? '?'}: restores a random sample (${sample}) of its latest snapshot into a temporary directory, removed afterwards`,
+        ...(p.identityRef !== undefined
+          ? [
+              `Key: the age identity from ${p.identityRef}, resolved at run time on this host and never stored with the job`,
+            ]
+          : []),
         timeoutLine(p.timeoutSeconds, 0, 'the drill is stopped'),
         'Success (`ok`) only when: every sampled file’s content matches the hashes in the repository, and files unchanged since the snapshot match their live copy',
         '  otherwise the run ends `error`, listing the files that failed',
