@@ -101,6 +101,39 @@ describe('MCP scheduler tools', () => {
     }
   });
 
+  test('job_add and job_edit return the warnings the CLI prints: alerts with no channel to deliver them', async () => {
+    const plain = data(
+      await call(admin, 'job_add', {
+        name: 'warn-plain',
+        schedule: { kind: 'every', everyMs: '1h' },
+        payload: { command: 'true' },
+      }),
+    );
+    assert.deepEqual(plain.warnings, []);
+    const edited = await call(admin, 'job_edit', { job: 'warn-plain', alerts: { afterFailures: 1 } });
+    assert.equal(edited.isError, undefined, text(edited));
+    const w = data(edited).warnings as string[];
+    assert.equal(w.length, 1);
+    assert.match(w[0]!, /alerts will not be delivered: no channel is configured/);
+    const added = data(
+      await call(admin, 'job_add', {
+        name: 'warn-alerts',
+        schedule: { kind: 'every', everyMs: '1h' },
+        payload: { command: 'true' },
+        alerts: { afterFailures: 2 },
+      }),
+    );
+    assert.deepEqual(added.warnings, w);
+    // job_show says the same of the stored job.
+    const shown = data(await call(read, 'job_show', { job: 'warn-alerts' }));
+    assert.match(
+      (shown.contract as string[]).join('\n'),
+      /alerts: none will be delivered \(no channel configured\)/,
+    );
+    await call(admin, 'job_remove', { job: 'warn-plain' });
+    await call(admin, 'job_remove', { job: 'warn-alerts' });
+  });
+
   test('an admin adds a job; it is listed and shown with its contract and without env values', async () => {
     const added = await call(admin, 'job_add', {
       name: 'nightly-report',
