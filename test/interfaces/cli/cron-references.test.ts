@@ -119,6 +119,13 @@ test('size flags take units: --expect-min-bytes 1M is stored in bytes, a bad siz
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--output-tail-bytes: cannot read "4X" as a size/);
   assert.match(bad.stderr, /e\.g\. 4M, 4MiB, 500 GB/);
+  // 4M is read as a size; the refusal is about the job's kind, and names the flag given.
+  const repoBytes = await cli(home, ['cron', 'edit', 'j', '--alert-max-repo-bytes', '4M']);
+  assert.equal(repoBytes.code, 2);
+  assert.match(
+    repoBytes.stderr,
+    /^nightshift: --alert-max-repo-bytes: anomaly and repository-size alerts apply to backup jobs only/m,
+  );
 });
 
 test('OpenClaw spellings: cron runs JOB (positional) and --deliver as --announce', async () => {
