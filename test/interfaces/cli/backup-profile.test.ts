@@ -15,7 +15,7 @@ import { createBackupExecutors } from '../../../src/backup-jobs/executors.ts';
 import { SystemClock } from '../../../src/domain/clock.ts';
 import { buildJob } from '../../../src/domain/job-validation.ts';
 import { Engine } from '../../../src/scheduler/engine.ts';
-import { cli, cliJson, filesUnder, tempHome, type TempHome } from './cli-harness.ts';
+import { cli, cliJson, DaemonProcess, filesUnder, tempHome, type TempHome } from './cli-harness.ts';
 
 describe('backup profile', () => {
   let h: TempHome;
@@ -237,7 +237,7 @@ describe('backup profile', () => {
 
 describe('backup quickstart', () => {
   let h: TempHome;
-  after(() => h.cleanup());
+  after(() => h?.cleanup());
 
   test('makes a recipients repository, a profile and a daily job whose run is ok; refuses a second time', async () => {
     h = tempHome();
@@ -441,6 +441,36 @@ describe('backup quickstart proves the backup', () => {
     assert.deepEqual([qs.json.drill.sampled, qs.json.drill.verified, qs.json.drill.matchedLive], [1, 1, 1]);
     assert.equal(typeof qs.json.drill.durationMs, 'number');
     assert.ok(qs.json.job.nextRunAtMs > Date.now());
+  });
+
+  test('with a daemon running on the home, the daemon runs the first backup and quickstart waits for it', async () => {
+    const home = join(h.work, 'daemon-home');
+    const daemon = new DaemonProcess(home);
+    try {
+      await daemon.ready();
+      const src = join(h.work, 'd');
+      mkdirSync(src);
+      writeFileSync(join(src, 'a.txt'), 'a\n');
+      const qs = await cli(home, [
+        'backup',
+        'quickstart',
+        '--path',
+        src,
+        '--repo',
+        join(h.work, 'drepo'),
+        '--name',
+        'd',
+      ]);
+      assert.equal(qs.code, 0, qs.stdout + qs.stderr);
+      assert.match(qs.stdout, /first backup \(run [0-9a-f-]+\): snapshot [0-9a-f]{8}, 1 file/);
+      assert.match(qs.stdout, /proven: the backup restores byte-exact/);
+      await daemon.waitFor(
+        (e) => e.event === 'run.finished' && e.status === 'ok',
+        'the daemon to run the backup',
+      );
+    } finally {
+      await daemon.dispose();
+    }
   });
 
   test('a failing first backup exits 1, keeps what was set up and says how to retry', async () => {
