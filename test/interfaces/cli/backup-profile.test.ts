@@ -578,8 +578,11 @@ describe('drills where the identity lives', () => {
     assert.equal(ir.code, 0, ir.stderr);
     const again = await cli(h.home, ['cron', 'show', 'agent']);
     assert.doesNotMatch(again.stdout, /Without the identity/);
-    const back = await cli(h.home, ['backup', 'profile', 'edit', 'agent', '--identity-ref', 'none']);
-    void back; // whether "none" clears it or not, the other tests use only the repository
+    // And this host can now drill the profile by name.
+    const drill = await cli(h.home, ['backup', 'drill', '--profile', 'agent']);
+    assert.equal(drill.code, 0, drill.stdout + drill.stderr);
+    assert.match(drill.stdout, /^drill of profile agent, snapshot [0-9a-f]{8}: ok in /);
+    assert.match(drill.stdout, /5 of 5 sampled files \(of 5 in the snapshot\) restored/);
   });
 
   test('backup drill --repo --identity-ref on a host with no profile restores byte-exact', async () => {
