@@ -566,9 +566,6 @@ describe('sizes in job files take units (the one size reader of the flags)', () 
     await refused({}, 's.yaml:4: output-tail-bytes:');
     // A size key a command job cannot have is named at its own line.
     write('s.yaml', 'name: s\nevery: 1h\ncommand: "true"\nalert-after: 1\nalert-max-repo-bytes: 500 GB\n');
-    await refused(
-      {},
-      's.yaml:5: alert-max-repo-bytes: anomaly and repository-size alerts apply to backup jobs only',
-    );
+    await refused({}, 's.yaml:5: alert-max-repo-bytes: anomaly and storage alerts apply to backup jobs only');
   });
 });

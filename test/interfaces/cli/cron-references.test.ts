@@ -124,7 +124,7 @@ test('size flags take units: --expect-min-bytes 1M is stored in bytes, a bad siz
   assert.equal(repoBytes.code, 2);
   assert.match(
     repoBytes.stderr,
-    /^nightshift: --alert-max-repo-bytes: anomaly and repository-size alerts apply to backup jobs only/m,
+    /^nightshift: --alert-max-repo-bytes: anomaly and storage alerts apply to backup jobs only/m,
   );
 });
 
