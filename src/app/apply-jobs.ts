@@ -214,7 +214,11 @@ async function plan(app: App, paths: string[], opts: ApplyOptions): Promise<Plan
   // Checks that need the store: profiles named, name clashes, chains over the jobs as they will be.
   for (const d of loaded.jobs) {
     const p = d.job.payload;
-    if ((p.kind === 'backup' || p.kind === 'drill') && !profileNames.has(p.profile)) {
+    if (
+      (p.kind === 'backup' || p.kind === 'drill') &&
+      p.profile !== undefined &&
+      !profileNames.has(p.profile)
+    ) {
       const key = p.kind;
       problems.push({
         file: d.file,

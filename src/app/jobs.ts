@@ -43,11 +43,21 @@ export function newJob(input: JobInput, nowMs: number = Date.now()): Job {
 }
 
 /** Stores a new job (from newJob); a name clash is a `name_taken` error (exit code 4). */
-export async function addJob(app: App, job: Job, opts: JobCallOptions = {}): Promise<Job> {
+export async function addJob(app: App, job: Job, opts: JobCallOptions = {}): Promise<SavedJob> {
   if (opts.checkReferences !== false) assertJobReferencesKnown(app.config(), job);
   if (job.schedule.kind === 'after') await checkChains(app, job);
   await save(app, job, 'insert', opts.terms ?? CLI_TERMS);
-  return job;
+  return { job, warnings: warningsForJob(app, job) };
+}
+
+/**
+ * A job as stored by add or edit, with what does not stop it being saved but the user should hear
+ * (alerts no channel will deliver). Each face words the warnings its own way (CLI: stderr; MCP,
+ * HTTP: a `warnings` list).
+ */
+export interface SavedJob {
+  job: Job;
+  warnings: string[];
 }
 
 /**
@@ -115,7 +125,7 @@ export async function editJob(
   ref: JobRef,
   patch: Partial<JobInput>,
   opts: JobCallOptions = {},
-): Promise<Job> {
+): Promise<SavedJob> {
   const terms = opts.terms ?? CLI_TERMS;
   const job = await requireJob(app, ref, { terms });
   if (Object.keys(patch).length === 0) {
@@ -127,7 +137,7 @@ export async function editJob(
   // A chained job's predecessors must exist and form no cycle; a renamed job must leave no follower behind.
   if (updated.schedule.kind === 'after' || updated.name !== job.name) await checkChains(app, updated);
   await save(app, updated, 'update', terms);
-  return updated;
+  return { job: updated, warnings: warningsForJob(app, updated) };
 }
 
 /** Enables or disables a job; a job already so is returned as it is, unwritten. */
@@ -198,9 +208,26 @@ export async function showJob(
     job,
     contract: describeContract(job, nextFires, timeZone, {
       defaultAlertChannels: app.config().alerts.channels,
+      ...(await writerOnlyRepository(app, job)),
     }),
     nextFires,
     timeZone,
+  };
+}
+
+/** A backup job's recipients repository that this host can write but not read (no identity reference). */
+async function writerOnlyRepository(
+  app: App,
+  job: Job,
+): Promise<{ writerOnly?: { repository: string; verifySubset?: string } }> {
+  if (job.payload.kind !== 'backup') return {};
+  const profile = await app.store.profiles.get(job.payload.profile);
+  if (!profile || profile.key.kind !== 'recipients' || profile.key.identityRef !== undefined) return {};
+  return {
+    writerOnly: {
+      repository: profile.repository,
+      ...(profile.verifySubset !== undefined ? { verifySubset: profile.verifySubset } : {}),
+    },
   };
 }
 

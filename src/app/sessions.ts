@@ -37,7 +37,7 @@ export async function ensureHeartbeatJob(app: App, agent: string, nowMs: number)
   );
   const s = job.schedule;
   if (created || (s.kind === 'every' && s.everyMs === schedule.everyMs)) return job;
-  return editJob(app, job, { schedule }, { nowMs });
+  return (await editJob(app, job, { schedule }, { nowMs })).job;
 }
 
 /** ensureHeartbeatJob for every configured agent (the daemon calls it at start). */

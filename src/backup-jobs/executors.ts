@@ -6,11 +6,11 @@
  */
 import type { Clock } from '../domain/clock.ts';
 import { UserError } from '../domain/errors.ts';
-import type { BackupPayload, BackupRunDetails, DrillPayload, Run } from '../domain/job.ts';
+import type { BackupPayload, BackupRunDetails, DrillPayload, DrillRunDetails, Run } from '../domain/job.ts';
 import type { ExecutionContext, ExecutionOutcome, Executor } from '../payloads/executor.ts';
 import type { BackupContext } from './context.ts';
 import { fmtBytes, precheckSpace } from './disk-space.ts';
-import { runDrill } from './drill.ts';
+import { runDrill, runRepositoryDrill } from './drill.ts';
 import { InterruptedError } from './interrupted.ts';
 import { runProfileBackup, type ProfileBackupOptions } from './profile-backup.ts';
 import { getProfile } from './profile-repository.ts';
@@ -150,14 +150,21 @@ export class DrillExecutor implements Executor<DrillPayload> {
   constructor(private readonly deps: BackupExecutorDeps) {}
 
   async execute(payload: DrillPayload, ctx: ExecutionContext): Promise<ExecutionOutcome> {
-    const r = await bounded(ctx, payload.timeoutSeconds, (signal) =>
-      runDrill(this.deps.app, payload.profile, {
+    const r = await bounded(ctx, payload.timeoutSeconds, (signal) => {
+      const opts = {
         signal,
         ...(payload.samplePercent !== undefined
           ? { samplePercent: payload.samplePercent }
           : { sampleFiles: payload.sampleFiles ?? 20 }),
-      }),
-    );
+      };
+      return payload.profile !== undefined
+        ? runDrill(this.deps.app, payload.profile, opts)
+        : runRepositoryDrill(
+            this.deps.app,
+            { repository: payload.repository ?? '', identityRef: payload.identityRef ?? '' },
+            opts,
+          );
+    });
     if (r.value === undefined) {
       if (r.timedOut)
         return {
@@ -187,7 +194,7 @@ export class DrillExecutor implements Executor<DrillPayload> {
       })),
     ];
     const outputTail = [
-      `drill of profile ${d.profile}, snapshot ${d.snapshotId.slice(0, 8)}: ${d.sampled} sampled, ${d.verified} verified, ${d.matchedLive} matched live, ${d.skippedChanged} changed since`,
+      `drill of ${drilled(d)}, snapshot ${d.snapshotId.slice(0, 8)}: ${d.sampled} sampled, ${d.verified} verified, ${d.matchedLive} matched live, ${d.skippedChanged} changed since`,
       ...d.failures.map((f) => `FAIL ${f.path}: ${f.problem}`),
     ].join('\n');
     if (d.failures.length > 0 || d.sampled === 0)
@@ -195,7 +202,7 @@ export class DrillExecutor implements Executor<DrillPayload> {
         status: 'error',
         error:
           d.failures.length === 0
-            ? `the latest snapshot of profile ${d.profile} holds no regular file to drill`
+            ? `the latest snapshot of ${drilled(d)} holds no regular file to drill`
             : `${d.sampled === 0 ? 'the drill failed' : `${d.failures.length} of ${d.sampled} sampled files failed`}: ${d.failures
                 .slice(0, 3)
                 .map((f) => `${f.path}: ${f.problem}`)
@@ -206,6 +213,11 @@ export class DrillExecutor implements Executor<DrillPayload> {
       };
     return { status: 'ok', evidence, details: { drill: d }, outputTail };
   }
+}
+
+/** "profile NAME" or "repository LOCATION", as a drill names what it drilled. */
+export function drilled(d: DrillRunDetails): string {
+  return d.profile !== undefined ? `profile ${d.profile}` : `repository ${d.repository ?? '?'}`;
 }
 
 /** Both executors, for src/app/executors.ts. */

@@ -14,6 +14,11 @@ export interface ContractOptions {
   killGraceSeconds?: number;
   /** The configuration's `alerts.channels`; given, alerts that would reach no channel say so. */
   defaultAlertChannels?: string[];
+  /**
+   * A backup job's repository as this host holds it: given when the profile writes a recipients
+   * repository with no identity here, so the contract says what its verify step can and cannot do.
+   */
+  writerOnly?: { repository: string; verifySubset?: string };
 }
 
 /** `2027-03-14 03:00:00 +01:00` in `tz`. */
@@ -44,6 +49,20 @@ function plural(n: number, word: string): string {
 /** Shell-like quoting for showing an argv unambiguously. */
 export function quoteArg(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What a backup's verify does on a host that holds the writer key but not the identity. */
+function writerOnlyLines(profile: string, w: ContractOptions['writerOnly']): string[] {
+  if (!w) return [];
+  return [
+    'Without the identity (this host holds only the writer key of the recipients repository):',
+    w.verifySubset !== undefined
+      ? `  verify (${w.verifySubset} of the packs) checks the structure and the pack hashes over the ciphertext: it detects damaged or missing packs`
+      : '  verify is off; with --verify-subset it would check the structure and the pack hashes over the ciphertext (damaged or missing packs)',
+    '  it cannot decrypt, nor check that the content restores; run a drill where the identity lives:',
+    `    nightshift backup drill --repo ${quoteArg(w.repository)} --identity-ref file:/path/to/identity.txt --tag ${quoteArg(`profile:${profile}`)}`,
+    `    (or there as a job: nightshift cron add --name ${quoteArg(`${profile}-drill`)} --cron "0 5 * * 0" --drill-repo ${quoteArg(w.repository)} --identity-ref file:/path/to/identity.txt)`,
+  ];
 }
 
 /**
@@ -152,6 +171,7 @@ function describePayload(job: Job, opts: ContractOptions): string[] {
         timeoutLine(p.timeoutSeconds, 0, 'the backup is stopped and its lock released'),
         'Success (`ok`) only when: every step ran, the new snapshot is listed in the repository and its index entries exist, and retention ran as configured (and verification passed, when configured)',
         '  the run record keeps the snapshot id, files and bytes read and new, repository size, duration and what retention removed',
+        ...writerOnlyLines(p.profile, opts.writerOnly),
       ];
     case 'drill': {
       const sample =
@@ -159,7 +179,14 @@ function describePayload(job: Job, opts: ContractOptions): string[] {
           ? `${p.samplePercent}% of the files`
           : plural(p.sampleFiles ?? 20, 'file');
       return [
-        `Runs: a restore drill of profile ${p.profile}: restores a random sample (${sample}) of the latest snapshot into a temporary directory, removed afterwards`,
+        p.profile !== undefined
+          ? `Runs: a restore drill of profile ${p.profile}: restores a random sample (${sample}) of the latest snapshot into a temporary directory, removed afterwards`
+          : `Runs: a restore drill of repository ${p.repository ?? '?'}: restores a random sample (${sample}) of its latest snapshot into a temporary directory, removed afterwards`,
+        ...(p.identityRef !== undefined
+          ? [
+              `Key: the age identity from ${p.identityRef}, resolved at run time on this host and never stored with the job`,
+            ]
+          : []),
         timeoutLine(p.timeoutSeconds, 0, 'the drill is stopped'),
         'Success (`ok`) only when: every sampled file’s content matches the hashes in the repository, and files unchanged since the snapshot match their live copy',
         '  otherwise the run ends `error`, listing the files that failed',

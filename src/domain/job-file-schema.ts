@@ -79,6 +79,14 @@ export const JOB_FILE_KEYS = {
   'timeout-seconds': count.optional().describe('kill after n seconds (0 = none)'),
   backup: nonEmpty.optional().describe('run the backup of this backup profile'),
   drill: nonEmpty.optional().describe('run a restore drill of this backup profile'),
+  'drill-repo': nonEmpty
+    .optional()
+    .describe(
+      'run a restore drill of this repository, with identity-ref (where the identity lives; no profile)',
+    ),
+  'identity-ref': nonEmpty
+    .optional()
+    .describe('with drill-repo: secret reference to the age identity (file:/path, vault:..., cmd:...)'),
   'drill-sample': z
     .union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?%$/)])
     .optional()

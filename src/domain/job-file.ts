@@ -25,7 +25,7 @@ import { definitionDiff } from './job-drift.ts';
 import { parsePercent } from './size.ts';
 
 const SCHEDULE_KEYS = ['cron', 'every', 'at', 'after'] as const;
-const PAYLOAD_KEYS = ['command', 'backup', 'drill', 'system-event', 'message'] as const;
+const PAYLOAD_KEYS = ['command', 'backup', 'drill', 'drill-repo', 'system-event', 'message'] as const;
 
 function refuse(key: string, message: string, hint: string): never {
   throw new UserError(`${key}: ${message}`, { hint });
@@ -83,6 +83,7 @@ const FOR_KIND: Array<[JobFileKey, Payload['kind'][]]> = [
   ['command-env', ['command']],
   ['command-input', ['command']],
   ['drill-sample', ['drill']],
+  ['identity-ref', ['drill']],
   ['session', ['agentTurn', 'systemEvent']],
   ['wake', ['systemEvent']],
   ['agent', ['agentTurn', 'systemEvent']],
@@ -106,6 +107,7 @@ function payloadOf(d: JobDocument): Payload {
     command: 'command',
     backup: 'backup',
     drill: 'drill',
+    'drill-repo': 'drill',
     'system-event': 'systemEvent',
     message: 'agentTurn',
   }[given[0]!] as Payload['kind'];
@@ -126,7 +128,9 @@ function payloadOf(d: JobDocument): Payload {
       p.profile = d.backup;
       break;
     case 'drill': {
-      p.profile = d.drill;
+      if (d['drill-repo'] !== undefined) p.repository = d['drill-repo'];
+      else p.profile = d.drill;
+      if (d['identity-ref'] !== undefined) p.identityRef = d['identity-ref'];
       const s = d['drill-sample'];
       if (typeof s === 'number') p.sampleFiles = s;
       else if (typeof s === 'string') p.samplePercent = Number(s.slice(0, -1));
@@ -256,6 +260,8 @@ const PATH_TO_KEY: Array<[string, JobFileKey]> = [
   ['payload.env', 'command-env'],
   ['payload.input', 'command-input'],
   ['payload.timeoutSeconds', 'timeout-seconds'],
+  ['payload.repository', 'drill-repo'],
+  ['payload.identityRef', 'identity-ref'],
   ['payload.sampleFiles', 'drill-sample'],
   ['payload.samplePercent', 'drill-sample'],
   ['payload.text', 'system-event'],
@@ -371,7 +377,10 @@ function fullDocument(job: Job): Record<string, unknown> {
       d.backup = p.profile;
       break;
     case 'drill':
-      d.drill = p.profile;
+      if (p.repository !== undefined) {
+        d['drill-repo'] = p.repository;
+        if (p.identityRef !== undefined) d['identity-ref'] = p.identityRef;
+      } else d.drill = p.profile;
       if (p.samplePercent !== undefined) d['drill-sample'] = `${p.samplePercent}%`;
       else if (p.sampleFiles !== undefined) d['drill-sample'] = p.sampleFiles;
       break;

@@ -50,10 +50,17 @@ export interface BackupPayload {
   timeoutSeconds?: number;
 }
 
-/** Restores a random sample of the latest snapshot of a profile and verifies it. */
+/**
+ * Restores a random sample of the latest snapshot of a profile and verifies it. Either `profile`,
+ * or `repository` with `identityRef` (a drill where the identity lives, with no profile there).
+ */
 export interface DrillPayload {
   kind: 'drill';
-  profile: string;
+  profile?: string;
+  /** Repository location, with identityRef instead of a profile. */
+  repository?: string;
+  /** Secret reference to the age identity that reads `repository`. */
+  identityRef?: string;
   /** How many files to restore (default 20). Exclusive with samplePercent. */
   sampleFiles?: number;
   /** Or a percentage of the snapshot's files, 0 < p <= 100. */
@@ -377,10 +384,17 @@ export interface SourceRunRecord {
 }
 
 export interface DrillRunDetails {
-  profile: string;
+  /** The profile drilled; absent for a drill of a repository named with an identity reference. */
+  profile?: string;
+  repository?: string;
   snapshotId: string;
+  /** Regular files in the snapshot (the sample is drawn from them). */
+  filesInSnapshot?: number;
   sampled: number;
+  /** Sampled files restored whose every chunk matched the snapshot's content hashes (byte-exact). */
   verified: number;
+  bytesRestored?: number;
+  durationMs?: number;
   /** Files that still match the live copy (unchanged since the snapshot). */
   matchedLive: number;
   /** Files whose live copy changed since the snapshot (not compared). */

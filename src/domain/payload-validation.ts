@@ -13,7 +13,9 @@ import type {
   SystemEventPayload,
 } from './job.ts';
 import { DEFAULT_TIMEOUT_SECONDS } from './job.ts';
+import { looksLikeSecretRef } from './backup-profile.ts';
 import { boolField, fail, intField, show, textField } from './fields.ts';
+import { parseRepositoryLocation } from './repository-location.ts';
 
 export const PAYLOAD_KINDS = ['command', 'backup', 'drill', 'systemEvent', 'agentTurn', 'heartbeat'] as const;
 /** Names of agents, profiles: what the CLI and config accept. */
@@ -29,6 +31,46 @@ function nameField(v: unknown, field: string, what: string): string {
       `${what} names use letters, digits, _ . - (up to 100 characters)`,
     );
   return s;
+}
+
+/**
+ * What a drill reads: a profile, or a repository with the reference to the identity that reads it
+ * (a drill on the host where the identity lives, which has no profile for the repository).
+ */
+function drillTarget(
+  v: Record<string, unknown>,
+): Pick<DrillPayload, 'profile' | 'repository' | 'identityRef'> {
+  const given = (x: unknown): boolean => x !== undefined && x !== null;
+  if (given(v.profile)) {
+    if (given(v.repository) || given(v.identityRef))
+      fail(
+        'payload.profile: give a backup profile, or a repository with an identity reference, not both',
+        'e.g. --drill PROFILE, or --drill-repo REPO --identity-ref file:/path/identity.txt',
+      );
+    return { profile: nameField(v.profile, 'payload.profile', 'backup profile') };
+  }
+  if (!given(v.repository))
+    fail(
+      given(v.identityRef)
+        ? 'payload.repository: an identity reference needs the repository it reads'
+        : 'payload.profile: missing (a drill needs a backup profile, or a repository and an identity reference)',
+      'e.g. --drill PROFILE, or --drill-repo REPO --identity-ref file:/path/identity.txt',
+    );
+  const repository = textField(v.repository, 'payload.repository');
+  parseRepositoryLocation(repository);
+  if (!given(v.identityRef))
+    fail(
+      'payload.identityRef: a drill of a repository needs the reference to the age identity that reads it',
+      'e.g. --identity-ref file:/root/backup-identity.txt (mode 0600), vault:..., cmd:...',
+    );
+  const identityRef = textField(v.identityRef, 'payload.identityRef');
+  // Never echoed: a literal here is most likely the identity itself.
+  if (!looksLikeSecretRef(identityRef))
+    fail(
+      'payload.identityRef: is not a secret reference (an identity is never stored; the value is not shown)',
+      'give where the identity lives: file:/path (mode 0600), env:NAME, cmd:..., vault:mount/path#field',
+    );
+  return { repository, identityRef };
 }
 
 function timeout(v: unknown, field: string, dflt: number | undefined): number | undefined {
@@ -80,10 +122,7 @@ export function validateOtherPayload(v: Record<string, unknown>): Payload {
       return out;
     }
     case 'drill': {
-      const out: DrillPayload = {
-        kind: 'drill',
-        profile: nameField(v.profile, 'payload.profile', 'backup profile'),
-      };
+      const out: DrillPayload = { kind: 'drill', ...drillTarget(v) };
       const hasFiles = v.sampleFiles !== undefined && v.sampleFiles !== null;
       const hasPercent = v.samplePercent !== undefined && v.samplePercent !== null;
       if (hasFiles && hasPercent)

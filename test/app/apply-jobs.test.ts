@@ -439,15 +439,30 @@ describe('export', () => {
       },
       payload: { kind: 'command', command: 'true' },
     });
+    await add({
+      name: 'offsite-drill',
+      schedule: { kind: 'cron', expr: '0 5 * * 0', tz: 'UTC' },
+      payload: {
+        kind: 'drill',
+        repository: '/srv/backups',
+        identityRef: 'file:/root/identity.txt',
+        samplePercent: 5,
+      } as never,
+    });
     const exported = await exportJobs(app);
-    assert.equal(exported.length, 4);
+    assert.equal(exported.length, 5);
+    // A drill where the identity lives: the repository and the identity reference, no profile.
+    assert.match(
+      exported.find((e) => e.name === 'offsite-drill')!.yaml,
+      /drill-repo: \/srv\/backups\nidentity-ref: file:\/root\/identity\.txt\ndrill-sample: 5%/,
+    );
     for (const e of exported) write(fileNameFor(e.name), e.yaml);
     const r = await apply({ check: true });
     assert.deepEqual(r.updated, [], JSON.stringify(r.updated, null, 1));
     assert.equal(r.inSync, true);
     // The made-elsewhere jobs are linked to their files on apply, still without a change.
     const applied = await apply();
-    assert.equal(applied.relinked.length, 4);
+    assert.equal(applied.relinked.length, 5);
     assert.equal((await app.store.findJob('cmd'))!.source?.kind, 'file');
     // Defaults are left out of the files.
     const chained = exported.find((e) => e.name === 'chained')!.yaml;
@@ -551,9 +566,6 @@ describe('sizes in job files take units (the one size reader of the flags)', () 
     await refused({}, 's.yaml:4: output-tail-bytes:');
     // A size key a command job cannot have is named at its own line.
     write('s.yaml', 'name: s\nevery: 1h\ncommand: "true"\nalert-after: 1\nalert-max-repo-bytes: 500 GB\n');
-    await refused(
-      {},
-      's.yaml:5: alert-max-repo-bytes: anomaly and repository-size alerts apply to backup jobs only',
-    );
+    await refused({}, 's.yaml:5: alert-max-repo-bytes: anomaly and storage alerts apply to backup jobs only');
   });
 });

@@ -253,10 +253,14 @@ describe('drill job', () => {
       const good = await w.run('d-drill');
       assert.equal(good.status, 'ok', `${good.error}\n${good.outputTail}`);
       assert.deepEqual(
-        { ...good.details?.drill, snapshotId: undefined },
+        { ...good.details?.drill, snapshotId: undefined, durationMs: undefined },
         {
           profile: 'd',
+          repository: repo,
           snapshotId: undefined,
+          durationMs: undefined,
+          filesInSnapshot: 3,
+          bytesRestored: 306006,
           sampled: 3,
           verified: 3,
           matchedLive: 2,

@@ -6,6 +6,7 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { registerBrowseCommands } from './backup/browse.ts';
 import { registerCheckCommand } from './backup/check.ts';
+import { registerDrillCommand } from './backup/drill.ts';
 import { registerForgetCommand } from './backup/forget.ts';
 import { registerInitCommands } from './backup/init.ts';
 import { registerKeysCommands } from './backup/keys.ts';
@@ -32,6 +33,7 @@ export function registerBackupCommands(program: CommandUnknownOpts): void {
   registerRestoreCommands(group);
   registerSourceCommands(group);
   registerCheckCommand(group);
+  registerDrillCommand(group);
   registerUnlockCommand(group);
   registerPruneCommand(group);
   registerStatsCommand(group);

@@ -11,12 +11,11 @@ import {
   removeJob,
   requireJob,
   setJobEnabled,
-  warningsForJob,
+  type SavedJob,
 } from '../../app/jobs.ts';
-import type { App } from '../../app/app.ts';
 import { jobNextFires } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
-import { JOB_ARGUMENT, NAME_SELECTOR, selectedJob } from './job-selector.ts';
+import { editSelection, selectedJob, withJobSelector } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from './job-flags.ts';
 import type { JobFlags } from './job-flags.ts';
@@ -47,8 +46,8 @@ function printSaved(verb: string, job: Job, json: boolean): void {
 }
 
 /** Problems that did not stop the save, on stderr so that --json output stays one document. */
-function printWarnings(app: App, job: Job): void {
-  for (const w of warningsForJob(app, job)) process.stderr.write(`warning: ${w}\n`);
+function printWarnings(warnings: string[]): void {
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 }
 
 export function registerJobEditCommands(cron: Command): void {
@@ -72,36 +71,42 @@ export function registerJobEditCommands(cron: Command): void {
       inFlagTerms(err);
     }
     await withApp(cmd, async (app) => {
+      let saved: SavedJob;
       try {
-        await addJob(app, job);
+        saved = await addJob(app, job);
       } catch (err) {
         inFlagTerms(err);
       }
-      printSaved('added', job, json);
-      printWarnings(app, job);
+      printSaved('added', saved.job, json);
+      printWarnings(saved.warnings);
     });
   });
 
   const edit = cron
     .command('edit')
-    .description('change a job: only the flags given are changed')
-    .argument('<job>', 'job id or exact name');
+    .description(
+      'change a job: only the flags given are changed (--name renames a job given by id or name; alone, it selects the job)',
+    )
+    .argument('[job]', 'job id or exact name (or --name NAME)');
   addJobFlags(edit);
-  edit.action(async (idOrName, _opts, cmd) => {
-    const flags = cmd.opts() as JobFlags;
+  edit.action(async (positional, _opts, cmd) => {
+    const given = cmd.opts() as JobFlags;
+    const { ref: idOrName, rename } = editSelection(positional, given.name);
+    const flags: JobFlags = { ...given };
+    if (rename === undefined) delete flags.name;
     const { json } = globalOptions(cmd);
     const now = Date.now();
     await withApp(cmd, async (app) => {
       const job = await requireJob(app, idOrName);
       const patch = jobPatchFromFlags(flags, job, now);
-      let updated: Job;
+      let saved: SavedJob;
       try {
-        updated = await editJob(app, job, patch, { nowMs: now });
+        saved = await editJob(app, job, patch, { nowMs: now });
       } catch (err) {
         inFlagTerms(err);
       }
-      printSaved('updated', updated, json);
-      printWarnings(app, updated);
+      printSaved('updated', saved.job, json);
+      printWarnings(saved.warnings);
       if (job.source?.kind === 'file')
         process.stderr.write(
           `warning: ${job.name} is declared in ${displayPath(job.source.path)}; the next \`nightshift apply\` of that file overwrites this change (edit the file instead)\n`,
@@ -109,12 +114,9 @@ export function registerJobEditCommands(cron: Command): void {
     });
   });
 
-  cron
-    .command('rm')
-    .aliases(['remove', 'delete'])
-    .description('delete a job and its run history')
-    .argument('[job]', JOB_ARGUMENT)
-    .option('--name <name>', NAME_SELECTOR)
+  withJobSelector(
+    cron.command('rm').aliases(['remove', 'delete']).description('delete a job and its run history'),
+  )
     .option(
       '--force',
       'also remove the jobs that run after it (a chain), directly or through others; without it such a job is refused',
@@ -137,18 +139,19 @@ export function registerJobEditCommands(cron: Command): void {
     ['enable', true],
     ['disable', false],
   ] as const) {
-    cron
-      .command(verb)
-      .description(enabled ? 'let a job fire again' : 'stop a job from firing (it stays, with its history)')
-      .argument('[job]', JOB_ARGUMENT)
-      .option('--name <name>', NAME_SELECTOR)
-      .action(async (positional, opts, cmd) => {
-        const idOrName = selectedJob(cmd.name(), positional, opts.name);
-        const { json } = globalOptions(cmd);
-        await withApp(cmd, async (app) => {
-          const updated = await setJobEnabled(app, idOrName, enabled);
-          printSaved(enabled ? 'enabled' : 'disabled', updated, json);
-        });
+    withJobSelector(
+      cron
+        .command(verb)
+        .description(
+          enabled ? 'let a job fire again' : 'stop a job from firing (it stays, with its history)',
+        ),
+    ).action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob(cmd.name(), positional, opts.name);
+      const { json } = globalOptions(cmd);
+      await withApp(cmd, async (app) => {
+        const updated = await setJobEnabled(app, idOrName, enabled);
+        printSaved(enabled ? 'enabled' : 'disabled', updated, json);
       });
+    });
   }
 }

@@ -12,6 +12,7 @@ import { requireJob } from '../../app/jobs.ts';
 import { runView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { durationFlag } from './flag-parsers.ts';
+import { selectedJob, withJobSelector } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
 import { LiveOutput } from '../../payloads/live-output.ts';
@@ -52,10 +53,11 @@ function printFailure(run: Run, jobName: string): void {
 }
 
 export function registerRunCommand(cron: Command): void {
-  cron
-    .command('run')
-    .description('run a job now (queued for the daemon if one is running, else run in this process)')
-    .argument('<job>', 'job id or exact name')
+  withJobSelector(
+    cron
+      .command('run')
+      .description('run a job now (queued for the daemon if one is running, else run in this process)'),
+  )
     .option('--due', 'only run if the job has a slot due now')
     .option('--wait', 'wait for the run to finish; exit 0 only if it ended ok')
     .option('--timeout <duration>', 'with --wait: give up waiting after this long (default: no limit)')
@@ -63,7 +65,8 @@ export function registerRunCommand(cron: Command): void {
       '--follow',
       "--wait, printing the run's output line by line as it comes when this process runs it (a daemon's run: its output once it ends)",
     )
-    .action(async (idOrName, opts, cmd) => {
+    .action(async (positional, opts, cmd) => {
+      const idOrName = selectedJob('run', positional, opts.name);
       const { json } = globalOptions(cmd);
       const timeoutMs = opts.timeout === undefined ? undefined : durationFlag('--timeout', opts.timeout);
       const follow = opts.follow === true;

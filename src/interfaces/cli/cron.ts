@@ -21,7 +21,7 @@ import { jobNextFires, jobStatus, jobView, runPageView } from '../../app/views.t
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './render.ts';
 import { displayPath } from '../../app/job-files.ts';
-import { JOB_ARGUMENT, NAME_SELECTOR, selectedJob } from './job-selector.ts';
+import { selectedJob, withJobSelector } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';
 import { choiceFlag, intFlag } from './flag-parsers.ts';
@@ -73,41 +73,33 @@ export function registerCronCommands(program: Command): void {
       });
     });
 
-  cron
-    .command('get')
-    .description('print a job as raw JSON')
-    .argument('[job]', JOB_ARGUMENT)
-    .option('--name <name>', NAME_SELECTOR)
-    .action(async (positional, opts, cmd) => {
+  withJobSelector(cron.command('get').description('print a job as raw JSON')).action(
+    async (positional, opts, cmd) => {
       const idOrName = selectedJob(cmd.name(), positional, opts.name);
       await withApp(cmd, async (app) => printJson(await requireJob(app, idOrName)));
-    });
+    },
+  );
 
-  cron
-    .command('show')
-    .description('show a job in words: its execution contract, time zone and next 5 fire times')
-    .argument('[job]', JOB_ARGUMENT)
-    .option('--name <name>', NAME_SELECTOR)
-    .action(async (positional, opts, cmd) => {
-      const idOrName = selectedJob(cmd.name(), positional, opts.name);
-      const { json } = globalOptions(cmd);
-      await withApp(cmd, async (app) => {
-        const now = Date.now();
-        const { job, contract, nextFires } = await showJob(app, idOrName, { nowMs: now });
-        if (json) {
-          printJson({ ...jobView(job, now), contract, nextRuns: nextFires.map(isoUtc) });
-          return;
-        }
-        printShow(job, contract, now);
-      });
+  withJobSelector(
+    cron
+      .command('show')
+      .description('show a job in words: its execution contract, time zone and next 5 fire times'),
+  ).action(async (positional, opts, cmd) => {
+    const idOrName = selectedJob(cmd.name(), positional, opts.name);
+    const { json } = globalOptions(cmd);
+    await withApp(cmd, async (app) => {
+      const now = Date.now();
+      const { job, contract, nextFires } = await showJob(app, idOrName, { nowMs: now });
+      if (json) {
+        printJson({ ...jobView(job, now), contract, nextRuns: nextFires.map(isoUtc) });
+        return;
+      }
+      printShow(job, contract, now);
     });
+  });
 
-  cron
-    .command('runs')
-    .description("a job's run history, newest first")
-    .argument('[job]', 'job id or exact name (as OpenClaw writes it); or --id')
+  withJobSelector(cron.command('runs').description("a job's run history, newest first"))
     .option('--id <job>', 'job id or exact name (or the id of a deleted one-shot job)')
-    .option('--name <name>', NAME_SELECTOR)
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs (default 20)')
     .option('--offset <n>', 'skip the newest n runs (default 0)')

@@ -14,6 +14,8 @@ import { collect, durationFlag, intFlag } from './flag-parsers.ts';
 export interface PayloadFlags {
   backup?: string;
   drill?: string;
+  drillRepo?: string;
+  identityRef?: string;
   drillSample?: string;
   systemEvent?: string;
   message?: string;
@@ -52,6 +54,14 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
   cmd
     .option('--backup <profile>', 'run the backup of this backup profile (see `nightshift backup profile`)')
     .option('--drill <profile>', 'run a restore drill of this backup profile')
+    .option(
+      '--drill-repo <repo>',
+      'run a restore drill of this repository, with --identity-ref (on the host holding the identity; no profile)',
+    )
+    .option(
+      '--identity-ref <ref>',
+      'with --drill-repo: secret reference to the age identity (file:/path, vault:...)',
+    )
     .option(
       '--drill-sample <n|p%>',
       'with --drill: files to restore and verify, a count or a percentage (default 20)',
@@ -128,6 +138,8 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
 /** Field paths of these flags, for errors phrased in flag names. */
 export const PAYLOAD_FIELD_TO_FLAG: Array<[string, string]> = [
   ['payload.profile', '--backup/--drill'],
+  ['payload.repository', '--drill-repo'],
+  ['payload.identityRef', '--identity-ref'],
   ['payload.sampleFiles', '--drill-sample'],
   ['payload.samplePercent', '--drill-sample'],
   ['payload.text', '--system-event'],
@@ -165,6 +177,7 @@ export function kindFromFlags(
   if (flags.command !== undefined || flags.commandArgv !== undefined) chosen.push(['--command', 'command']);
   if (flags.backup !== undefined) chosen.push(['--backup', 'backup']);
   if (flags.drill !== undefined) chosen.push(['--drill', 'drill']);
+  if (flags.drillRepo !== undefined) chosen.push(['--drill-repo', 'drill']);
   if (flags.systemEvent !== undefined) chosen.push(['--system-event', 'systemEvent']);
   if (flags.message !== undefined) chosen.push(['--message', 'agentTurn']);
   if (chosen.length > 1)
@@ -176,6 +189,7 @@ export function kindFromFlags(
 
 const FOR_KIND: Array<[keyof PayloadFlags, string, Kind[]]> = [
   ['drillSample', '--drill-sample', ['drill']],
+  ['identityRef', '--identity-ref', ['drill']],
   ['session', '--session', ['agentTurn', 'systemEvent']],
   ['wake', '--wake', ['systemEvent']],
   ['agent', '--agent', ['agentTurn', 'systemEvent', 'heartbeat']],
@@ -214,12 +228,16 @@ function argvPrefix(value: string): string[] {
   return t.split(/\s+/).filter((a) => a !== '');
 }
 
-function sample(value: string): { sampleFiles?: number; samplePercent?: number } {
+/** A drill's sample: `20` files or `5%` of them. */
+export function drillSampleFlag(
+  value: string,
+  flag = '--drill-sample',
+): { sampleFiles?: number; samplePercent?: number } {
   const m = /^(\d+(?:\.\d+)?)%$/.exec(value.trim());
   if (m) return { samplePercent: Number(m[1]) };
   if (/^\d+$/.test(value.trim())) return { sampleFiles: Number(value.trim()) };
-  throw new UserError(`--drill-sample: must be a count or a percentage, got "${value}"`, {
-    hint: 'e.g. --drill-sample 20 or --drill-sample 5%',
+  throw new UserError(`${flag}: must be a count or a percentage, got "${value}"`, {
+    hint: `e.g. ${flag} 20 or ${flag} 5%`,
   });
 }
 
@@ -235,9 +253,13 @@ export function payloadFieldsFromFlags(flags: PayloadFlags, kind: Kind): Record<
       });
   const p: Record<string, unknown> = {};
   if (flags.backup !== undefined) p.profile = flags.backup;
-  if (flags.drill !== undefined) p.profile = flags.drill;
+  // A drill reads a profile or a repository with an identity: one replaces the other on edit.
+  if (flags.drill !== undefined)
+    Object.assign(p, { profile: flags.drill, repository: null, identityRef: null });
+  if (flags.drillRepo !== undefined) Object.assign(p, { profile: null, repository: flags.drillRepo });
+  if (flags.identityRef !== undefined) p.identityRef = flags.identityRef;
   if (flags.drillSample !== undefined) {
-    const s = sample(flags.drillSample);
+    const s = drillSampleFlag(flags.drillSample);
     // One replaces the other on edit.
     p.sampleFiles = s.sampleFiles ?? null;
     p.samplePercent = s.samplePercent ?? null;

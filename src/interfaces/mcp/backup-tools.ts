@@ -46,8 +46,12 @@ const profileName = z.string().min(1).describe('backup profile name (`nightshift
 const issueOut = z.object({ file: z.string().nullable(), message: z.string() });
 
 const drillOut = z.object({
-  profile: z.string(),
+  profile: z.string().optional(),
+  repository: z.string().optional(),
   snapshotId: z.string(),
+  filesInSnapshot: z.number().optional(),
+  bytesRestored: z.number().optional(),
+  durationMs: z.number().optional(),
   sampled: z.number(),
   verified: z.number(),
   matchedLive: z.number().describe('restored files identical to the live file'),
@@ -189,12 +193,25 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
       title: 'Run a restore drill',
       description:
         "Restore a random sample of a profile's latest snapshot into a temporary directory and verify " +
-        'every file (removed afterwards). Given a profile, runs now and returns the result (ok=false ' +
-        'when a file failed); given a drill job, requests its run like job_run.' +
+        'every file (removed afterwards). Given a profile, or a repository with identityRef (a secret ' +
+        'reference to its age identity, on the host where it lives), runs now and returns the result ' +
+        '(ok=false when a file failed); given a drill job, requests its run like job_run.' +
         scopeNote('operate'),
       inputSchema: z.looseObject({
         job: jobRef.optional().describe('a drill job: id or exact name'),
         profile: profileName.optional(),
+        repository: z
+          .string()
+          .optional()
+          .describe('a repository to drill without a profile, with identityRef'),
+        identityRef: z
+          .string()
+          .optional()
+          .describe('with repository: secret reference to the age identity (file:/path, vault:...)'),
+        tag: z
+          .string()
+          .optional()
+          .describe('with repository: the latest snapshot with this tag (e.g. profile:NAME)'),
         sampleFiles: z.number().int().min(1).max(100_000).optional().describe('with profile: default 20'),
         samplePercent: z.number().gt(0).max(100).optional().describe('with profile: instead of sampleFiles'),
         ...runArgs,
@@ -209,7 +226,25 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
     },
     (args) =>
       guarded('drill_run', 'operate', args, async () => {
-        oneOf(args, 'drill_run');
+        const given = [args.job, args.profile, args.repository].filter((x) => x !== undefined).length;
+        if (given !== 1)
+          throw new UserError('drill_run: give one of job, profile, or repository with identityRef', {
+            hint: 'job = a drill job; profile = a backup profile; repository + identityRef = a drill where the identity lives',
+          });
+        if (args.repository === undefined && (args.identityRef !== undefined || args.tag !== undefined))
+          throw new UserError(
+            `${args.identityRef !== undefined ? 'identityRef' : 'tag'}: goes with repository`,
+            {
+              hint: 'a profile or a drill job brings its own key',
+            },
+          );
+        if (args.repository !== undefined && args.identityRef === undefined)
+          throw new UserError(
+            'identityRef: a drill of a repository needs the reference to its age identity',
+            {
+              hint: 'e.g. identityRef: "file:/root/identity.txt" (mode 0600), "vault:...", "cmd:..."',
+            },
+          );
         if (args.job !== undefined) {
           if (args.sampleFiles !== undefined || args.samplePercent !== undefined)
             throw new UserError('sampleFiles: set on the drill job itself; it applies with profile only', {
@@ -226,13 +261,28 @@ export function registerBackupTools(server: McpServer, ctx: BackupToolContext): 
           });
         if (args.sampleFiles !== undefined && args.samplePercent !== undefined)
           throw new UserError('sampleFiles: give a number of files or a percentage, not both');
-        const drill = await (
-          await drills()
-        ).drillProfile(app, args.profile!, {
+        const sample = {
           ...(args.sampleFiles !== undefined ? { sampleFiles: args.sampleFiles } : {}),
           ...(args.samplePercent !== undefined ? { samplePercent: args.samplePercent } : {}),
-        });
-        return { ok: drill.failures.length === 0, profile: drill.profile, drill: { ...drill } };
+        };
+        const d = await drills();
+        const drill =
+          args.repository !== undefined
+            ? await d.drillRepository(
+                app,
+                {
+                  repository: args.repository,
+                  identityRef: args.identityRef!,
+                  ...(args.tag !== undefined ? { tag: args.tag } : {}),
+                },
+                sample,
+              )
+            : await d.drillProfile(app, args.profile!, sample);
+        return {
+          ok: d.drillPassed(drill),
+          ...(drill.profile !== undefined ? { profile: drill.profile } : {}),
+          drill: { ...drill },
+        };
       }),
   );
 }

@@ -4,6 +4,7 @@
  * value, and the redaction of every result; UserErrors become tool errors with their code and hint.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { looksLikeSecretRef } from '../../domain/backup-profile.ts';
 import { UserError } from '../../domain/errors.ts';
 import type { Scope } from '../../domain/scope.ts';
 import { scopeAllows } from '../../domain/scope.ts';
@@ -59,6 +60,14 @@ function failure(text: string, structured: Structured): CallToolResult {
 }
 
 /**
+ * A field that names where a secret lives (`identityRef: "file:/root/id.txt"`): a reference is
+ * what nightshift stores instead of a secret, so it passes; a literal in such a field does not.
+ */
+function isReference(key: string, value: unknown): boolean {
+  return /Ref$/.test(key) && typeof value === 'string' && looksLikeSecretRef(value);
+}
+
+/**
  * The first argument path whose name says it carries a secret (env variable names excepted), or
  * whose value is key material (anywhere, env values included).
  */
@@ -67,7 +76,7 @@ function secretField(value: unknown, path: string): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {
     const p = path === '' ? k : Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`;
-    if (path !== 'payload.env' && SECRET_FIELD.test(k)) return p;
+    if (path !== 'payload.env' && SECRET_FIELD.test(k) && !isReference(k, v)) return p;
     const inner = secretField(v, p);
     if (inner) return inner;
   }

@@ -19,6 +19,13 @@ import {
 } from './shapes.ts';
 import type { ToolContext } from './tool-context.ts';
 
+/** What the job was saved with that the user should hear (alerts no channel will deliver). */
+const warningsOut = z
+  .array(z.string())
+  .describe(
+    'problems that did not stop the job being saved, e.g. alerts: none will be delivered (no channel configured)',
+  );
+
 export function registerJobTools(ctx: ToolContext): void {
   const { server, app, guarded, jobsChanged } = ctx;
 
@@ -85,15 +92,15 @@ export function registerJobTools(ctx: ToolContext): void {
         payload: payloadIn,
         ...jobFields,
       }),
-      outputSchema: outputShape({ job: jobOut }),
+      outputSchema: outputShape({ job: jobOut, warnings: warningsOut }),
     },
     (args) =>
       guarded('job_add', 'admin', args, async () => {
         const now = Date.now();
         const input = { ...args, schedule: normalizeSchedule(args.schedule) } as unknown as JobInput;
-        const job = await addJob(app, newJob(input, now), { terms: MCP_TERMS });
+        const { job, warnings } = await addJob(app, newJob(input, now), { terms: MCP_TERMS });
         await jobsChanged();
-        return { job: publicJob(job, now) };
+        return { job: publicJob(job, now), warnings };
       }),
   );
 
@@ -112,7 +119,7 @@ export function registerJobTools(ctx: ToolContext): void {
         payload: payloadIn.partial().optional(),
         ...jobFields,
       }),
-      outputSchema: outputShape({ job: jobOut }),
+      outputSchema: outputShape({ job: jobOut, warnings: warningsOut }),
     },
     (args) =>
       guarded('job_edit', 'admin', args, async () => {
@@ -121,9 +128,12 @@ export function registerJobTools(ctx: ToolContext): void {
         const patch = { ...rest } as Record<string, unknown>;
         if (patch.schedule !== undefined) patch.schedule = normalizeSchedule(patch.schedule);
         const now = Date.now();
-        const updated = await editJob(app, job, patch as Partial<JobInput>, { nowMs: now, terms: MCP_TERMS });
+        const { job: updated, warnings } = await editJob(app, job, patch as Partial<JobInput>, {
+          nowMs: now,
+          terms: MCP_TERMS,
+        });
         await jobsChanged();
-        return { job: publicJob(updated, now) };
+        return { job: publicJob(updated, now), warnings };
       }),
   );
 

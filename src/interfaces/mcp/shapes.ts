@@ -79,6 +79,16 @@ export const payloadIn = z
     input: z.string().optional().describe('written to stdin, then closed'),
     timeoutSeconds: z.number().optional().describe('default 600 (backup, drill: none); 0 = none'),
     profile: z.string().optional().describe('backup, drill: the backup profile name'),
+    repository: z
+      .string()
+      .optional()
+      .describe('drill without a profile: the repository, with identityRef (where the identity lives)'),
+    identityRef: z
+      .string()
+      .optional()
+      .describe(
+        'drill with repository: secret reference to the age identity (file:/path, vault:...); never the identity',
+      ),
     sampleFiles: z.number().optional().describe('drill: files to restore and verify (default 20)'),
     samplePercent: z.number().optional().describe('drill: or a percentage of the files'),
     text: z.string().optional().describe('systemEvent: the text put into the session inbox'),

@@ -119,6 +119,13 @@ test('size flags take units: --expect-min-bytes 1M is stored in bytes, a bad siz
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--output-tail-bytes: cannot read "4X" as a size/);
   assert.match(bad.stderr, /e\.g\. 4M, 4MiB, 500 GB/);
+  // 4M is read as a size; the refusal is about the job's kind, and names the flag given.
+  const repoBytes = await cli(home, ['cron', 'edit', 'j', '--alert-max-repo-bytes', '4M']);
+  assert.equal(repoBytes.code, 2);
+  assert.match(
+    repoBytes.stderr,
+    /^nightshift: --alert-max-repo-bytes: anomaly and storage alerts apply to backup jobs only/m,
+  );
 });
 
 test('OpenClaw spellings: cron runs JOB (positional) and --deliver as --announce', async () => {
@@ -176,18 +183,47 @@ test('cron list --agent lists only the jobs of that agent', async () => {
   );
 });
 
-test('--name selects the job on show, runs, disable and rm, as OpenClaw writes it', async () => {
+test('--name selects the job on every verb that takes one (get, show, runs, run, edit, enable, disable, rm), as OpenClaw writes it', async () => {
   const home = homeWith(undefined);
   assert.equal((await cli(home, [...base])).code, 0);
+  const get = await cliJson<{ name: string }>(home, ['cron', 'get', '--name', 'j']);
+  assert.equal(get.json.name, 'j');
   const show = await cli(home, ['cron', 'show', '--name', 'j']);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /^j {2}\(id /);
   assert.match((await cli(home, ['cron', 'runs', '--name', 'j'])).stdout, /no runs for j yet/);
-  assert.match((await cli(home, ['cron', 'disable', '--name', 'j'])).stdout, /disabled j/);
-  const twice = await cli(home, ['cron', 'show', 'k', '--name', 'j']);
-  assert.equal(twice.code, 2);
-  assert.match(twice.stderr, /the job is given twice, differently/);
-  assert.match((await cli(home, ['cron', 'rm', '--name', 'j'])).stdout, /removed j/);
+  const run = await cli(home, ['cron', 'run', '--name', 'j', '--wait']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /ok in/);
+  // edit: alone, --name selects the job; with a job given, it renames it (OpenClaw's `cron edit ID --name NEW`).
+  const edit = await cli(home, ['cron', 'edit', '--name', 'j', '--every', '2h']);
+  assert.equal(edit.code, 0, edit.stderr);
+  assert.match(edit.stdout, /updated j .*every 2h/);
+  const renamed = await cli(home, ['cron', 'edit', 'j', '--name', 'k']);
+  assert.match(renamed.stdout, /updated k /);
+  assert.match((await cli(home, ['cron', 'disable', '--name', 'k'])).stdout, /disabled k/);
+  assert.match((await cli(home, ['cron', 'enable', '--name', 'k'])).stdout, /enabled k/);
+  const before = JSON.stringify((await cliJson(home, ['cron', 'list', '--all'])).json);
+  for (const verb of ['get', 'show', 'runs', 'run', 'edit', 'enable', 'disable', 'rm']) {
+    const twice = await cli(home, ['cron', verb, 'j', '--name', 'k']);
+    if (verb === 'edit') {
+      // `edit j --name k` renames j, which is k by now: no job named j.
+      assert.equal(twice.code, 3, twice.stderr);
+    } else {
+      assert.equal(twice.code, 2, `${verb}: ${twice.stderr}`);
+      assert.match(twice.stderr, new RegExp(`cron ${verb}: the job is given twice, differently`));
+    }
+    const none = await cli(home, ['cron', verb]);
+    assert.equal(none.code, 2, `${verb}: ${none.stderr}`);
+    assert.match(none.stderr, new RegExp(`cron ${verb} needs a job`));
+    assert.match(none.stderr, new RegExp(`nightshift cron ${verb} NAME \\(or --name NAME\\)`));
+  }
+  assert.equal(
+    JSON.stringify((await cliJson(home, ['cron', 'list', '--all'])).json),
+    before,
+    'refusals change nothing',
+  );
+  assert.match((await cli(home, ['cron', 'rm', '--name', 'k'])).stdout, /removed k/);
 });
 
 test('cron rm of a job others run after is refused naming them and the fix; --force removes them too', async () => {

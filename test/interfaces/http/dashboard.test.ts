@@ -33,7 +33,15 @@ describe('the dashboard in Chromium', { skip: !existsSync(CHROMIUM) && 'no /usr/
     const data = join(d.h.work, 'data');
     mkdirSync(data, { recursive: true });
     writeFileSync(join(data, 'notes.txt'), 'agent state\n'.repeat(1000));
-    const qs = await cli(d.h.home, ['backup', 'quickstart', '--path', data, '--name', 'agent-state']);
+    const qs = await cli(d.h.home, [
+      'backup',
+      'quickstart',
+      '--path',
+      data,
+      '--name',
+      'agent-state',
+      '--no-run',
+    ]);
     assert.equal(qs.code, 0, qs.stderr);
     for (const body of [
       {

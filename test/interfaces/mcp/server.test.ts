@@ -7,6 +7,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { openApp } from '../../../src/app/app.ts';
+import { quickstart } from '../../../src/app/backup-profiles.ts';
+import { proveFirstBackup } from '../../../src/app/first-backup.ts';
 import type { App } from '../../../src/app/app.ts';
 import { createMcpServer, whenRunsSettled } from '../../../src/interfaces/mcp/server.ts';
 import type { McpLogEvent } from '../../../src/interfaces/mcp/server.ts';
@@ -99,6 +101,107 @@ describe('MCP scheduler tools', () => {
       assert.ok(t.outputSchema, `${t.name} has an output schema`);
       assert.match(t.description ?? '', /Needs scope "(read|operate|admin)"/);
     }
+  });
+
+  test('job_add and job_edit return the warnings the CLI prints: alerts with no channel to deliver them', async () => {
+    const plain = data(
+      await call(admin, 'job_add', {
+        name: 'warn-plain',
+        schedule: { kind: 'every', everyMs: '1h' },
+        payload: { command: 'true' },
+      }),
+    );
+    assert.deepEqual(plain.warnings, []);
+    const edited = await call(admin, 'job_edit', { job: 'warn-plain', alerts: { afterFailures: 1 } });
+    assert.equal(edited.isError, undefined, text(edited));
+    const w = data(edited).warnings as string[];
+    assert.equal(w.length, 1);
+    assert.match(w[0]!, /alerts will not be delivered: no channel is configured/);
+    const added = data(
+      await call(admin, 'job_add', {
+        name: 'warn-alerts',
+        schedule: { kind: 'every', everyMs: '1h' },
+        payload: { command: 'true' },
+        alerts: { afterFailures: 2 },
+      }),
+    );
+    assert.deepEqual(added.warnings, w);
+    // job_show says the same of the stored job.
+    const shown = data(await call(read, 'job_show', { job: 'warn-alerts' }));
+    assert.match(
+      (shown.contract as string[]).join('\n'),
+      /alerts: none will be delivered \(no channel configured\)/,
+    );
+    await call(admin, 'job_remove', { job: 'warn-plain' });
+    await call(admin, 'job_remove', { job: 'warn-alerts' });
+  });
+
+  test('drill_run of a repository with identityRef (no profile) restores byte-exact; a drill job of it can be added', async () => {
+    // The repository and its first snapshot come from quickstart and its proof (the same use cases as the CLI).
+    const src = path.join(dir, 'qs-src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'a.txt'), 'alpha\n');
+    fs.writeFileSync(path.join(src, 'b.txt'), 'beta\n');
+    const setup = await quickstart(app, {
+      name: 'qs',
+      paths: [src],
+      repository: path.join(dir, 'qs-repo'),
+      dailyAt: { hh: 3, mm: 0 },
+      retention: { last: 7 },
+    });
+    const proof = await proveFirstBackup(app, setup);
+    assert.equal(proof.ok, true, JSON.stringify(proof.failed));
+    assert.equal(proof.drill?.snapshotId, proof.backup?.snapshotId);
+    assert.deepEqual([proof.drill?.sampled, proof.drill?.verified, proof.drill?.matchedLive], [2, 2, 2]);
+
+    const identityRef = `file:${setup.identityFile}`;
+    const r = await call(operate, 'drill_run', {
+      repository: setup.repository,
+      identityRef,
+      tag: 'profile:qs',
+    });
+    assert.equal(r.isError, undefined, text(r));
+    const out = data(r) as {
+      ok: boolean;
+      drill: { repository: string; verified: number; snapshotId: string };
+    };
+    assert.equal(out.ok, true);
+    assert.equal(out.drill.repository, setup.repository);
+    assert.equal(out.drill.verified, 2);
+    assert.equal(out.drill.snapshotId, proof.backup?.snapshotId);
+    const secret = fs.readFileSync(setup.identityFile, 'utf8').match(/AGE-SECRET-KEY-1\w+/)![0];
+    assert.ok(!JSON.stringify(r).includes(secret));
+
+    // The identity itself, offered in place of its reference, is refused and never echoed.
+    const literal = await call(operate, 'drill_run', { repository: setup.repository, identityRef: secret });
+    assert.equal(literal.isError, true);
+    assert.ok(!JSON.stringify(literal).includes(secret));
+    const missing = await call(operate, 'drill_run', { repository: setup.repository });
+    assert.match(
+      text(missing),
+      /identityRef: a drill of a repository needs the reference to its age identity/,
+    );
+    const both = await call(operate, 'drill_run', {
+      profile: 'qs',
+      repository: setup.repository,
+      identityRef,
+    });
+    assert.match(text(both), /give one of job, profile, or repository with identityRef/);
+
+    // A drill job of the repository (for the host holding the identity): a reference passes the guard.
+    const added = await call(admin, 'job_add', {
+      name: 'qs-offsite-drill',
+      schedule: { kind: 'cron', expr: '0 5 * * 0' },
+      payload: { kind: 'drill', repository: setup.repository, identityRef, sampleFiles: 2 },
+    });
+    assert.equal(added.isError, undefined, text(added));
+    const shown = data(await call(read, 'job_show', { job: 'qs-offsite-drill' }));
+    assert.match(
+      (shown.contract as string[]).join('\n'),
+      new RegExp(`Key: the age identity from ${identityRef}`),
+    );
+    await call(admin, 'job_remove', { job: 'qs-offsite-drill' });
+    await call(admin, 'job_remove', { job: 'qs' });
   });
 
   test('an admin adds a job; it is listed and shown with its contract and without env values', async () => {

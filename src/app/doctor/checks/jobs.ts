@@ -207,7 +207,7 @@ function payloadFindings(
         `add "${agentOf}" under "agents" in config.json (docs/agent-turns.md)`,
       ),
     );
-  if ((p.kind === 'backup' || p.kind === 'drill') && !profiles.has(p.profile))
+  if ((p.kind === 'backup' || p.kind === 'drill') && p.profile !== undefined && !profiles.has(p.profile))
     out.push(
       finding(
         job,

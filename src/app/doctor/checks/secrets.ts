@@ -61,6 +61,9 @@ export const secretsCheck: DoctorCheck = {
         ? ctx.job.payload.profile
         : undefined;
     if (!ctx.job) configRefs(uses, config);
+    for (const j of ctx.job ? [ctx.job] : await ctx.app.store.listJobs())
+      if (j.payload.kind === 'drill' && j.payload.identityRef !== undefined)
+        add(uses, j.payload.identityRef, `job ${j.name} (identity)`);
     for (const p of profiles) {
       if (ctx.job && p.name !== jobProfile) continue;
       if (p.key.kind === 'passphrase') add(uses, p.key.ref, `profile ${p.name}`);

@@ -123,13 +123,13 @@ export function jobRoutes(deps: ApiDeps): ApiRoute[] {
       summary: 'Create a job',
       description: 'Secrets never go into a job: put references (env:NAME, file:/path) where one is needed.',
       body: z.object({ name: z.string().min(1), schedule: scheduleIn, payload: payloadIn, ...jobFields }),
-      response: z.object({ job: jobOut }),
+      response: z.object({ job: jobOut, warnings: z.array(z.string()) }),
       handler: async ({ body }) => {
         const now = clock.now();
         const input = { ...body, schedule: normalizeSchedule(body.schedule) } as unknown as JobInput;
-        const job = await addJob(app, newJob(input, now), { ...terms, nowMs: now });
+        const { job, warnings } = await addJob(app, newJob(input, now), { ...terms, nowMs: now });
         await deps.jobsChanged();
-        return new Reply(201, { job: publicJob(job, now) });
+        return new Reply(201, { job: publicJob(job, now), warnings });
       },
     }),
     route({
@@ -147,14 +147,17 @@ export function jobRoutes(deps: ApiDeps): ApiRoute[] {
         payload: payloadIn.partial().optional(),
         ...jobFields,
       }),
-      response: z.object({ job: jobOut }),
+      response: z.object({ job: jobOut, warnings: z.array(z.string()) }),
       handler: async ({ params, body }) => {
         const now = clock.now();
         const patch = { ...body } as Record<string, unknown>;
         if (patch.schedule !== undefined) patch.schedule = normalizeSchedule(patch.schedule);
-        const job = await editJob(app, params.job, patch as Partial<JobInput>, { ...terms, nowMs: now });
+        const { job, warnings } = await editJob(app, params.job, patch as Partial<JobInput>, {
+          ...terms,
+          nowMs: now,
+        });
         await deps.jobsChanged();
-        return { job: publicJob(job, now) };
+        return { job: publicJob(job, now), warnings };
       },
     }),
     route({
