@@ -31,6 +31,28 @@ export interface PgRunsTable extends RunRow {
   owner: number | null;
 }
 
+/** The runs table's columns with their PostgreSQL types (for unnest() arrays of whole rows). */
+export const PG_RUN_COLUMNS = [
+  ['run_id', 'text'],
+  ['job_id', 'text'],
+  ['slot_ms', 'bigint'],
+  ['attempt', 'integer'],
+  ['trigger', 'text'],
+  ['status', 'text'],
+  ['error', 'text'],
+  ['started_at_ms', 'bigint'],
+  ['finished_at_ms', 'bigint'],
+  ['duration_ms', 'bigint'],
+  ['exit_code', 'integer'],
+  ['signal', 'text'],
+  ['output_tail', 'text'],
+  ['evidence', 'text'],
+  ['details', 'text'],
+  ['pid', 'integer'],
+  ['not_before_ms', 'bigint'],
+  ['owner', 'bigint'],
+] as const satisfies ReadonlyArray<readonly [keyof PgRunsTable, string]>;
+
 export interface PgBackupProfilesTable {
   name: string;
   data: string;

@@ -20,8 +20,8 @@ import { EXIT, UserError } from '../domain/errors.ts';
 import type { Job, JobState, Run, RunDetails, RunStatus } from '../domain/job.ts';
 import { StoreConflictError } from './store.ts';
 import type { RunCount, RunCountQuery, RunFinish, RunPage, RunQuery, Store, StoreWrite } from './store.ts';
-import { migratePg } from './postgres-schema.ts';
-import type { PgRunsTable, PgSchema } from './postgres-schema.ts';
+import { migratePg, PG_RUN_COLUMNS } from './postgres-schema.ts';
+import type { PgSchema } from './postgres-schema.ts';
 import { fromJob, fromRun, toJob, toRun } from './postgres-rows.ts';
 import { KyselyAlertStateStore, KyselyProfileStore, KyselySessionStore } from './kysely-substores.ts';
 import type { SubstoreSchema } from './kysely-substores.ts';
@@ -519,26 +519,7 @@ function ALIVE(param: number): string {
 /** Writes to a running run need its ownership; a queued run is anyone's. `$4` is the writer's generation. */
 const FENCE = `(status = 'queued' OR owner IS NOT DISTINCT FROM $4::bigint)`;
 
-const RUN_COLUMNS = [
-  ['run_id', 'text'],
-  ['job_id', 'text'],
-  ['slot_ms', 'bigint'],
-  ['attempt', 'integer'],
-  ['trigger', 'text'],
-  ['status', 'text'],
-  ['error', 'text'],
-  ['started_at_ms', 'bigint'],
-  ['finished_at_ms', 'bigint'],
-  ['duration_ms', 'bigint'],
-  ['exit_code', 'integer'],
-  ['signal', 'text'],
-  ['output_tail', 'text'],
-  ['evidence', 'text'],
-  ['details', 'text'],
-  ['pid', 'integer'],
-  ['not_before_ms', 'bigint'],
-  ['owner', 'bigint'],
-] as const satisfies ReadonlyArray<readonly [keyof PgRunsTable, string]>;
+const RUN_COLUMNS = PG_RUN_COLUMNS;
 
 // A claim for a job deleted meanwhile inserts nothing; claims go in key order, so two daemons
 // claiming the same slots wait for each other instead of deadlocking.

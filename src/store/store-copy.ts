@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { EXIT, UserError } from '../domain/errors.ts';
+import { PG_RUN_COLUMNS } from './postgres-schema.ts';
 import { checkVersionReadonly } from './sqlite-schema.ts';
 import { openPostgresStore } from './postgres-store.ts';
 import { parsePostgresUrl } from './postgres-url.ts';
@@ -78,25 +79,8 @@ const TABLES: readonly Table[] = [
   {
     key: 'runs',
     name: 'runs',
-    columns: [
-      ['run_id', 'text'],
-      ['job_id', 'text'],
-      ['slot_ms', 'bigint'],
-      ['attempt', 'integer'],
-      ['trigger', 'text'],
-      ['status', 'text'],
-      ['error', 'text'],
-      ['started_at_ms', 'bigint'],
-      ['finished_at_ms', 'bigint'],
-      ['duration_ms', 'bigint'],
-      ['exit_code', 'integer'],
-      ['signal', 'text'],
-      ['output_tail', 'text'],
-      ['evidence', 'text'],
-      ['details', 'text'],
-      ['pid', 'integer'],
-      ['not_before_ms', 'bigint'],
-    ],
+    // A SQLite run has no owner: no daemon holds it once the home moves.
+    columns: PG_RUN_COLUMNS.filter(([c]) => c !== 'owner'),
   },
   {
     key: 'backupProfiles',
