@@ -44,7 +44,13 @@ function base(job: Job, run: Run): Pick<Notification, 'jobId' | 'jobName' | 'run
 
 export function failureNotification(job: Job, run: Run, failures: number): Notification {
   const what =
-    run.status === 'timeout' ? 'timed out' : run.status === 'missed' ? 'missed its slot' : 'failed';
+    run.status === 'timeout'
+      ? 'timed out'
+      : run.status === 'missed'
+        ? 'missed its slot'
+        : run.status === 'skipped'
+          ? 'was skipped'
+          : 'failed';
   const times = failures > 1 ? ` (${failures} times in a row)` : '';
   return {
     ...base(job, run),

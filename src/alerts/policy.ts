@@ -26,6 +26,8 @@ export interface EffectivePolicy {
   anomalyFactor?: number;
   maxRepoBytes?: number;
   maxRepoUsagePercent?: number;
+  /** Skipped runs count as failures toward afterFailures. */
+  includeSkipped: boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export function effectivePolicy(job: Job): EffectivePolicy {
     cooldownMs: p.cooldownMs ?? DEFAULT_COOLDOWN_MS,
     recovery: p.recovery ?? true,
     channels: p.channels ?? [],
+    includeSkipped: p.includeSkipped === true,
   };
   if (p.ifNoSuccessWithinMs !== undefined && p.ifNoSuccessWithinMs > 0)
     out.ifNoSuccessWithinMs = p.ifNoSuccessWithinMs;
@@ -72,9 +75,14 @@ export function isWatched(policy: EffectivePolicy): boolean {
 
 export type RunClass = 'failure' | 'success' | 'neutral';
 
-/** error, timeout and missed are failures; ok is a success; skipped, interrupted, delivered say nothing. */
-export function classify(status: Run['status']): RunClass {
+/**
+ * error, timeout and missed are failures; ok is a success; skipped, interrupted, delivered say
+ * nothing, except skipped when the job asks for it (a job that is always still busy is stuck).
+ */
+export function classify(status: Run['status'], includeSkipped = false): RunClass {
   switch (status as TerminalRunStatus) {
+    case 'skipped':
+      return includeSkipped ? 'failure' : 'neutral';
     case 'error':
     case 'timeout':
     case 'missed':

@@ -205,7 +205,7 @@ export class AlertService {
     const before = JSON.stringify(state);
     const now = this.clock.now();
     const records: DeliveryRecord[] = [];
-    const cls = classify(run.status);
+    const cls = classify(run.status, policy.includeSkipped);
 
     if (cls === 'failure' && !retryPending(job, run)) {
       const failures = (state.failures ?? 0) + 1;

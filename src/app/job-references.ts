@@ -43,6 +43,7 @@ export function assertJobReferencesKnown(config: NightshiftConfig, job: Refs, be
       code: 'invalid',
     });
   }
+  assertThreadAddressable(config, job);
   const agent = namedAgent(job);
   const agents = Object.keys(config.agents);
   if (agent !== undefined && !agents.includes(agent) && agent !== (before && namedAgent(before))) {
@@ -54,6 +55,38 @@ export function assertJobReferencesKnown(config: NightshiftConfig, job: Refs, be
       code: 'invalid',
     });
   }
+}
+
+/** The channel kinds a delivery can address a thread of (and the form of its id). */
+const THREAD_KINDS: Record<string, RegExp> = {
+  telegram: /^\d+$/,
+  discord: /^\d+$/,
+  slack: /^\d+(\.\d+)?$/,
+};
+
+/** A thread id (--thread-id) only on a channel that has threads, in the form that channel uses. */
+function assertThreadAddressable(config: NightshiftConfig, job: Refs): void {
+  const d = job.delivery;
+  if (d?.mode !== 'announce' || d.threadId === undefined) return;
+  const kind = config.channels.find((c) => c.name === d.channel)?.kind;
+  if (kind === undefined) return;
+  const form = THREAD_KINDS[kind];
+  if (!form)
+    throw new UserError(
+      `--thread-id: channel "${d.channel}" is a ${kind} channel, which has no threads or topics`,
+      {
+        hint: `threads are addressed on telegram (topic id), discord (thread id) and slack (parent message ts) channels; drop --thread-id or announce on such a channel`,
+        code: 'invalid',
+      },
+    );
+  if (!form.test(d.threadId))
+    throw new UserError(`--thread-id: "${d.threadId}" is not a ${kind} thread id`, {
+      hint:
+        kind === 'slack'
+          ? 'give the timestamp of the thread’s first message, e.g. 1712345678.123456'
+          : `a ${kind} ${kind === 'telegram' ? 'topic' : 'thread'} id is a number, e.g. 42`,
+      code: 'invalid',
+    });
 }
 
 /** True when the job alerts (on failure or silence) but no channel would receive it. */

@@ -25,6 +25,11 @@ export interface Notification {
   url?: string;
   /** Where on the channel (a chat id, an address, a topic), overriding the channel's own default (`--to`). */
   to?: string;
+  /**
+   * The thread or topic inside that destination (`--thread-id`): Telegram's message_thread_id,
+   * Discord's thread_id, Slack's thread_ts. Other channels have none (checked when the job is saved).
+   */
+  threadId?: string;
 }
 
 export interface SendOptions {

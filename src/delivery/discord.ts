@@ -70,6 +70,14 @@ export function classifyDiscord(res: HttpResponse, display: string, nowMs: numbe
   return outcome;
 }
 
+/** A Discord webhook posts into a thread of its channel with `?thread_id=` on the URL. */
+function withThread(url: string, threadId: string | undefined): string {
+  if (threadId === undefined) return url;
+  const u = new URL(url);
+  u.searchParams.set('thread_id', threadId);
+  return u.toString();
+}
+
 export class DiscordChannel implements Channel {
   readonly kind = 'discord';
   readonly name: string;
@@ -87,7 +95,7 @@ export class DiscordChannel implements Channel {
     const c = this.config;
     const display = `discord webhook ${c.webhookUrl}`;
     return deliverHttp(`discord channel ${c.name}`, this.deps, opts, async (secret) => ({
-      url: requireHttpUrl(await secret(c.webhookUrl), c.webhookUrl),
+      url: withThread(requireHttpUrl(await secret(c.webhookUrl), c.webhookUrl), n.threadId),
       display,
       body: JSON.stringify(discordMessage(n, c.username)),
       headers: () => ({ 'content-type': 'application/json', 'user-agent': USER_AGENT }),

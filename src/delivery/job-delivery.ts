@@ -15,7 +15,7 @@
  */
 import type { App } from '../config/app-context.ts';
 import type { Clock } from '../domain/clock.ts';
-import type { DeliveryRecord, DeliveryTarget, Job, Run } from '../domain/job.ts';
+import type { DeliveryPolicy, DeliveryRecord, DeliveryTarget, Job, Run } from '../domain/job.ts';
 import type { Channel, Notification } from './channel.ts';
 import type { ChannelDeps } from './deps.ts';
 import { configuredChannel } from './create-channel.ts';
@@ -73,9 +73,16 @@ export async function deliverRunResult(
     records.push(await send(channel, resultNotice(job, run), 'webhook', describePolicy(job), now));
   }
   if (policy.mode === 'announce' && SUCCEEDED.has(run.status)) {
-    const target = { channel: policy.channel, ...(policy.to !== undefined ? { to: policy.to } : {}) };
     records.push(
-      await announce(app, target, resultNotice(job, run), 'announce', describePolicy(job), opts, now),
+      await announce(
+        app,
+        announceTarget(policy),
+        resultNotice(job, run),
+        'announce',
+        describePolicy(job),
+        opts,
+        now,
+      ),
     );
   }
   if (failed) {
@@ -94,7 +101,7 @@ async function failureNotice(
   now: () => number,
 ): Promise<DeliveryRecord | undefined> {
   const policy = job.delivery;
-  const candidates: { from: string; target: DeliveryTarget }[] = [];
+  const candidates: { from: string; target: AnnounceTarget }[] = [];
   if (policy && policy.mode !== 'none' && policy.failureDestination)
     candidates.push({ from: "the job's failure destination", target: policy.failureDestination });
   const configured = app.config().alerts.failureDestination;
@@ -102,7 +109,7 @@ async function failureNotice(
   if (policy?.mode === 'announce')
     candidates.push({
       from: "the job's announce target",
-      target: { channel: policy.channel, ...(policy.to !== undefined ? { to: policy.to } : {}) },
+      target: announceTarget(policy),
     });
   if (candidates.length === 0) return undefined;
   const intended = `failure notice (${candidates.map((c) => c.from).join(', then ')})`;
@@ -127,9 +134,20 @@ async function failureNotice(
   };
 }
 
+/** A channel destination; the thread (Telegram topic, Discord thread, Slack thread) only on a job's own announce target. */
+type AnnounceTarget = DeliveryTarget & { threadId?: string };
+
+function announceTarget(policy: Extract<DeliveryPolicy, { mode: 'announce' }>): AnnounceTarget {
+  return {
+    channel: policy.channel,
+    ...(policy.to !== undefined ? { to: policy.to } : {}),
+    ...(policy.threadId !== undefined ? { threadId: policy.threadId } : {}),
+  };
+}
+
 async function announce(
   app: App,
-  target: DeliveryTarget,
+  target: AnnounceTarget,
   notice: Notification,
   purpose: string,
   intended: string,
@@ -148,8 +166,19 @@ async function announce(
       atMs: now(),
     };
   }
-  const n: Notification = target.to !== undefined ? { ...notice, to: target.to } : notice;
-  return send(channel, n, purpose, intended, now, target.to);
+  const n: Notification = { ...notice };
+  if (target.to !== undefined) n.to = target.to;
+  if (target.threadId !== undefined) n.threadId = target.threadId;
+  return send(
+    channel,
+    n,
+    purpose,
+    intended,
+    now,
+    target.threadId !== undefined
+      ? `${target.to ?? 'the channel’s chat'} thread ${target.threadId}`
+      : target.to,
+  );
 }
 
 async function send(

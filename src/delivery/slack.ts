@@ -70,7 +70,10 @@ export class SlackChannel implements Channel {
     return deliverHttp(`slack channel ${c.name}`, this.deps, opts, async (secret) => ({
       url: requireHttpUrl(await secret(c.webhookUrl), c.webhookUrl),
       display: `slack webhook ${c.webhookUrl}`,
-      body: JSON.stringify(slackMessage(n)),
+      // A reply in the thread of the message with this timestamp (`thread_ts`).
+      body: JSON.stringify(
+        n.threadId !== undefined ? { ...slackMessage(n), thread_ts: n.threadId } : slackMessage(n),
+      ),
       headers: () => ({ 'content-type': 'application/json; charset=utf-8', 'user-agent': USER_AGENT }),
     }));
   }

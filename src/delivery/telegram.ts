@@ -112,6 +112,8 @@ export class TelegramChannel implements Channel {
         text: telegramText(n, mode),
         link_preview_options: { is_disabled: true },
       };
+      // A forum topic of the chat (Telegram numbers them).
+      if (n.threadId !== undefined) payload.message_thread_id = Number(n.threadId);
       if (mode !== 'none') payload.parse_mode = mode;
       if (c.quietBelowWarning && (n.severity === 'info' || n.severity === 'recovery'))
         payload.disable_notification = true;

@@ -315,7 +315,7 @@ function describeNotify(job: Job, defaults: string[] | undefined): string[] {
     lines.push(
       a.afterFailures === 0
         ? 'Alerts on failure: off'
-        : `Alerts: after ${a.afterFailures === 1 ? 'every failed run' : `${a.afterFailures} consecutive failed runs`}${to}, at most once per ${formatDuration(a.cooldownMs)}` +
+        : `Alerts: after ${a.afterFailures === 1 ? `every failed${a.includeSkipped ? ' or skipped' : ''} run` : `${a.afterFailures} consecutive failed${a.includeSkipped ? ' or skipped' : ''} runs`}${to}, at most once per ${formatDuration(a.cooldownMs)}` +
             (a.recovery ? '; a recovery notice follows the next success' : ''),
     );
     if (a.ifNoSuccessWithinMs !== undefined)
@@ -334,7 +334,9 @@ function describeNotify(job: Job, defaults: string[] | undefined): string[] {
     );
   const d = job.delivery;
   if (d?.mode === 'announce')
-    lines.push(`Delivery: the result is announced on channel ${d.channel}${d.to ? ` to ${d.to}` : ''}`);
+    lines.push(
+      `Delivery: the result is announced on channel ${d.channel}${d.to ? ` to ${d.to}` : ''}${d.threadId ? ` in thread ${d.threadId}` : ''}`,
+    );
   else if (d?.mode === 'webhook') lines.push(`Delivery: the result is POSTed as JSON to ${d.url}`);
   else if (d?.mode === 'none') lines.push('Delivery: none (--no-deliver)');
   if (d && d.mode !== 'none' && d.failureDestination)

@@ -136,6 +136,10 @@ export const JOB_FILE_KEYS = {
   announce: z.boolean().optional().describe('announce the result on channel (to to)'),
   channel: nonEmpty.optional().describe('with announce: the channel'),
   to: nonEmpty.optional().describe('with announce: the destination on the channel'),
+  'thread-id': z
+    .union([nonEmpty, z.int().min(1)])
+    .optional()
+    .describe('with announce: the thread or topic to post into (Telegram topic, Discord thread)'),
   webhook: z.url().optional().describe('POST the result as JSON to this URL'),
   deliver: z.literal(false).optional().describe('false: deliver nothing'),
   'failure-channel': nonEmpty.optional().describe('where failure notices of a delivering job go first'),
@@ -152,6 +156,10 @@ export const JOB_FILE_KEYS = {
     .union([z.string(), z.number()])
     .optional()
     .describe('backups: alert when the local repository\'s filesystem is fuller than this, e.g. "80%"'),
+  'failure-alert-include-skipped': z
+    .boolean()
+    .optional()
+    .describe('skipped runs (overlap) count toward alert-after like failed ones'),
   'healthcheck-url': z.url().optional().describe('ping URL/start, URL and URL/fail with the run id'),
 } as const;
 

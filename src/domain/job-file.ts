@@ -161,9 +161,9 @@ function deliveryOf(d: JobDocument): DeliveryPolicy | undefined {
     k === 'announce' ? d.announce === true : d[k] !== undefined,
   );
   if (modes.length > 1) refuse(modes[1]!, `give only one of ${modes.join(', ')}`, 'a job delivers one way');
-  if ((d.channel !== undefined || d.to !== undefined) && d.announce !== true)
+  if ((d.channel !== undefined || d.to !== undefined || d['thread-id'] !== undefined) && d.announce !== true)
     refuse(
-      d.channel !== undefined ? 'channel' : 'to',
+      d.channel !== undefined ? 'channel' : d.to !== undefined ? 'to' : 'thread-id',
       'needs announce: true',
       'e.g. announce: true, channel: ops',
     );
@@ -180,7 +180,13 @@ function deliveryOf(d: JobDocument): DeliveryPolicy | undefined {
       : {};
   if (d.announce === true) {
     if (d.channel === undefined) refuse('announce', 'needs channel:', 'e.g. announce: true, channel: ops');
-    return { mode: 'announce', channel: d.channel, ...(d.to !== undefined ? { to: d.to } : {}), ...failure };
+    return {
+      mode: 'announce',
+      channel: d.channel,
+      ...(d.to !== undefined ? { to: d.to } : {}),
+      ...(d['thread-id'] !== undefined ? { threadId: String(d['thread-id']) } : {}),
+      ...failure,
+    };
   }
   if (d.webhook !== undefined) return { mode: 'webhook', url: d.webhook, ...failure };
   if (d['failure-channel'] !== undefined)
@@ -207,6 +213,7 @@ function alertsOf(d: JobDocument): Partial<AlertPolicy> | undefined {
     a.maxRepoBytes = bytes('alert-max-repo-bytes', d['alert-max-repo-bytes']);
   if (d['alert-repo-usage'] !== undefined)
     a.maxRepoUsagePercent = percent('alert-repo-usage', String(d['alert-repo-usage']));
+  if (d['failure-alert-include-skipped'] !== undefined) a.includeSkipped = d['failure-alert-include-skipped'];
   return Object.keys(a).length > 0 ? a : undefined;
 }
 
@@ -289,6 +296,7 @@ const PATH_TO_KEY: Array<[string, JobFileKey]> = [
   ['delivery.failureDestination', 'failure-channel'],
   ['delivery.channel', 'channel'],
   ['delivery.to', 'to'],
+  ['delivery.threadId', 'thread-id'],
   ['delivery.url', 'webhook'],
   ['delivery', 'announce'],
   ['alerts.afterFailures', 'alert-after'],
@@ -298,6 +306,7 @@ const PATH_TO_KEY: Array<[string, JobFileKey]> = [
   ['alerts.anomalyFactor', 'alert-anomaly-factor'],
   ['alerts.maxRepoBytes', 'alert-max-repo-bytes'],
   ['alerts.maxRepoUsagePercent', 'alert-repo-usage'],
+  ['alerts.includeSkipped', 'failure-alert-include-skipped'],
   ['healthcheck.url', 'healthcheck-url'],
   ['name', 'name'],
   ['description', 'description'],
@@ -426,6 +435,7 @@ function fullDocument(job: Job): Record<string, unknown> {
     d.announce = true;
     d.channel = del.channel;
     if (del.to !== undefined) d.to = del.to;
+    if (del.threadId !== undefined) d['thread-id'] = del.threadId;
   }
   if (del?.mode === 'webhook') d.webhook = del.url;
   if (del?.mode === 'none') d.deliver = false;
@@ -444,6 +454,7 @@ function fullDocument(job: Job): Record<string, unknown> {
     if (a.anomalyFactor !== undefined) d['alert-anomaly-factor'] = a.anomalyFactor;
     if (a.maxRepoBytes !== undefined) d['alert-max-repo-bytes'] = a.maxRepoBytes;
     if (a.maxRepoUsagePercent !== undefined) d['alert-repo-usage'] = `${a.maxRepoUsagePercent}%`;
+    if (a.includeSkipped) d['failure-alert-include-skipped'] = true;
   }
   if (job.healthcheck) d['healthcheck-url'] = job.healthcheck.url;
   return d;

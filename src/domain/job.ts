@@ -243,12 +243,21 @@ export interface AlertPolicy {
   maxRepoBytes?: number;
   /** Backup jobs: alert when the local repository's filesystem is fuller than this percentage. */
   maxRepoUsagePercent?: number;
+  /** Skipped runs (overlap) count toward afterFailures like failed ones (OpenClaw's failureAlert.includeSkipped). */
+  includeSkipped?: boolean;
 }
 
 /** Where a job's result is delivered. */
 export type DeliveryPolicy =
   | { mode: 'none' }
-  | { mode: 'announce'; channel: string; to?: string; failureDestination?: DeliveryTarget }
+  | {
+      mode: 'announce';
+      channel: string;
+      to?: string;
+      /** The thread or topic inside `to` (Telegram topic, Discord thread); only those channels have them. */
+      threadId?: string;
+      failureDestination?: DeliveryTarget;
+    }
   | { mode: 'webhook'; url: string; failureDestination?: DeliveryTarget };
 
 export interface DeliveryTarget {

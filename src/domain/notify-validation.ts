@@ -76,7 +76,25 @@ export function validateAlertPolicy(v: unknown): AlertPolicy | undefined {
       );
     out.maxRepoUsagePercent = pct;
   }
+  if (
+    v.includeSkipped !== undefined &&
+    v.includeSkipped !== null &&
+    boolField(v.includeSkipped, 'alerts.includeSkipped')
+  )
+    out.includeSkipped = true;
   return out;
+}
+
+/** A thread or topic id: Telegram and Discord number them, Slack names a thread by its parent's timestamp. */
+function threadId(v: unknown): string {
+  const s =
+    typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? String(v) : textField(v, 'delivery.threadId');
+  if (!/^\d{1,25}(\.\d{1,10})?$/.test(s))
+    fail(
+      `delivery.threadId: must be a thread or topic id (digits, or a Slack message timestamp), got ${show(s)}`,
+      'e.g. --thread-id 42 (a Telegram topic or Discord thread id) or --thread-id 1712345678.123456 (Slack)',
+    );
+  return s;
 }
 
 function validateTarget(v: unknown, field: string): DeliveryTarget {
@@ -105,6 +123,8 @@ export function validateDelivery(v: unknown): DeliveryPolicy | undefined {
     case 'announce': {
       const out: DeliveryPolicy = { mode: 'announce', channel: channelName(v.channel, 'delivery.channel') };
       if (v.to !== undefined && v.to !== null) out.to = textField(v.to, 'delivery.to');
+      if (v.threadId !== undefined && v.threadId !== null && v.threadId !== '')
+        out.threadId = threadId(v.threadId);
       if (failure) out.failureDestination = failure;
       return out;
     }

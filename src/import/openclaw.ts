@@ -179,6 +179,7 @@ const KNOWN_TOP = new Set([
   'delivery',
   'state',
   'agentId',
+  'failureAlert',
   'sessionKey',
   'notify',
   'createdAtMs',
@@ -260,6 +261,8 @@ export function mapOpenClawJob(job: Record<string, unknown>, opts: MapOptions): 
   else if (job.enabled !== undefined) drop('enabled', `must be true or false, got ${show(job.enabled)}`);
   if (typeof job.deleteAfterRun === 'boolean') input.deleteAfterRun = job.deleteAfterRun;
   if (delivery) input.delivery = delivery;
+  const includeSkipped = mapFailureAlert(job.failureAlert, drop);
+  if (includeSkipped) input.alerts = { includeSkipped: true };
 
   const state = mapState(job.state, drop);
   const out: MappedJob = { ok: true, openclawId: id, name, input, state, unmapped };
@@ -490,6 +493,25 @@ function mapCommand(
   return out;
 }
 
+/** OpenClaw's failureAlert: `includeSkipped` maps (skipped runs count toward the alert); the rest is reported. */
+function mapFailureAlert(v: unknown, drop: (field: string, reason: string) => void): boolean {
+  if (v === undefined || v === null) return false;
+  if (!isObject(v)) {
+    drop('failureAlert', `not an object (${show(v)}); set alerts with cron edit --alert-after N`);
+    return false;
+  }
+  for (const k of Object.keys(v))
+    if (k !== 'includeSkipped')
+      drop(
+        `failureAlert.${k}`,
+        'nightshift alerts are set with --alert-after, --alert-cooldown and --alert-channel (cron edit)',
+      );
+  if (v.includeSkipped === undefined || v.includeSkipped === false) return false;
+  if (v.includeSkipped === true) return true;
+  drop('failureAlert.includeSkipped', `must be true or false, got ${show(v.includeSkipped)}`);
+  return false;
+}
+
 function mapDelivery(
   job: Record<string, unknown>,
   channels: readonly string[],
@@ -520,7 +542,7 @@ function mapDelivery(
   const delivery = d;
   // A delivery that cannot be mapped takes its other fields with it; each is named.
   const dropRest = (why: string, except: string[]): undefined => {
-    for (const k of ['channel', 'to', 'failureDestination'])
+    for (const k of ['channel', 'to', 'threadId', 'failureDestination'])
       if (!except.includes(k) && delivery[k] !== undefined)
         drop(`delivery.${k}`, `${show(delivery[k])} dropped with the delivery (${why})`);
     return undefined;
@@ -563,9 +585,17 @@ function mapDelivery(
         );
         return dropRest(`no channel ${show(ch)}`, ['channel']);
       }
-      return typeof d.to === 'string' && d.to !== ''
-        ? { mode: 'announce', channel: ch, to: d.to, ...failure() }
-        : { mode: 'announce', channel: ch, ...failure() };
+      const out: DeliveryPolicy = { mode: 'announce', channel: ch, ...failure() };
+      if (typeof d.to === 'string' && d.to !== '') out.to = d.to;
+      const thread = d.threadId;
+      if (
+        (typeof thread === 'string' && /^\d+(\.\d+)?$/.test(thread)) ||
+        (typeof thread === 'number' && Number.isSafeInteger(thread) && thread > 0)
+      )
+        out.threadId = String(thread);
+      else if (thread !== undefined && thread !== null && thread !== '')
+        drop('delivery.threadId', `${show(thread)} is not a thread or topic id (digits)`);
+      return out;
     }
     default:
       drop('delivery.mode', `${show(d.mode)} is not announce, webhook or none`);

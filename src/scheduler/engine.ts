@@ -636,6 +636,8 @@ export class Engine {
         this.log({ event: 'run.skipped', jobId: job.id, runId: run.runId, slotMs, reason: 'overlap' });
         await this.patchState(job.id, stateAfterSkip(entry.job.state));
         await this.prune(job, now);
+        // Alerts may count skipped runs (alerts.includeSkipped); nothing else acts on them.
+        await this.notifyFinished(job, run);
       }
     }
   }
@@ -737,6 +739,7 @@ export class Engine {
       if (why === 'overlap') {
         await this.patchState(job.id, stateAfterSkip(job.state));
         await this.prune(job, now);
+        await this.notifyFinished(job, skipped);
       }
       this.untrack(flight, skipped);
     } catch (err) {

@@ -22,6 +22,8 @@ export interface PayloadFlags {
   session?: string;
   wake?: string;
   agent?: string;
+  /** OpenClaw's --clear-agent: back to the default agent. */
+  clearAgent?: boolean;
   model?: string;
   fallbacks?: string;
   tools?: string;
@@ -30,6 +32,7 @@ export interface PayloadFlags {
   announce?: boolean;
   channel?: string;
   to?: string;
+  threadId?: string;
   webhook?: string;
   /** commander sets this to true unless --no-deliver is given. */
   deliver?: boolean;
@@ -43,6 +46,8 @@ export interface PayloadFlags {
   alertAnomalyFactor?: string;
   alertMaxRepoBytes?: string;
   alertRepoUsage?: string;
+  /** true/false from --failure-alert-include-skipped / --no-failure-alert-include-skipped. */
+  failureAlertIncludeSkipped?: boolean;
   /** false when --no-alerts is given (commander's negated flag). */
   alerts?: boolean;
   healthcheckUrl?: string;
@@ -80,6 +85,7 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
       'with --system-event: now (run the heartbeat at once) or next-heartbeat (default)',
     )
     .option('--agent <name>', 'the agent (from the configuration’s "agents"; default: default)')
+    .option('--clear-agent', 'run with the default agent again (the same as --agent default)')
     .option('--model <model>', 'with --message: the model, instead of the agent’s')
     .option(
       '--fallbacks <list>',
@@ -98,6 +104,10 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
     .option('--announce', 'announce the result on --channel (to --to)')
     .option('--channel <name>', 'with --announce: the channel (from the configuration’s "channels")')
     .option('--to <target>', 'with --announce: the destination on the channel (chat, user, address)')
+    .option(
+      '--thread-id <id>',
+      'with --announce: the thread or topic to post into (Telegram topic id, Discord thread id; "" on edit clears)',
+    )
     .option('--webhook <url>', 'POST the result as JSON to this URL')
     .option('--deliver', 'OpenClaw\u2019s deprecated spelling of --announce')
     .option('--no-deliver', 'deliver nothing (the result stays in the run record)')
@@ -127,6 +137,11 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
       '--alert-repo-usage <percent>',
       "backups: alert when the local repository's filesystem is fuller than this (e.g. 80%)",
     )
+    .option(
+      '--failure-alert-include-skipped',
+      'skipped runs (overlap) count toward --alert-after like failures',
+    )
+    .option('--no-failure-alert-include-skipped', 'skipped runs do not count toward --alert-after (default)')
     .option('--no-alerts', 'edit: remove the job’s alert settings (back to the defaults)')
     .option(
       '--healthcheck-url <url>',
@@ -156,6 +171,7 @@ export const PAYLOAD_FIELD_TO_FLAG: Array<[string, string]> = [
   ['delivery.channel', '--channel'],
   ['delivery.url', '--webhook'],
   ['delivery.to', '--to'],
+  ['delivery.threadId', '--thread-id'],
   ['delivery', '--announce/--webhook'],
   ['alerts.afterFailures', '--alert-after'],
   ['alerts.cooldownMs', '--alert-cooldown'],
@@ -164,6 +180,7 @@ export const PAYLOAD_FIELD_TO_FLAG: Array<[string, string]> = [
   ['alerts.anomalyFactor', '--alert-anomaly-factor'],
   ['alerts.maxRepoBytes', '--alert-max-repo-bytes'],
   ['alerts.maxRepoUsagePercent', '--alert-repo-usage'],
+  ['alerts.includeSkipped', '--failure-alert-include-skipped'],
   ['healthcheck.url', '--healthcheck-url'],
 ];
 
@@ -193,6 +210,7 @@ const FOR_KIND: Array<[keyof PayloadFlags, string, Kind[]]> = [
   ['session', '--session', ['agentTurn', 'systemEvent']],
   ['wake', '--wake', ['systemEvent']],
   ['agent', '--agent', ['agentTurn', 'systemEvent', 'heartbeat']],
+  ['clearAgent', '--clear-agent', ['agentTurn', 'systemEvent', 'heartbeat']],
   ['model', '--model', ['agentTurn']],
   ['fallbacks', '--fallbacks', ['agentTurn']],
   ['tools', '--tools', ['agentTurn']],
@@ -268,7 +286,13 @@ export function payloadFieldsFromFlags(flags: PayloadFlags, kind: Kind): Record<
   if (flags.message !== undefined) p.message = flags.message;
   if (flags.session !== undefined) p.session = flags.session;
   if (flags.wake !== undefined) p.wake = flags.wake;
+  if (flags.clearAgent && flags.agent !== undefined)
+    throw new UserError('--clear-agent and --agent contradict each other', {
+      hint: 'give --agent NAME to pick an agent, or --clear-agent for the default one',
+    });
   if (flags.agent !== undefined) p.agent = flags.agent;
+  // Without a name the job runs with the default agent (null removes the name on edit).
+  if (flags.clearAgent) p.agent = null;
   if (flags.model !== undefined) p.model = flags.model;
   if (flags.fallbacks !== undefined) p.fallbacks = list(flags.fallbacks);
   if (flags.tools !== undefined) p.tools = list(flags.tools);
@@ -312,10 +336,12 @@ export function deliveryFromFlags(given: PayloadFlags, old?: DeliveryPolicy): De
     throw new UserError('--failure-to needs --failure-channel', {
       hint: 'e.g. --failure-channel ops --failure-to @oncall',
     });
-  if ((flags.channel !== undefined || flags.to !== undefined) && !flags.announce && old?.mode !== 'announce')
-    throw new UserError(`${flags.channel !== undefined ? '--channel' : '--to'} needs --announce`, {
-      hint: 'e.g. --announce --channel ops --to "#backups"',
-    });
+  const targetGiven = flags.channel !== undefined || flags.to !== undefined || flags.threadId !== undefined;
+  if (targetGiven && !flags.announce && old?.mode !== 'announce')
+    throw new UserError(
+      `${flags.channel !== undefined ? '--channel' : flags.to !== undefined ? '--to' : '--thread-id'} needs --announce`,
+      { hint: 'e.g. --announce --channel ops --to "#backups" (--thread-id 42 for a topic or thread)' },
+    );
   if (flags.announce) {
     const channel = flags.channel ?? (old?.mode === 'announce' ? old.channel : undefined);
     if (channel === undefined)
@@ -325,6 +351,8 @@ export function deliveryFromFlags(given: PayloadFlags, old?: DeliveryPolicy): De
     const d: DeliveryPolicy = { mode: 'announce', channel };
     const to = flags.to ?? (old?.mode === 'announce' ? old.to : undefined);
     if (to !== undefined) d.to = to;
+    const thread = threadFlag(flags, old);
+    if (thread !== undefined) d.threadId = thread;
     const f = failure ?? (old && old.mode !== 'none' ? old.failureDestination : undefined);
     if (f) d.failureDestination = f;
     return d;
@@ -341,10 +369,13 @@ export function deliveryFromFlags(given: PayloadFlags, old?: DeliveryPolicy): De
     return { mode: 'none' };
   }
   // Only --channel/--to/--failure-* on an announcing job: change those fields.
-  if (old && old.mode === 'announce' && (flags.channel !== undefined || flags.to !== undefined || failure)) {
+  if (old && old.mode === 'announce' && (targetGiven || failure)) {
     const d: DeliveryPolicy = { ...old };
     if (flags.channel !== undefined) d.channel = flags.channel;
     if (flags.to !== undefined) d.to = flags.to;
+    const thread = threadFlag(flags, old);
+    if (thread !== undefined) d.threadId = thread;
+    else delete d.threadId;
     if (failure) d.failureDestination = failure;
     return d;
   }
@@ -355,6 +386,13 @@ export function deliveryFromFlags(given: PayloadFlags, old?: DeliveryPolicy): De
     });
   }
   return undefined;
+}
+
+/** The thread --thread-id gives ("" clears it), else the old one; a new --to or --channel drops the old thread (it lived in the old chat). */
+function threadFlag(flags: PayloadFlags, old: DeliveryPolicy | undefined): string | undefined {
+  if (flags.threadId !== undefined) return flags.threadId === '' ? undefined : flags.threadId;
+  if (old?.mode !== 'announce' || flags.to !== undefined || flags.channel !== undefined) return undefined;
+  return old.threadId;
 }
 
 /** Alert fields the flags give; `null` when --no-alerts removes them. */
@@ -378,6 +416,7 @@ export function alertsFromFlags(flags: PayloadFlags): Partial<AlertPolicy> | nul
     a.maxRepoBytes = parseSize(flags.alertMaxRepoBytes, '--alert-max-repo-bytes');
   if (flags.alertRepoUsage !== undefined)
     a.maxRepoUsagePercent = parsePercent(flags.alertRepoUsage, '--alert-repo-usage');
+  if (flags.failureAlertIncludeSkipped !== undefined) a.includeSkipped = flags.failureAlertIncludeSkipped;
   const given = Object.keys(a).length > 0;
   if (flags.alerts === false) {
     if (given)

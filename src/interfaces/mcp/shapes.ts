@@ -145,13 +145,15 @@ export const jobFields = {
     .nullable()
     .optional()
     .describe(
-      'afterFailures, cooldownMs, recovery, ifNoSuccessWithinMs, channels, anomalyFactor, maxRepoBytes, maxRepoUsagePercent',
+      'afterFailures, cooldownMs, recovery, ifNoSuccessWithinMs, channels, anomalyFactor, maxRepoBytes, maxRepoUsagePercent, includeSkipped (skipped runs count toward afterFailures)',
     ),
   delivery: z
     .looseObject({ mode: z.enum(['none', 'announce', 'webhook']) })
     .nullable()
     .optional()
-    .describe('{mode:"announce",channel,to?} | {mode:"webhook",url} | {mode:"none"}; failureDestination?'),
+    .describe(
+      '{mode:"announce",channel,to?,threadId?} | {mode:"webhook",url} | {mode:"none"}; failureDestination?',
+    ),
   healthcheck: z.looseObject({ url: z.string() }).nullable().optional().describe('ping URL'),
 };
 
