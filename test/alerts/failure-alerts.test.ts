@@ -315,3 +315,68 @@ describe('missed slots', () => {
     );
   });
 });
+
+describe('skipped runs (failureAlert.includeSkipped)', () => {
+  /** A command that runs until `<dir>/release` exists: every later slot overlaps it. */
+  function stuckCommand(dir: string): string {
+    return `while [ ! -e '${join(dir, 'release')}' ]; do sleep 0.02; done`;
+  }
+
+  /** Moves the clock one slot at a time while the first run is still going; returns the skipped count. */
+  async function overlapSlots(w: World, slots: number): Promise<number> {
+    let skipped = 0;
+    for (let i = 0; i < slots; i++) {
+      await w.clock.advance(MIN);
+      // The slot is recorded by the engine's own async work, not by the clock: wait for it to land.
+      for (let tries = 0; tries < 500; tries++) {
+        skipped = (await w.runs('s')).filter((r) => r.status === 'skipped').length;
+        if (skipped >= i) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await w.alerts.idle();
+    }
+    writeFileSync(join(w.dir, 'release'), '');
+    await w.engine.idle();
+    await w.alerts.idle();
+    return (await w.runs('s')).filter((r) => r.status === 'skipped').length;
+  }
+
+  test('with includeSkipped, 2 skipped slots in a row alert; without it they never do', async () => {
+    for (const includeSkipped of [true, false]) {
+      w = await world(config());
+      await w.app.store.insertJob(
+        commandJob('s', stuckCommand(w.dir), {
+          alerts: {
+            afterFailures: 2,
+            cooldownMs: HOUR,
+            recovery: true,
+            ...(includeSkipped ? { includeSkipped } : {}),
+          },
+        }),
+      );
+      await w.engine.start();
+      await w.alerts.start();
+      // Slot 1 starts the run that never ends by itself; slots 2 and 3 find it still running.
+      const skipped = await overlapSlots(w, 3);
+      assert.equal(skipped, 2, 'two slots were skipped for overlap');
+      const errors = bodies().filter((b) => b.severity === 'error');
+      if (includeSkipped) {
+        assert.equal(errors.length, 1, 'the second skip in a row alerts, once');
+        const [alert] = errors;
+        assert.match(alert!.title, /job-s was skipped \(2 times in a row\)/);
+        assert.equal(alert!.run?.status, 'skipped');
+        assert.equal(alert!.fields.consecutiveFailures, '2');
+        // The stuck run finally ends ok: the recovery notice follows.
+        assert.deepEqual(
+          bodies().map((b) => b.severity),
+          ['error', 'recovery'],
+        );
+      } else {
+        assert.equal(bodies().length, 0, 'skipped runs do not count by default');
+      }
+      await w.close();
+      w = undefined;
+      hook.requests.length = 0;
+    }
+  });
+});

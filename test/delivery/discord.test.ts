@@ -105,4 +105,27 @@ describe('discord channel', () => {
       await server.close();
     }
   });
+
+  test('a thread id (--thread-id) posts into that thread: ?thread_id= on the webhook URL', async () => {
+    const server = await startRecorder([{ status: 204 }]);
+    try {
+      const channel = createChannel(
+        parseChannelConfig({ kind: 'discord', webhookUrl: 'env:DISCORD_URL' }, 'chat'),
+        {
+          resolveSecret: secrets({ 'env:DISCORD_URL': server.url + HOOK_PATH }),
+        },
+      );
+      const result = await channel.send({
+        title: 't',
+        text: 'x',
+        severity: 'info',
+        threadId: '1181234567890',
+      });
+      assert.equal(result.ok, true);
+      assert.equal(server.requests[0]!.path, `${HOOK_PATH}?thread_id=1181234567890`);
+      assert.equal(result.error, undefined);
+    } finally {
+      await server.close();
+    }
+  });
 });

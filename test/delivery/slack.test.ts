@@ -117,4 +117,30 @@ describe('slack channel', () => {
       'cannot prepare slack channel team: the value of env:SLACK_URL is not an http(s) URL',
     );
   });
+
+  test('a thread id (--thread-id) replies in that thread: thread_ts in the body', async () => {
+    const server = await startRecorder([{ status: 200, body: 'ok' }]);
+    try {
+      const channel = createChannel(
+        parseChannelConfig({ kind: 'slack', webhookUrl: 'env:SLACK_URL' }, 'team'),
+        {
+          resolveSecret: secrets({ 'env:SLACK_URL': server.url + HOOK_PATH }),
+        },
+      );
+      const result = await channel.send({
+        title: 't',
+        text: 'x',
+        severity: 'info',
+        threadId: '1712345678.123456',
+      });
+      assert.equal(result.ok, true);
+      const req = server.requests[0]!;
+      assert.equal(req.path, HOOK_PATH);
+      const body = JSON.parse(req.body) as Record<string, unknown>;
+      assert.equal(body.thread_ts, '1712345678.123456');
+      assert.ok(Array.isArray(body.blocks), 'the message itself is unchanged');
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -182,4 +182,30 @@ describe('telegram channel', () => {
     );
     assert.ok(!(leak.error ?? '').includes(TOKEN));
   });
+
+  test('a thread id (--thread-id) posts into that forum topic: message_thread_id', async () => {
+    const server = await startRecorder([{ status: 200, body: '{"ok":true,"result":{"message_id":6}}' }]);
+    try {
+      const channel = createChannel(
+        parseChannelConfig(
+          { kind: 'telegram', botToken: 'env:TG_TOKEN', chatId: -100123, apiBase: server.url },
+          'phone',
+        ),
+        { resolveSecret: secrets({ 'env:TG_TOKEN': TOKEN }) },
+      );
+      const result = await channel.send({
+        title: 't',
+        text: 'x',
+        severity: 'info',
+        to: '-100777',
+        threadId: '42',
+      });
+      assert.equal(result.ok, true);
+      const body = JSON.parse(server.requests[0]!.body) as Record<string, unknown>;
+      assert.equal(body.chat_id, -100777);
+      assert.equal(body.message_thread_id, 42);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -296,3 +296,50 @@ describe('every OpenClaw shape is mapped or reported', () => {
     assert.match(fields['delivery.accountId']!, /one account/);
   });
 });
+
+describe('OpenClaw failureAlert.includeSkipped and delivery.threadId', () => {
+  const job = (extra: Record<string, unknown>): Record<string, unknown> => ({
+    id: 'topic-brief',
+    name: 'topic brief',
+    schedule: { kind: 'every', everyMs: 3_600_000 },
+    sessionTarget: 'isolated',
+    payload: { kind: 'agentTurn', message: 'hi' },
+    ...extra,
+  });
+
+  test('includeSkipped becomes alerts.includeSkipped and the announce thread is kept; other failureAlert fields are reported', () => {
+    const r = mapOpenClawJob(
+      job({
+        failureAlert: { includeSkipped: true, after: 3 },
+        delivery: { mode: 'announce', channel: 'telegram', to: '-100777', threadId: 42 },
+      }),
+      { nowMs: NOW, channels: ['telegram'] },
+    );
+    assert.ok(r.ok);
+    assert.deepEqual(r.input.alerts, { includeSkipped: true });
+    assert.deepEqual(r.input.delivery, {
+      mode: 'announce',
+      channel: 'telegram',
+      to: '-100777',
+      threadId: '42',
+    });
+    const fields = r.unmapped.map((u) => u.field);
+    assert.ok(fields.includes('failureAlert.after'), fields.join(', '));
+    assert.ok(!fields.includes('failureAlert'), 'failureAlert is a known field');
+    assert.ok(!fields.includes('failureAlert.includeSkipped'));
+  });
+
+  test('a thread id that is not an id is reported, not stored; includeSkipped false maps to nothing', () => {
+    const r = mapOpenClawJob(
+      job({
+        failureAlert: { includeSkipped: false },
+        delivery: { mode: 'announce', channel: 'telegram', threadId: 'general' },
+      }),
+      { nowMs: NOW, channels: ['telegram'] },
+    );
+    assert.ok(r.ok);
+    assert.equal(r.input.alerts, undefined);
+    assert.deepEqual(r.input.delivery, { mode: 'announce', channel: 'telegram' });
+    assert.match(r.unmapped.find((u) => u.field === 'delivery.threadId')!.reason, /not a thread or topic id/);
+  });
+});
