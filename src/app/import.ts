@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadConfig } from '../config/config.ts';
 import { resolveHomeDir } from '../config/home.ts';
 import { EXIT, UserError } from '../domain/errors.ts';
+import { THREAD_CHANNEL_KINDS } from '../domain/notify-validation.ts';
 import { newJobId } from '../domain/job-id.ts';
 import { mapOpenClawJob, parseOpenClawStore, planImport } from '../import/openclaw.ts';
 import type { ImportEntry } from '../import/openclaw.ts';
@@ -81,6 +82,17 @@ export function readOpenClawFile(path: string): OpenClawSource {
   return { file, stateFile, jobs };
 }
 
+/** The configured channel names the import maps to, and those whose kind has threads. */
+function channelNames(configured: ReadonlyArray<{ name: string; kind: string }>): {
+  channels: string[];
+  threadChannels: string[];
+} {
+  return {
+    channels: configured.map((c) => c.name),
+    threadChannels: configured.filter((c) => THREAD_CHANNEL_KINDS.includes(c.kind)).map((c) => c.name),
+  };
+}
+
 /**
  * Reads the OpenClaw store at `path` and checks every job against the configuration of the home
  * `homeFlag` names, without opening (or creating) that home's database: whatever would refuse the
@@ -93,10 +105,10 @@ export function readOpenClawImport(
   nowMs = Date.now(),
 ): OpenClawSource {
   const source = readOpenClawFile(path);
-  const channels = loadConfig(resolveHomeDir(homeFlag, env), env).channels.map((c) => c.name);
+  const { channels, threadChannels } = channelNames(loadConfig(resolveHomeDir(homeFlag, env), env).channels);
   // Planned against no stored jobs: the job checks are the same; names are settled later.
   planImport(
-    source.jobs.map((j) => mapOpenClawJob(j, { nowMs, channels })),
+    source.jobs.map((j) => mapOpenClawJob(j, { nowMs, channels, threadChannels })),
     [],
     nowMs,
     () => 'unsaved',
@@ -111,8 +123,8 @@ export async function importOpenClaw(
 ): Promise<OpenClawImportReport> {
   const { file, stateFile, jobs: raw } = typeof source === 'string' ? readOpenClawFile(source) : source;
   const nowMs = opts.nowMs ?? Date.now();
-  const channels = app.config().channels.map((c) => c.name);
-  const mapped = raw.map((j) => mapOpenClawJob(j, { nowMs, channels }));
+  const { channels, threadChannels } = channelNames(app.config().channels);
+  const mapped = raw.map((j) => mapOpenClawJob(j, { nowMs, channels, threadChannels }));
   const plan = planImport(mapped, await app.store.listJobs(), nowMs, newJobId);
   const dryRun = opts.dryRun === true;
   if (!dryRun) {

@@ -7,6 +7,7 @@ import { effectivePolicy } from '../alerts/policy.ts';
 import type { NightshiftConfig } from '../config/config.ts';
 import { UserError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
+import { THREAD_CHANNEL_KINDS } from '../domain/notify-validation.ts';
 
 type Refs = Pick<Job, 'payload' | 'alerts' | 'delivery'>;
 
@@ -57,7 +58,7 @@ export function assertJobReferencesKnown(config: NightshiftConfig, job: Refs, be
   }
 }
 
-/** The channel kinds a delivery can address a thread of (and the form of its id). */
+/** The form of a thread id on each channel kind that has threads. */
 const THREAD_KINDS: Record<string, RegExp> = {
   telegram: /^\d+$/,
   discord: /^\d+$/,
@@ -70,7 +71,7 @@ function assertThreadAddressable(config: NightshiftConfig, job: Refs): void {
   if (d?.mode !== 'announce' || d.threadId === undefined) return;
   const kind = config.channels.find((c) => c.name === d.channel)?.kind;
   if (kind === undefined) return;
-  const form = THREAD_KINDS[kind];
+  const form = THREAD_CHANNEL_KINDS.includes(kind) ? THREAD_KINDS[kind] : undefined;
   if (!form)
     throw new UserError(
       `--thread-id: channel "${d.channel}" is a ${kind} channel, which has no threads or topics`,

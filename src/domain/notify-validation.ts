@@ -85,6 +85,9 @@ export function validateAlertPolicy(v: unknown): AlertPolicy | undefined {
   return out;
 }
 
+/** The channel kinds whose messages can go into a thread or topic (`delivery.threadId`). */
+export const THREAD_CHANNEL_KINDS: readonly string[] = ['telegram', 'discord', 'slack'];
+
 /** A thread or topic id: Telegram and Discord number them, Slack names a thread by its parent's timestamp. */
 function threadId(v: unknown): string {
   const s =

@@ -51,6 +51,8 @@ export interface MapOptions {
   nowMs: number;
   /** Names of the channels configured in nightshift (announce targets must be one of them). */
   channels: readonly string[];
+  /** Of those, the ones whose kind has threads (a delivery.threadId on another one is reported). */
+  threadChannels?: readonly string[];
 }
 
 export type ImportAction = 'created' | 'updated' | 'unchanged' | 'skipped';
@@ -252,6 +254,18 @@ export function mapOpenClawJob(job: Record<string, unknown>, opts: MapOptions): 
     // A system event goes into its session; only a webhook copy could apply, and nightshift has none.
     if (d && d.mode !== 'none')
       drop('delivery', 'a system event is delivered into its session; nightshift announces nothing for it');
+  }
+  if (
+    delivery?.mode === 'announce' &&
+    delivery.threadId !== undefined &&
+    opts.threadChannels &&
+    !opts.threadChannels.includes(delivery.channel)
+  ) {
+    drop(
+      'delivery.threadId',
+      `channel ${delivery.channel} has no threads (only telegram, discord and slack ones do)`,
+    );
+    delete delivery.threadId;
   }
 
   const input: JobInput = { name, schedule, payload, source: { kind: 'openclaw', id } };

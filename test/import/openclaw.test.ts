@@ -343,3 +343,22 @@ describe('OpenClaw failureAlert.includeSkipped and delivery.threadId', () => {
     assert.match(r.unmapped.find((u) => u.field === 'delivery.threadId')!.reason, /not a thread or topic id/);
   });
 });
+
+test('a thread on a channel without threads is reported and dropped; the delivery stays', () => {
+  const r = mapOpenClawJob(
+    {
+      id: 'hooked',
+      schedule: { kind: 'every', everyMs: 3_600_000 },
+      sessionTarget: 'isolated',
+      payload: { kind: 'agentTurn', message: 'hi' },
+      delivery: { mode: 'announce', channel: 'hook', threadId: '9' },
+    },
+    { nowMs: NOW, channels: ['hook', 'telegram'], threadChannels: ['telegram'] },
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(r.input.delivery, { mode: 'announce', channel: 'hook' });
+  assert.match(
+    r.unmapped.find((u) => u.field === 'delivery.threadId')!.reason,
+    /channel hook has no threads/,
+  );
+});

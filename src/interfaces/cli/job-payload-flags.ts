@@ -106,7 +106,7 @@ export function addPayloadFlags(cmd: CommandUnknownOpts): void {
     .option('--to <target>', 'with --announce: the destination on the channel (chat, user, address)')
     .option(
       '--thread-id <id>',
-      'with --announce: the thread or topic to post into (Telegram topic id, Discord thread id; "" on edit clears)',
+      'with --announce: the thread to post into (Telegram topic id, Discord thread id, Slack parent ts; "" on edit clears)',
     )
     .option('--webhook <url>', 'POST the result as JSON to this URL')
     .option('--deliver', 'OpenClaw\u2019s deprecated spelling of --announce')
