@@ -198,6 +198,9 @@ export class AlertService {
 
   private async afterRun(job: Job, run: Run): Promise<void> {
     const policy = effectivePolicy(job);
+    const cls = classify(run.status, policy.includeSkipped);
+    // A neutral run (skipped, interrupted, delivered) changes no alert state: no read at all.
+    if (cls === 'neutral') return;
     const stored = await this.app.store.alertState.get(job.id);
     // Most jobs have no alerting: one read, no write (a busy second may finish a thousand runs).
     if (!stored && quiet(policy)) return;
@@ -205,7 +208,6 @@ export class AlertService {
     const before = JSON.stringify(state);
     const now = this.clock.now();
     const records: DeliveryRecord[] = [];
-    const cls = classify(run.status, policy.includeSkipped);
 
     if (cls === 'failure' && !retryPending(job, run)) {
       const failures = (state.failures ?? 0) + 1;
