@@ -4,6 +4,7 @@
 #   bench/backup/run.sh [--runs N] [TOOLS]            TOOLS: comma list of nightshift,restic,borg,tar (default: all)
 #   bench/backup/run.sh --scale [COUNT] [--runs N] [TOOLS]
 #   bench/backup/run.sh --remote [--runs N]
+#   bench/backup/run.sh --growth [N] [--runs N]
 #
 # Every figure is the median of N runs (default 3; --runs 1 for a quick look), printed with its
 # spread (max - min, as a percentage of the median).
@@ -23,6 +24,15 @@
 #   nochange  backup of the unchanged tree
 #   restore1  restore of one directory (d0000/s00)
 #   check     check (structure, no data)
+# --growth [N]: a repository grown over N snapshots (default 1,000) of a tree of 3,000 small files
+# (gen_small_files.py; GROWTH_FILES overrides the count), each snapshot taken after `gen_small_files.py
+# mutate` rewrote five files, added one and deleted one; nightshift and restic, snapshot by snapshot
+# in the same run (the backups themselves are not measured). At N/10, 3N/10 and N snapshots:
+#   snapshots  list the snapshots
+#   check      check (structure, no data)
+#   forget     forget --keep-last 10 --prune, on a copy of the repository (growth goes on from the original)
+# and prints each figure with its growth: the time at that size over the time at the first size, per
+# tool. The target is that nightshift's times grow no faster than restic's.
 # --remote: nightshift and restic back up to the same local S3 server (s3rver, started here on
 # loopback; both speak the real S3 protocol to it), on the 1 GiB dataset:
 #   first     first backup into an empty bucket prefix (and the bytes stored under it)
@@ -36,6 +46,7 @@ OUT=${BENCH_OUT:-$ROOT/bench/out/backup}
 GEN=${GEN_DATASET:-$ROOT/../shared/bench/gen_dataset.py}
 RUNS=3
 SCALE=
+GROWTH=
 REMOTE=
 TOOLS=
 while [ $# -gt 0 ]; do
@@ -45,11 +56,15 @@ while [ $# -gt 0 ]; do
       SCALE=1000000
       if [[ ${2:-} =~ ^[0-9]+$ ]]; then SCALE=$2; shift; fi
       shift ;;
+    --growth)
+      GROWTH=1000
+      if [[ ${2:-} =~ ^[0-9]+$ ]]; then GROWTH=$2; shift; fi
+      shift ;;
     --remote) REMOTE=1; shift ;;
     *) TOOLS=$1; shift ;;
   esac
 done
-if [ -n "$SCALE" ] || [ -n "$REMOTE" ]; then TOOLS=${TOOLS:-nightshift,restic}; else TOOLS=${TOOLS:-nightshift,restic,borg,tar}; fi
+if [ -n "$SCALE" ] || [ -n "$REMOTE" ] || [ -n "$GROWTH" ]; then TOOLS=${TOOLS:-nightshift,restic}; else TOOLS=${TOOLS:-nightshift,restic,borg,tar}; fi
 WORK=$OUT/work
 RES=$OUT/results.tsv
 PASS=bench-password-not-secret
@@ -61,7 +76,15 @@ for bin in $NEEDS; do
   command -v "$bin" >/dev/null || { echo "missing $bin (apt-get install restic borgbackup age zstd time)" >&2; exit 2; }
 done
 
-if [ -n "$SCALE" ]; then
+if [ -n "$GROWTH" ]; then
+  GROWTH_FILES=${GROWTH_FILES:-3000}
+  DATASET=$OUT/scale-$GROWTH_FILES
+  if [ ! -d "$DATASET" ]; then
+    rm -rf "$DATASET.tmp"
+    python3 "$ROOT/bench/backup/gen_small_files.py" "$DATASET.tmp" "$GROWTH_FILES" >&2
+    mv "$DATASET.tmp" "$DATASET"
+  fi
+elif [ -n "$SCALE" ]; then
   DATASET=$OUT/scale-$SCALE
   if [ ! -d "$DATASET" ]; then
     echo "generating $SCALE small files (once) ..." >&2
@@ -293,12 +316,68 @@ one_scale_run() {
   done
 }
 
+# one_growth_run: N snapshots of small mutations; snapshots, check and forget --prune measured at three sizes.
+one_growth_run() {
+  local sizes i t
+  sizes="$((GROWTH / 10)) $((GROWTH * 3 / 10)) $GROWTH"
+  echo "growing the repositories to $GROWTH snapshots (measured at $sizes) ..." >&2
+  for i in $(seq 1 "$GROWTH"); do
+    python3 "$ROOT/bench/backup/gen_small_files.py" mutate "$WORK/data" "$i"
+    # The tools back up side by side (these backups are not measured).
+    for t in $TOOL_LIST; do
+      (cd "$WORK" && bash -c "$(backup_cmd "$t" "s$i")" >/dev/null 2>"$WORK/$t-grow.err" || echo "failed" >>"$WORK/$t-grow.err") &
+    done
+    wait
+    for t in $TOOL_LIST; do
+      if grep -q '^failed$' "$WORK/$t-grow.err"; then
+        echo "$t backup $i failed:" >&2
+        tail -20 "$WORK/$t-grow.err" >&2
+        exit 1
+      fi
+    done
+    [[ " $sizes " == *" $i "* ]] || continue
+    echo "at $i snapshots:" >&2
+    for t in $TOOL_LIST; do
+      case $t in
+        nightshift)
+          measure "$t" "snapshots@$i" bash -c "$NS backup snapshots --repo $WORK/repo-nightshift"
+          measure "$t" "check@$i" bash -c "$NS backup check --repo $WORK/repo-nightshift"
+          rm -rf "$WORK/forget-$t" && cp -a "$WORK/repo-$t" "$WORK/forget-$t"
+          measure "$t" "forget@$i" bash -c "$NS backup forget --keep-last 10 --prune --repo $WORK/forget-$t"
+          ;;
+        restic)
+          measure "$t" "snapshots@$i" restic -r "$WORK/repo-restic" snapshots
+          measure "$t" "check@$i" restic -r "$WORK/repo-restic" check
+          # The copy has its own cache, as a second repository would.
+          rm -rf "$WORK/forget-$t" "$WORK/cache/restic-f" && cp -a "$WORK/repo-$t" "$WORK/forget-$t"
+          cp -a "$WORK/cache/restic" "$WORK/cache/restic-f"
+          measure "$t" "forget@$i" env RESTIC_CACHE_DIR="$WORK/cache/restic-f" \
+            restic -r "$WORK/forget-$t" forget --keep-last 10 --prune
+          ;;
+      esac
+      rm -rf "$WORK/forget-$t" "$WORK/cache/restic-f"
+    done
+  done
+}
+
 TOOL_LIST=$(echo "$TOOLS" | tr ',' ' ')
 for RUN in $(seq 1 "$RUNS"); do
   echo "run $RUN of $RUNS" >&2
   setup_run
-  if [ -n "$REMOTE" ]; then one_remote_run; elif [ -n "$SCALE" ]; then one_scale_run; else one_run; fi
+  if [ -n "$REMOTE" ]; then
+    one_remote_run
+  elif [ -n "$GROWTH" ]; then
+    one_growth_run
+  elif [ -n "$SCALE" ]; then
+    one_scale_run
+  else
+    one_run
+  fi
 done
 rm -rf "$WORK"
 
-python3 "$ROOT/bench/backup/table.py" "$RES" "$OUT/results.json"
+if [ -n "$GROWTH" ]; then
+  python3 "$ROOT/bench/backup/growth_table.py" "$RES" "$OUT/results.json"
+else
+  python3 "$ROOT/bench/backup/table.py" "$RES" "$OUT/results.json"
+fi

@@ -59,8 +59,9 @@ function using<T>(
   access: Access,
   lock: LockMode,
   fn: (repo: Repo) => Promise<T>,
+  opts: { index?: boolean } = {},
 ): Promise<T> {
-  return withRepository({ ...ref, access, lock }, fn);
+  return withRepository({ ...ref, access, lock, ...opts }, fn);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,7 +116,10 @@ export async function listSnapshots(
   ref: RepositoryRef,
   filter: SnapshotFilter = {},
 ): Promise<SnapshotMeta[]> {
-  return using(ref, 'any', 'none', async (repo) => filterSnapshots(await repo.listSnapshots(), filter));
+  // Without the index: it grows with the repository, and a listing needs only the snapshot files.
+  return using(ref, 'any', 'none', async (repo) => filterSnapshots(await repo.listSnapshots(), filter), {
+    index: false,
+  });
 }
 
 export interface ForgetInput {

@@ -98,6 +98,8 @@ export interface RepositoryUse {
   remote?: RemoteAccess;
   /** Blob work on the low-priority (nice 19) worker threads: a --nice profile's backup, verify, drill, copy. */
   lowPriority?: boolean;
+  /** false: open without reading the index (listing snapshots); `Repo.ensureIndex` reads it later. */
+  index?: boolean;
 }
 
 /**
@@ -134,8 +136,12 @@ async function openWithKeys(
       });
     opts.writerKeyFile = keyFile;
   }
-  if (head) opts.configBytes = head.configBytes;
+  if (head) {
+    opts.configBytes = head.configBytes;
+    opts.snapshotCache = join(cacheDir(use.homeDir, head.id), 'snapshots.json');
+  }
   if (use.lowPriority === true) opts.lowPriority = true;
+  if (use.index === false) opts.index = false;
   const repo = await openRepository(store, opts);
   if (access === 'read' && !repo.canRead) {
     await repo.close();

@@ -23,6 +23,7 @@ const DEFAULT_TTL = 20;
 const DEFAULT_RACY_MS = 1000;
 
 interface Row {
+  seen: number;
   size: number;
   mtime: string;
   ctime: string;
@@ -38,6 +39,8 @@ export class FilesCache {
   private readonly ttl: number;
   private readonly racyNs: bigint;
   private pending = 0;
+  /** The entry the last lookup matched, and the backup that last marked it seen. */
+  private lastHit: { path: string; seen: number } | undefined;
   private startNs: bigint = BigInt(Date.now()) * 1_000_000n;
   private readonly getStmt: Database.Statement<[string], Row>;
   private readonly putStmt: Database.Statement<
@@ -57,7 +60,7 @@ export class FilesCache {
     const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'gen'").get();
     this.gen = (row ? Number(row.value) : 0) + 1;
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gen', ?)").run(String(this.gen));
-    this.getStmt = db.prepare('SELECT size, mtime, ctime, ino, dev, content FROM files WHERE path = ?');
+    this.getStmt = db.prepare('SELECT seen, size, mtime, ctime, ino, dev, content FROM files WHERE path = ?');
     this.putStmt = db.prepare(
       'INSERT OR REPLACE INTO files (path, size, mtime, ctime, ino, dev, content, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -89,6 +92,7 @@ export class FilesCache {
   /** The chunk ids recorded for this path if the file is unchanged, else undefined. */
   lookup(path: string, id: FileIdentity): BlobId[] | undefined {
     const row = this.getStmt.get(path);
+    this.lastHit = undefined;
     if (!row) return undefined;
     if (
       row.size !== id.size ||
@@ -99,11 +103,18 @@ export class FilesCache {
     ) {
       return undefined;
     }
+    this.lastHit = { path, seen: row.seen };
     return row.content === '' ? [] : row.content.split(',');
   }
 
-  /** Keeps an entry that was reused (so it does not expire). */
+  /**
+   * Keeps an entry that was reused (so it does not expire). An entry marked seen within the last
+   * half-ttl backups is left as it is: a no-change backup of a million files then writes nothing
+   * instead of a million updates, and a reused entry is still never older than the ttl.
+   */
   touch(path: string): void {
+    const hit = this.lastHit;
+    if (hit?.path === path && hit.seen > this.gen - Math.max(1, Math.floor(this.ttl / 2))) return;
     this.write(() => this.touchStmt.run(this.gen, path));
   }
 

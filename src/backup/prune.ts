@@ -46,6 +46,7 @@ export interface PruneReport {
 export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneReport> {
   const threshold = opts.repackThreshold ?? 0.2;
   const dryRun = opts.dryRun ?? false;
+  await repo.ensureIndex();
   await repo.flush();
   if (repo.damagedIndex.length > 0) {
     throw new UserError(`cannot prune: index file ${repo.damagedIndex[0]!.file} is damaged`, {
@@ -54,10 +55,13 @@ export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneR
       code: 'damaged',
     });
   }
-  const records = [];
+  // One snapshot at a time: only the union of the blobs they use is held, not every snapshot's list.
+  const used = new Set<BlobId>();
+  let snapshots = 0;
   for (const sid of await repo.snapshotIds()) {
+    let blobs: BlobId[];
     try {
-      records.push(await repo.readSnapshot(sid));
+      blobs = (await repo.readSnapshot(sid)).blobs;
     } catch (e) {
       throw new UserError(
         `cannot prune: snapshot ${snapshotPath(sid)} is damaged (${(e as Error).message})`,
@@ -68,9 +72,9 @@ export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneR
         },
       );
     }
+    snapshots++;
+    for (const b of blobs) used.add(b);
   }
-  const used = new Set<BlobId>();
-  for (const r of records) for (const b of r.blobs) used.add(b);
 
   const present = new Set(await repo.listPacks());
   // Choose one present location for every used blob.
@@ -93,7 +97,7 @@ export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneR
 
   const report: PruneReport = {
     dryRun,
-    snapshots: records.length,
+    snapshots,
     blobsUsed: used.size,
     blobsRemoved: 0,
     packsKept: 0,

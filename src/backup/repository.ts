@@ -62,7 +62,14 @@ import type {
   SaveBlobOptions,
   SnapshotMeta,
 } from './ports.ts';
-import { decodeSnapshot, encodeSnapshot, snapshotPath, type SnapshotJson } from './snapshot-file.ts';
+import { SnapshotCache } from './snapshot-cache.ts';
+import {
+  blobIdsOf,
+  decodeSnapshot,
+  encodeSnapshot,
+  snapshotPath,
+  type SnapshotJson,
+} from './snapshot-file.ts';
 
 export const READ_NEEDS_IDENTITY =
   'this repository is encrypted to recipients; reading needs --identity FILE (the age identity kept off this host)';
@@ -107,6 +114,16 @@ export interface OpenOptions {
   configBytes?: Uint8Array;
   /** Read, chunk, seal and open blobs on the low-priority worker pool (a --nice profile). */
   lowPriority?: boolean;
+  /**
+   * false: do not read the index files on open (listing snapshots needs none, and the index grows
+   * with the repository); `ensureIndex()` reads them when a later step needs them.
+   */
+  index?: boolean;
+  /**
+   * A host-local file caching snapshot metadata (snapshot-cache.ts), e.g. in the repository's
+   * cache directory: listing snapshots then reads only the snapshot files it has not seen.
+   */
+  snapshotCache?: string;
 }
 
 export interface InitResult {
@@ -329,7 +346,9 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
     hostname,
     lowPriority: opts.lowPriority === true,
   });
-  await repo.loadIndex();
+  if (opts.snapshotCache !== undefined)
+    repo.snapshotCache = new SnapshotCache(opts.snapshotCache, subkey(keys.metaKey, 'snapshot-cache'));
+  if (opts.index !== false) await repo.loadIndex();
   return repo;
 }
 
@@ -357,10 +376,15 @@ interface PackWrite {
   done: Promise<void>;
 }
 
+/** Snapshot files read at once when listing them. */
+const SNAPSHOT_READS = 8;
+
 /** A snapshot file as stored: its metadata and the blobs it references. */
 export interface SnapshotRecord {
   meta: SnapshotMeta;
-  blobs: BlobId[];
+  readonly blobs: BlobId[];
+  /** The blob list as stored: 32 bytes per id (snapshot-file.ts's RawIdSet and blobIdsOf read it). */
+  ids: Buffer;
   json: SnapshotJson;
 }
 
@@ -395,6 +419,9 @@ export class Repo implements Repository {
   private readonly headers = new Map<string, PackHeader>();
   private readonly slotKeys = new Map<string, Buffer>();
   private writeError: Error | null = null;
+  private indexLoaded = false;
+  /** Where listings keep snapshot metadata between runs (absent: every listing reads every file). */
+  snapshotCache: SnapshotCache | undefined;
 
   constructor(
     store: BlobStore,
@@ -465,6 +492,7 @@ export class Repo implements Repository {
    * then read as missing, naming the file), so `check` can still run and a backup can still add.
    */
   async loadIndex(): Promise<void> {
+    this.indexLoaded = true;
     const files = await this.listFiles(DIRS.index);
     const decoded = await Promise.all(
       files.map(async (f) => {
@@ -480,6 +508,11 @@ export class Repo implements Repository {
       }),
     );
     for (const d of decoded) if (d) this.index.addFile(d.f, d.packs);
+  }
+
+  /** Reads the index files unless they were read already (a repository opened with `index: false`). */
+  async ensureIndex(): Promise<void> {
+    if (!this.indexLoaded) await this.loadIndex();
   }
 
   /** File names under a top-level directory, without in-progress temp files. */
@@ -843,11 +876,28 @@ export class Repo implements Repository {
     return { ...meta, id, paths: [...meta.paths] };
   }
 
-  /** Decodes one snapshot file; throws AuthError when it is damaged. */
+  /**
+   * Decodes one snapshot file; throws AuthError when it is damaged. The blob list is turned into
+   * ids only when `blobs` is first read: listing snapshots needs just the metadata.
+   */
   async readSnapshot(id: string): Promise<SnapshotRecord> {
     const bytes = await this.store.read(snapshotPath(id));
     if (sha256Hex(bytes) !== id) throw new AuthError('content does not match its name');
-    const { json, blobs } = decodeSnapshot(this.snapshotKey, bytes);
+    const { json, ids } = decodeSnapshot(this.snapshotKey, bytes);
+    const meta = await this.metaOf(id, json);
+    let blobs: BlobId[] | undefined;
+    return {
+      meta,
+      json,
+      ids,
+      get blobs(): BlobId[] {
+        return (blobs ??= blobIdsOf(ids));
+      },
+    };
+  }
+
+  /** A snapshot's metadata from its JSON head (paths decrypted when they are sealed and readable). */
+  private async metaOf(id: string, json: SnapshotJson): Promise<SnapshotMeta> {
     const meta: SnapshotMeta = {
       id,
       time: json.time,
@@ -868,7 +918,7 @@ export class Repo implements Repository {
         meta.pathsHidden = true;
       }
     }
-    return { meta, blobs, json };
+    return meta;
   }
 
   async snapshotIds(): Promise<string[]> {
@@ -877,20 +927,52 @@ export class Repo implements Repository {
 
   /** All snapshots, oldest first. A damaged snapshot file raises a UserError naming it. */
   async listSnapshots(): Promise<SnapshotMeta[]> {
-    return (await this.listSnapshotRecords()).map((r) => r.meta);
-  }
-
-  async listSnapshotRecords(): Promise<SnapshotRecord[]> {
-    const out: SnapshotRecord[] = [];
-    for (const id of await this.snapshotIds()) {
+    const cache = this.snapshotCache;
+    if (!cache) return (await this.listSnapshotRecords()).map((r) => r.meta);
+    const ids = await this.snapshotIds();
+    const cached = cache.load();
+    const fresh = await this.readSnapshots(ids.filter((id) => !cached.has(id)));
+    const heads = new Map<string, SnapshotJson>();
+    for (const id of ids) {
+      const json = cached.get(id);
+      if (json) heads.set(id, json);
+    }
+    for (const r of fresh) heads.set(r.meta.id, r.json);
+    if (fresh.length > 0 || heads.size !== cached.size) cache.save(heads);
+    const out: SnapshotMeta[] = [];
+    for (const [id, json] of heads) {
       try {
-        out.push(await this.readSnapshot(id));
+        out.push(await this.metaOf(id, json));
       } catch (err) {
         if (err instanceof UserError) throw err;
         throw damaged(this.store, snapshotPath(id), (err as Error).message);
       }
     }
+    return out.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  }
+
+  async listSnapshotRecords(): Promise<SnapshotRecord[]> {
+    const out = await this.readSnapshots(await this.snapshotIds());
     return out.sort((a, b) => a.meta.time.localeCompare(b.meta.time) || a.meta.id.localeCompare(b.meta.id));
+  }
+
+  /** Reads snapshot files, a few at a time; the first damaged one (in the given order) raises a UserError. */
+  private async readSnapshots(ids: string[]): Promise<SnapshotRecord[]> {
+    // A few reads at a time: a remote store's latency, not the decoding, is what they wait on.
+    const settled: PromiseSettledResult<SnapshotRecord>[] = [];
+    for (let i = 0; i < ids.length; i += SNAPSHOT_READS) {
+      settled.push(
+        ...(await Promise.allSettled(ids.slice(i, i + SNAPSHOT_READS).map((id) => this.readSnapshot(id)))),
+      );
+    }
+    const out: SnapshotRecord[] = [];
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') return out.push(r.value);
+      const err = r.reason as Error;
+      if (err instanceof UserError) throw err;
+      throw damaged(this.store, snapshotPath(ids[i]!), err.message);
+    });
+    return out;
   }
 
   /** Full id or a unique prefix (at least 4 hex digits), or `latest`. */
@@ -929,6 +1011,9 @@ export class Repo implements Repository {
   async loadSnapshot(idOrPrefix: string): Promise<SnapshotMeta> {
     const id = await this.resolveSnapshotId(idOrPrefix);
     try {
+      // The cached head spares reading the whole file, whose blob list may be tens of MB.
+      const cached = this.snapshotCache?.load().get(id);
+      if (cached) return await this.metaOf(id, cached);
       return (await this.readSnapshot(id)).meta;
     } catch (err) {
       if (err instanceof UserError) throw err;

@@ -89,6 +89,30 @@ describe('prune and forget', () => {
     }
   });
 
+  test('a repository opened without its index lists snapshots, and prune reads the index before it frees', async () => {
+    const t = tempDir();
+    try {
+      const dir = join(t.dir, 'repo');
+      const { repo } = await initRepository(dir, { password: PASSWORD, scrypt: FAST_SCRYPT });
+      const shared = noise('shared', 200_000);
+      const s1 = await snapshotOf(repo, [shared, noise('old-only', 1_000_000)]);
+      const s2 = await snapshotOf(repo, [shared]);
+      const light = await openRepository(dir, { password: PASSWORD, index: false });
+      assert.equal(light.index.blobCount, 0, 'no index read on open');
+      assert.deepEqual(
+        (await light.listSnapshots()).map((s) => s.id),
+        [s1.id, s2.id],
+      );
+      await forgetSnapshots(light, [s1.id]);
+      const rep = await prune(light);
+      assert.ok(rep.bytesFreed >= 1_000_000, `freed ${rep.bytesFreed}`);
+      assert.deepEqual(Buffer.from(await light.loadBlob(s2.ids[0]!)), shared);
+      assert.equal(await assertConsistent(dir), 1);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   test('prune refuses when a snapshot is damaged, since it cannot know what is used', async () => {
     const t = tempDir();
     try {
