@@ -62,8 +62,8 @@ export function subkey(secret: Uint8Array, label: string): Buffer {
   return createHmac('sha256', secret).update(`nightshift/${label}`).digest();
 }
 
-export function compress(data: Uint8Array): Buffer {
-  return zstdCompress(data, { compressionLevel: ZSTD_LEVEL });
+export function compress(data: Uint8Array, level = ZSTD_LEVEL): Buffer {
+  return zstdCompress(data, { compressionLevel: level });
 }
 
 export function decompress(data: Uint8Array): Buffer {

@@ -847,8 +847,10 @@ export class Repo implements Repository {
   ): Promise<SnapshotMeta> {
     // Packs and index first: a snapshot must never point at blobs that are not durable.
     await this.flush();
-    const blobs = new Set(referencedBlobs);
-    blobs.add(meta.tree);
+    // The caller's set is used as it is (a million-file snapshot references a million blobs).
+    const given: ReadonlySet<BlobId> =
+      referencedBlobs instanceof Set ? (referencedBlobs as Set<BlobId>) : new Set(referencedBlobs);
+    const blobs = given.has(meta.tree) ? given : new Set(given).add(meta.tree);
     for (const b of blobs) {
       if (!this.index.has(b))
         throw new Error(`snapshot references blob ${b.slice(0, 16)} that is not in the repository`);

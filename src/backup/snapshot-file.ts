@@ -28,6 +28,7 @@ export interface SnapshotJson {
 }
 
 const AAD = Buffer.from(MAGIC.snapshot);
+const SNAPSHOT_ZSTD_LEVEL = 1;
 
 export function encodeSnapshot(
   key: Uint8Array,
@@ -35,12 +36,18 @@ export function encodeSnapshot(
   blobs: Iterable<BlobId>,
 ): { id: string; bytes: Buffer } {
   const head = Buffer.from(JSON.stringify(json));
-  const ids: Buffer[] = [];
-  for (const b of new Set(blobs)) ids.push(Buffer.from(b, 'hex'));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(head.length);
-  const plain = Buffer.concat([len, head, ...ids]);
-  const bytes = Buffer.concat([AAD, seal(key, compress(plain), AAD)]);
+  const unique = blobs instanceof Set ? (blobs as ReadonlySet<BlobId>) : new Set(blobs);
+  // One buffer, the ids written into it: a buffer per id cost a million allocations.
+  const plain = Buffer.allocUnsafe(4 + head.length + 32 * unique.size);
+  plain.writeUInt32LE(head.length, 0);
+  head.copy(plain, 4);
+  let o = 4 + head.length;
+  for (const b of unique) {
+    if (plain.write(b, o, 32, 'hex') !== 32) throw new Error(`not a blob id: ${b.slice(0, 16)}`);
+    o += 32;
+  }
+  // The ids are MACs and do not compress: the fast level spares ~10x the time on a long list.
+  const bytes = Buffer.concat([AAD, seal(key, compress(plain, SNAPSHOT_ZSTD_LEVEL), AAD)]);
   return { id: sha256Hex(bytes), bytes };
 }
 
