@@ -875,6 +875,8 @@ export class Repo implements Repository {
     }
     const { id, bytes } = encodeSnapshot(this.snapshotKey, json, blobs);
     await this.store.write(snapshotPath(id), bytes);
+    // The next listing then need not read back the file just written (tens of MB for a million files).
+    this.snapshotCache?.add(id, json);
     return { ...meta, id, paths: [...meta.paths] };
   }
 

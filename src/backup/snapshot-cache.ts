@@ -41,6 +41,13 @@ export class SnapshotCache {
     }
   }
 
+  /** Adds the head of a snapshot this host just wrote. */
+  add(id: string, json: SnapshotJson): void {
+    const entries = this.load();
+    entries.set(id, json);
+    this.save(entries);
+  }
+
   /** Replaces the cache (written aside, then renamed: a reader never sees half a file). */
   save(entries: Map<string, SnapshotJson>): void {
     try {

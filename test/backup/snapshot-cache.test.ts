@@ -28,8 +28,15 @@ test('listing through the snapshot cache sees new and forgotten snapshots, and i
 
     const s3 = await snapshotOf(repo, [noise('c', 1000)]);
     assert.deepEqual(await ids(), [s1.id, s2.id, s3.id], 'a new snapshot is read and added');
+    const writer = await openRepository(dir, { password: PASSWORD, snapshotCache: cacheFile });
+    const s4 = await snapshotOf(writer, [noise('d', 1000)]);
+    assert.ok(
+      readFileSync(cacheFile, 'utf8').includes(s4.id),
+      'a snapshot written here is cached as it is written',
+    );
+    assert.deepEqual(await ids(), [s1.id, s2.id, s3.id, s4.id]);
     await forgetSnapshots(repo, [s1.id]);
-    assert.deepEqual(await ids(), [s2.id, s3.id], 'a forgotten snapshot is gone from the listing');
+    assert.deepEqual(await ids(), [s2.id, s3.id, s4.id], 'a forgotten snapshot is gone from the listing');
 
     // A cache edited to claim another root tree is not believed.
     const f = JSON.parse(readFileSync(cacheFile, 'utf8')) as { body: string };
