@@ -74,6 +74,8 @@ type ReadResult = { entry: BlobEntry; r: { plain: Uint8Array } | { error: UserEr
 const PACKS_PER_INDEX = 64;
 /** Packs being written concurrently; bounds memory to about this many times PACK_TARGET_SIZE. */
 const MAX_PACK_WRITES = 2;
+/** Index files read ahead of the one being decoded when a repository opens. */
+const INDEX_READS_AHEAD = 8;
 /** Smaller blobs (trees, file tails) are sealed inline: a worker round trip would cost more. */
 const WORKER_MIN_BYTES = 16 * 1024;
 /** readBlobs: bytes per read of a pack, and the largest gap of unneeded bytes read through. */
@@ -466,20 +468,30 @@ export class Repo implements Repository {
    */
   async loadIndex(): Promise<void> {
     const files = await this.listFiles(DIRS.index);
-    const decoded = await Promise.all(
-      files.map(async (f) => {
-        const path = `${DIRS.index}/${f}`;
-        try {
-          const bytes = await this.store.read(path);
-          if (sha256Hex(bytes) !== f) throw new AuthError('content does not match its name');
-          return { f, ...decodeIndex(this.indexKey, bytes) };
-        } catch (err) {
-          this.damagedIndex.push({ file: path, why: (err as Error).message });
-          return null;
-        }
-      }),
-    );
-    for (const d of decoded) if (d) this.index.addFile(d.f, d.packs);
+    const read = async (f: string): Promise<{ f: string; bytes?: Uint8Array; err?: unknown }> => {
+      try {
+        return { f, bytes: await this.store.read(`${DIRS.index}/${f}`) };
+      } catch (err) {
+        return { f, err };
+      }
+    };
+    // A few reads ahead, but one file decoded at a time and added in listing order: the decoded
+    // entries (one object per blob) are garbage as soon as the compact index holds them.
+    const ahead: (Promise<{ f: string; bytes?: Uint8Array; err?: unknown }> | undefined)[] = files
+      .slice(0, INDEX_READS_AHEAD)
+      .map(read);
+    for (let i = 0; i < files.length; i++) {
+      const r = await ahead[i]!;
+      ahead[i] = undefined;
+      if (i + INDEX_READS_AHEAD < files.length) ahead.push(read(files[i + INDEX_READS_AHEAD]!));
+      try {
+        if (r.bytes === undefined) throw r.err;
+        if (sha256Hex(r.bytes) !== r.f) throw new AuthError('content does not match its name');
+        this.index.addFile(r.f, decodeIndex(this.indexKey, r.bytes).packs);
+      } catch (err) {
+        this.damagedIndex.push({ file: `${DIRS.index}/${r.f}`, why: (err as Error).message });
+      }
+    }
   }
 
   /** File names under a top-level directory, without in-progress temp files. */
