@@ -43,6 +43,7 @@ import {
   PackBuilder,
   blobAad,
   decryptBlob,
+  dropSpareBuffers,
   encryptBlob,
   headerLength,
   openHeader,
@@ -587,13 +588,16 @@ export class Repo implements Repository {
 
   /** Finishes a builder and writes it in the background (bounded); used by prune too. */
   async writePack(packer: PackBuilder): Promise<{ id: string; entries: BlobEntry[] }> {
-    const { id, bytes, entries } = packer.finish(this.headerKey);
+    const { id, bytes, entries, release } = packer.finish(this.headerKey);
     const ids = entries.map((e) => e.id);
+    const size = bytes.length;
     const w: PackWrite = {
       ids,
       done: this.store.write(packPath(id), bytes).then(
         () => {
-          const p = { id, size: bytes.length, blobs: entries };
+          // Written: the buffer serves the next pack (not after a failed write, which may still hold it).
+          release();
+          const p = { id, size, blobs: entries };
           this.index.addPack(p);
           this.unindexed.push(p);
           for (const b of ids) this.pending.delete(b);
@@ -634,6 +638,7 @@ export class Repo implements Repository {
   async flush(): Promise<void> {
     await this.flushPacks();
     await this.writeIndex();
+    dropSpareBuffers();
   }
 
   /** Writes buffered blobs as packs without writing an index (what an interrupted backup leaves). */
