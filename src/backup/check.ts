@@ -205,7 +205,7 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
     );
   }
 
-  // read data: packs are read whole and their blobs opened on the worker threads, a few packs at once
+  // read data: packs are read in spans and their blobs opened on the worker threads, two packs at once
   if (readData) {
     const packs = [...repo.index.packs.keys()].filter((p) => present.has(p));
     const chosen = samplePacks(packs, subset);
