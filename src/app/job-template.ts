@@ -8,12 +8,20 @@
  *   {{#each (where agents "reset_cycle")}}- {{name}}: write CONTINUATION.md
  *   {{/each}}
  */
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
+import type HandlebarsNs from 'handlebars';
 import { UserError } from '../domain/errors.ts';
 
-const hb = Handlebars.create();
+// Loaded on the first template: Handlebars is ~10 MiB of memory that most commands never need.
+let instance: typeof HandlebarsNs | undefined;
+function handlebars(): typeof HandlebarsNs {
+  if (instance) return instance;
+  const hb = (createRequire(import.meta.url)('handlebars') as typeof HandlebarsNs).create();
+  hb.registerHelper('where', where);
+  return (instance = hb);
+}
 
-hb.registerHelper('where', (collection: unknown, flag: unknown) => {
+function where(collection: unknown, flag: unknown): Array<Record<string, unknown>> {
   if (typeof flag !== 'string')
     throw new Error('where: give the name of a flag, e.g. (where agents "reset_cycle")');
   const entries: Array<[string, unknown]> = Array.isArray(collection)
@@ -24,13 +32,13 @@ hb.registerHelper('where', (collection: unknown, flag: unknown) => {
   return entries
     .filter(([, v]) => typeof v === 'object' && v !== null && (v as Record<string, unknown>)[flag] === true)
     .map(([k, v]) => ({ name: k, ...(v as Record<string, unknown>) }));
-});
+}
 
 /** Renders one string; a string without `{{` is returned as it is. */
 export function renderString(text: string, context: Record<string, unknown>): string {
   if (!text.includes('{{')) return text;
   try {
-    return hb.compile(text, { strict: true, noEscape: true })(context);
+    return handlebars().compile(text, { strict: true, noEscape: true })(context);
   } catch (err) {
     const msg = (err as Error).message.replace(/ in \[object Object\]/, '').split('\n')[0]!;
     throw new UserError(`template: ${msg}`, {

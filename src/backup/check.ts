@@ -3,7 +3,7 @@
  * Problems are collected, not thrown, into a report the CLI prints or emits as JSON. Every
  * message names the file it concerns.
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { parseConfig, verifyConfig } from './config.ts';
 import type { BlobWorkerPool, RangeBlob } from './blob-workers.ts';
@@ -11,7 +11,7 @@ import { Semaphore } from './semaphore.ts';
 import { sha256Hex } from './crypto.ts';
 import { CONFIG_FILE, DIRS, TEMP_PREFIX } from './format.ts';
 import { isAgeFile, parsePassphraseKeyFile } from './keys.ts';
-import { decryptBlob, headerLength, openHeader, packPath, fromPacked, type BlobEntry } from './pack.ts';
+import { decryptBlob, packPath, fromPacked, type BlobEntry } from './pack.ts';
 import type { BlobId } from './ports.ts';
 import { READ_NEEDS_IDENTITY, type Repo } from './repository.ts';
 import { RawIdSet, snapshotPath } from './snapshot-file.ts';
@@ -207,7 +207,7 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
     );
   }
 
-  // read data: packs are read whole and their blobs opened on the worker threads, a few packs at once
+  // read data: packs are read in spans and their blobs opened on the worker threads, two packs at once
   if (readData) {
     const packs = [...repo.index.packs.keys()].filter((p) => present.has(p));
     const chosen = samplePacks(packs, subset);
@@ -314,14 +314,14 @@ async function walkTrees(
   }
 }
 
-/** Blobs in offset order, grouped into contiguous ranges of at most CHECK_RANGE bytes. */
+/** Blobs in offset order, grouped into ranges of one key slot and at most CHECK_RANGE bytes. */
 function rangesOf(blobs: BlobEntry[]): BlobEntry[][] {
   const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
   const out: BlobEntry[][] = [];
   let cur: BlobEntry[] = [];
   for (const b of sorted) {
     const first = cur[0];
-    if (first && b.offset + b.length - first.offset > CHECK_RANGE) {
+    if (first && (b.slot !== first.slot || b.offset + b.length - first.offset > CHECK_RANGE)) {
       out.push(cur);
       cur = [];
     }
@@ -333,7 +333,12 @@ function rangesOf(blobs: BlobEntry[]): BlobEntry[][] {
 
 const CHECK_RANGE = 2 * 1024 * 1024;
 
-/** Reads one whole pack, checks its name, and opens and verifies every blob its header lists. */
+/**
+ * Reads one pack in order, in spans of about CHECK_RANGE bytes, hashing it to check its name, and
+ * opens and verifies every blob its header lists. Each span is moved to a worker as it was read
+ * (no copy), and at most `ranges` spans are held at once: memory stays at a few spans, whatever
+ * the pack size (a whole pack per read held 2 x 16 MiB plus copies of its ranges).
+ */
 async function readPackData(
   repo: Repo,
   id: string,
@@ -343,69 +348,93 @@ async function readPackData(
   err: (file: string | undefined, message: string) => void,
 ): Promise<void> {
   const file = packPath(id);
+  const opening: Promise<void>[] = [];
   try {
-    const bytes = await repo.store.read(file);
-    counts.packsRead++;
-    counts.bytesRead += bytes.length;
-    if (sha256Hex(bytes) !== id) {
-      err(file, `pack ${file} is damaged: content does not match its name`);
-    }
-    const hlen = headerLength(bytes);
-    const h = openHeader(repo.headerKey, bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4));
-    const bySlot = new Map<number, BlobEntry[]>();
-    for (const pe of h.blobs) {
-      const b = fromPacked(pe, id);
-      const list = bySlot.get(b.slot) ?? [];
-      list.push(b);
-      bySlot.set(b.slot, list);
-    }
+    const size = await repo.store.size(file);
+    const h = await repo.readPackHeader(id);
+    const blobs = h.blobs.map((pe) => fromPacked(pe, id));
+    const keys = new Map<number, Promise<Buffer>>();
+    const keyOf = (slot: number): Promise<Buffer> => {
+      let k = keys.get(slot);
+      if (!k) {
+        const s = h.slots[slot];
+        k = s ? repo.unwrapSlot(s) : Promise.reject(new Error(`pack header has no key slot ${slot}`));
+        k.catch(() => undefined);
+        keys.set(slot, k);
+      }
+      return k;
+    };
     const blobErr = (b: BlobEntry, why: string): void =>
       err(file, `pack ${file}: blob ${b.id.slice(0, 16)} is damaged: ${why}`);
-    for (const [slot, blobs] of bySlot) {
+    const hash = createHash('sha256');
+    let pos = 0;
+    for (const group of rangesOf(blobs)) {
+      const last = group[group.length - 1]!;
+      const end = Math.max(pos, Math.min(size, last.offset + last.length));
+      await ranges.acquire();
+      let buf: Uint8Array;
+      try {
+        // From where the previous span ended, so bytes between blobs are hashed too.
+        buf = await repo.store.readRange(file, pos, end - pos);
+      } catch (e) {
+        ranges.release();
+        throw e;
+      }
+      hash.update(buf);
+      const base = pos;
+      pos = end;
       let key: Buffer;
       try {
-        key = await repo.unwrapSlot(h.slots[slot]!);
+        key = await keyOf(group[0]!.slot);
       } catch (e) {
-        for (const b of blobs) blobErr(b, (e as Error).message);
+        ranges.release();
+        for (const b of group) blobErr(b, (e as Error).message);
         continue;
       }
-      if (pool) {
-        // Ranges of a few MiB, copied and moved to the workers, a bounded number at a time: a worker
-        // then holds little more than one range (whole packs made each hold tens of MiB).
-        const opening: Promise<void>[] = [];
-        for (const group of rangesOf(blobs)) {
-          await ranges.acquire();
-          const start = group[0]!.offset;
-          const last = group[group.length - 1]!;
-          const buf = bytes.slice(start, last.offset + last.length);
-          const entries = group.map((b) => ({
-            ...b,
-            offset: b.offset - start,
-            type: b.type === 'tree' ? 1 : 0,
-          }));
-          const p = pool
-            .openRange(key, repo.keys.macKey, buf, entries as RangeBlob[], { discard: true })
-            .then(
-              (opened) =>
-                opened.forEach((o, i) => ('plain' in o ? counts.blobsRead++ : blobErr(group[i]!, o.error))),
-              (e: unknown) => group.forEach((b) => blobErr(b, (e as Error).message)),
-            )
-            .finally(() => ranges.release());
-          opening.push(p);
-        }
-        await Promise.all(opening);
-        continue;
-      }
-      for (const b of blobs) {
-        try {
-          decryptBlob(key, repo.keys.macKey, b, bytes.subarray(b.offset, b.offset + b.length));
-          counts.blobsRead++;
-        } catch (e) {
-          blobErr(b, (e as Error).message);
-        }
-      }
+      const p = openGroup(repo, group, base, buf, pool, key)
+        .then(
+          (results) => results.forEach((r, i) => (r === null ? counts.blobsRead++ : blobErr(group[i]!, r))),
+          (e: unknown) => group.forEach((b) => blobErr(b, (e as Error).message)),
+        )
+        .finally(() => ranges.release());
+      opening.push(p);
     }
+    if (pos < size) hash.update(await repo.store.readRange(file, pos, size - pos));
+    counts.packsRead++;
+    counts.bytesRead += size;
+    if (hash.digest('hex') !== id) err(file, `pack ${file} is damaged: content does not match its name`);
   } catch (e) {
     err(file, `pack ${file} is damaged: ${(e as Error).message}`);
+  } finally {
+    await Promise.all(opening);
   }
+}
+
+/**
+ * Opens the blobs of one span (`buf` starts at pack offset `base`; moved to a worker when there is
+ * one): per blob, null when it verified or why it did not.
+ */
+async function openGroup(
+  repo: Repo,
+  group: BlobEntry[],
+  base: number,
+  buf: Uint8Array,
+  pool: BlobWorkerPool | null,
+  key: Buffer,
+): Promise<(string | null)[]> {
+  if (pool) {
+    const entries = group.map((b) => ({ ...b, offset: b.offset - base, type: b.type === 'tree' ? 1 : 0 }));
+    const opened = await pool.openRange(key, repo.keys.macKey, buf, entries as RangeBlob[], {
+      discard: true,
+    });
+    return opened.map((o) => ('plain' in o ? null : o.error));
+  }
+  return group.map((b) => {
+    try {
+      decryptBlob(key, repo.keys.macKey, b, buf.subarray(b.offset - base, b.offset - base + b.length));
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  });
 }

@@ -24,13 +24,18 @@ export const PACK_TARGET_SIZE = 16 * 1024 * 1024;
 export const ZSTD_LEVEL = 3;
 export const MIN_COMPRESSION_GAIN = 1 / 32;
 
-/** scrypt parameters for new passphrase key files: N=2^16, r=8 → 64 MiB, about 0.2–0.4 s. */
+/**
+ * scrypt parameters for new passphrase key files: N=2^15, r=8, p=2 → 32 MiB, the work of
+ * N=2^16/p=1 (about 0.2–0.4 s) in half its memory. The scrypt buffer counts in every command's
+ * peak memory; restic caps its own at 60 MiB, which with r=8 also means N=2^15. Key files keep
+ * their parameters, so keys made with N=2^16 still open.
+ */
 export interface ScryptParams {
   N: number;
   r: number;
   p: number;
 }
-export const DEFAULT_SCRYPT: ScryptParams = { N: 1 << 16, r: 8, p: 1 };
+export const DEFAULT_SCRYPT: ScryptParams = { N: 1 << 15, r: 8, p: 2 };
 
 /** Locks not refreshed for this long are stale; holders refresh at a fifth of it. */
 export const LOCK_STALE_MS = 30 * 60 * 1000;

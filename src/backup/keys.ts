@@ -10,7 +10,7 @@
  */
 import { randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import type * as AgeNs from 'age-encryption';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { AuthError, KEY_BYTES, open, seal, sha256Hex } from './crypto.ts';
 import { hostname as osHostname, userInfo } from 'node:os';
@@ -161,6 +161,11 @@ export async function unlockPassphraseKeyFile(
 
 export const AGE_MAGIC = 'age-encryption.org/v1\n';
 
+/** age-encryption costs ~15 MiB of memory once loaded: only recipient repositories load it. */
+function age(): Promise<typeof AgeNs> {
+  return import('age-encryption');
+}
+
 export function isAgeFile(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.subarray(0, AGE_MAGIC.length)).toString('latin1') === AGE_MAGIC;
 }
@@ -169,6 +174,7 @@ export function isAgeFile(bytes: Uint8Array): boolean {
 export async function keygen(
   now: Date = new Date(),
 ): Promise<{ identity: string; recipient: string; fileText: string }> {
+  const { generateX25519Identity, identityToRecipient } = await age();
   const identity = await generateX25519Identity();
   const recipient = await identityToRecipient(identity);
   const fileText = `# created: ${now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${recipient}\n${identity}\n`;
@@ -214,6 +220,7 @@ export async function readIdentityFile(path: string): Promise<string[]> {
 
 /** A real age file (readable by `age -d -i`) of `plaintext` for the recipients. */
 export async function ageEncrypt(recipients: string[], plaintext: Uint8Array): Promise<Uint8Array> {
+  const { Encrypter } = await age();
   const e = new Encrypter();
   for (const r of recipients) e.addRecipient(r);
   return e.encrypt(plaintext);
@@ -221,6 +228,7 @@ export async function ageEncrypt(recipients: string[], plaintext: Uint8Array): P
 
 /** Decrypts an age file; null when none of the identities is a recipient. Throws AuthError on damage. */
 export async function ageDecrypt(identities: string[], file: Uint8Array): Promise<Uint8Array | null> {
+  const { Decrypter } = await age();
   const d = new Decrypter();
   for (const i of identities) d.addIdentity(i);
   try {

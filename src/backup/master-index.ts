@@ -2,21 +2,66 @@
  * The in-memory union of all index files: blob id → location, and pack → blobs. A blob stored in
  * several packs (concurrent writers, an interrupted prune) keeps its first location; all packs
  * stay known so prune can account for them.
+ *
+ * Memory: no object per blob. Each listed blob is one row of typed arrays (32-byte id, pack
+ * number, offset, sealed and plain length, key slot, flags: 51 bytes) plus 4 to 8 bytes of an
+ * open-addressing hash table keyed by the id's first bytes (ids are HMACs, so they are uniform):
+ * about 60 bytes per blob, against ~250 for a Map of objects with hex-string ids. `BlobEntry`
+ * objects are built on demand by `get`, `allBlobs` and the `packs` view, and not kept.
  */
 import type { BlobId } from './ports.ts';
 import type { BlobEntry } from './pack.ts';
 import type { IndexPack } from './index-file.ts';
 
+const ID_BYTES = 32;
+const HEX_ID = /^[0-9a-f]{64}$/;
+const TREE = 1;
+const COMPRESSED = 2;
+const U32_MAX = 0xffffffff;
+
+/** A pack as listed by the first index file that named it: its rows are `start` to `end`. */
+interface PackRow {
+  no: number;
+  size: number;
+  start: number;
+  end: number;
+}
+
 export class MasterIndex {
-  private readonly blobs = new Map<BlobId, BlobEntry>();
-  readonly packs = new Map<string, IndexPack>();
+  /** Rows: every listed blob, duplicates included, in the order they were added. */
+  private rows = 0;
+  private ids = new Uint8Array(0);
+  private packNo = new Uint32Array(0);
+  private offset = new Uint32Array(0);
+  private length = new Uint32Array(0);
+  private rawLength = new Uint32Array(0);
+  private slot = new Uint16Array(0);
+  private flags = new Uint8Array(0);
+  /** Hash table of row + 1 (0 = empty) for the first row of each distinct id. */
+  private table = new Uint32Array(0);
+  private distinct = 0;
+  private readonly packIds: string[] = [];
+  private readonly packRows = new Map<string, PackRow>();
+  /** Pack id → the pack with its blobs, built on each access. */
+  readonly packs: ReadonlyMap<string, IndexPack> = new PackView(this.packRows, (r, id) => this.packOf(r, id));
   /** Index file id → pack ids it lists. */
   readonly files = new Map<string, string[]>();
+  private readonly scratch = Buffer.alloc(ID_BYTES);
 
   /** Forgets everything (before re-reading the index files, e.g. after prune). */
   clear(): void {
-    this.blobs.clear();
-    this.packs.clear();
+    this.rows = 0;
+    this.distinct = 0;
+    this.ids = new Uint8Array(0);
+    this.packNo = new Uint32Array(0);
+    this.offset = new Uint32Array(0);
+    this.length = new Uint32Array(0);
+    this.rawLength = new Uint32Array(0);
+    this.slot = new Uint16Array(0);
+    this.flags = new Uint8Array(0);
+    this.table = new Uint32Array(0);
+    this.packIds.length = 0;
+    this.packRows.clear();
     this.files.clear();
   }
 
@@ -29,35 +74,189 @@ export class MasterIndex {
   }
 
   addPack(p: IndexPack): void {
-    if (!this.packs.has(p.id)) this.packs.set(p.id, p);
-    for (const b of p.blobs) if (!this.blobs.has(b.id)) this.blobs.set(b.id, b);
+    const known = this.packRows.get(p.id);
+    if (known) {
+      // A pack listed twice keeps its first listing; only blobs not known yet are added.
+      for (const b of p.blobs) if (!this.has(b.id)) this.addRow(b, known.no);
+      return;
+    }
+    const no = this.packIds.push(p.id) - 1;
+    this.reserve(this.rows + p.blobs.length);
+    const start = this.rows;
+    for (const b of p.blobs) this.addRow(b, no);
+    this.packRows.set(p.id, { no, size: p.size, start, end: this.rows });
   }
 
   has(id: BlobId): boolean {
-    return this.blobs.has(id);
+    return this.find(id) >= 0;
   }
 
   get(id: BlobId): BlobEntry | undefined {
-    return this.blobs.get(id);
+    const r = this.find(id);
+    return r < 0 ? undefined : this.entry(r, id);
   }
 
   /** Every location of a blob (usually one). */
   locations(id: BlobId): BlobEntry[] {
-    const first = this.blobs.get(id);
-    if (!first) return [];
-    const out = [first];
-    for (const p of this.packs.values()) {
-      if (p.id === first.pack) continue;
-      for (const b of p.blobs) if (b.id === id) out.push(b);
+    const first = this.find(id);
+    if (first < 0) return [];
+    const out = [this.entry(first, id)];
+    const key = this.scratch;
+    for (let r = 0; r < this.rows; r++) {
+      if (r === first || this.packNo[r] === this.packNo[first]) continue;
+      if (key.compare(this.ids, r * ID_BYTES, r * ID_BYTES + ID_BYTES) === 0) out.push(this.entry(r, id));
     }
     return out;
   }
 
   get blobCount(): number {
-    return this.blobs.size;
+    return this.distinct;
   }
 
-  allBlobs(): IterableIterator<BlobEntry> {
-    return this.blobs.values();
+  /** Each distinct blob once, at its first location. */
+  *allBlobs(): IterableIterator<BlobEntry> {
+    for (let r = 0; r < this.rows; r++) {
+      const id = this.idAt(r);
+      if (this.find(id) === r) yield this.entry(r, id);
+    }
+  }
+
+  private packOf(p: PackRow, id: string): IndexPack {
+    const blobs: BlobEntry[] = [];
+    for (let r = p.start; r < p.end; r++) blobs.push(this.entry(r, this.idAt(r)));
+    return { id, size: p.size, blobs };
+  }
+
+  private idAt(r: number): BlobId {
+    return Buffer.from(this.ids.buffer, this.ids.byteOffset + r * ID_BYTES, ID_BYTES).toString('hex');
+  }
+
+  private entry(r: number, id: BlobId): BlobEntry {
+    const f = this.flags[r]!;
+    return {
+      id,
+      type: f & TREE ? 'tree' : 'data',
+      pack: this.packIds[this.packNo[r]!]!,
+      offset: this.offset[r]!,
+      length: this.length[r]!,
+      rawLength: this.rawLength[r]!,
+      compressed: (f & COMPRESSED) !== 0,
+      slot: this.slot[r]!,
+    };
+  }
+
+  /** The row of `id`'s first location, or -1. Leaves the id's bytes in `scratch`. */
+  private find(id: BlobId): number {
+    if (this.distinct === 0 || id.length !== 64 || !HEX_ID.test(id)) return -1;
+    const key = this.scratch;
+    key.write(id, 'hex');
+    const mask = this.table.length - 1;
+    for (let h = key.readUInt32LE(0) & mask; ; h = (h + 1) & mask) {
+      const v = this.table[h]!;
+      if (v === 0) return -1;
+      const r = v - 1;
+      if (key.compare(this.ids, r * ID_BYTES, r * ID_BYTES + ID_BYTES) === 0) return r;
+    }
+  }
+
+  private addRow(b: BlobEntry, pack: number): void {
+    if (!HEX_ID.test(b.id)) throw new Error('malformed blob entry');
+    for (const n of [b.offset, b.length, b.rawLength]) {
+      if (!Number.isInteger(n) || n < 0 || n > U32_MAX) throw new Error('malformed blob entry');
+    }
+    if (!Number.isInteger(b.slot) || b.slot < 0 || b.slot > 0xffff) throw new Error('malformed blob entry');
+    this.reserve(this.rows + 1);
+    const r = this.rows++;
+    this.ids.set(Buffer.from(b.id, 'hex'), r * ID_BYTES);
+    this.packNo[r] = pack;
+    this.offset[r] = b.offset;
+    this.length[r] = b.length;
+    this.rawLength[r] = b.rawLength;
+    this.slot[r] = b.slot;
+    this.flags[r] = (b.type === 'tree' ? TREE : 0) | (b.compressed ? COMPRESSED : 0);
+    if (this.find(b.id) >= 0) return;
+    // At most half full, so probes stay short: 2 to 4 table slots per distinct blob.
+    if ((this.distinct + 1) * 2 > this.table.length) this.rehash(Math.max(1024, this.table.length * 2));
+    this.insert(r);
+    this.distinct++;
+  }
+
+  private insert(r: number): void {
+    const mask = this.table.length - 1;
+    const o = r * ID_BYTES;
+    let h =
+      (this.ids[o]! | (this.ids[o + 1]! << 8) | (this.ids[o + 2]! << 16) | (this.ids[o + 3]! << 24)) & mask;
+    while (this.table[h] !== 0) h = (h + 1) & mask;
+    this.table[h] = r + 1;
+  }
+
+  private rehash(size: number): void {
+    const old = this.table;
+    this.table = new Uint32Array(size);
+    for (const v of old) if (v !== 0) this.insert(v - 1);
+  }
+
+  /** Grows the row arrays by half again (at least to `n` rows). */
+  private reserve(n: number): void {
+    const cap = this.packNo.length;
+    if (n <= cap) return;
+    const next = Math.max(n, 1024, Math.ceil(cap * 1.5));
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array>(
+      a: T,
+      make: (n: number) => T,
+      per = 1,
+    ): T => {
+      const b = make(next * per);
+      b.set(a);
+      return b;
+    };
+    this.ids = grow(this.ids, (k) => new Uint8Array(k), ID_BYTES);
+    this.packNo = grow(this.packNo, (k) => new Uint32Array(k));
+    this.offset = grow(this.offset, (k) => new Uint32Array(k));
+    this.length = grow(this.length, (k) => new Uint32Array(k));
+    this.rawLength = grow(this.rawLength, (k) => new Uint32Array(k));
+    this.slot = grow(this.slot, (k) => new Uint16Array(k));
+    this.flags = grow(this.flags, (k) => new Uint8Array(k));
+  }
+}
+
+/** The packs as a read-only map whose values are built when asked for. */
+class PackView implements ReadonlyMap<string, IndexPack> {
+  constructor(
+    private readonly rows: Map<string, PackRow>,
+    private readonly build: (r: PackRow, id: string) => IndexPack,
+  ) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  has(id: string): boolean {
+    return this.rows.has(id);
+  }
+
+  get(id: string): IndexPack | undefined {
+    const r = this.rows.get(id);
+    return r ? this.build(r, id) : undefined;
+  }
+
+  keys(): MapIterator<string> {
+    return this.rows.keys();
+  }
+
+  *values(): MapIterator<IndexPack> {
+    for (const [id, r] of this.rows) yield this.build(r, id);
+  }
+
+  *entries(): MapIterator<[string, IndexPack]> {
+    for (const [id, r] of this.rows) yield [id, this.build(r, id)];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, IndexPack]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: IndexPack, key: string, map: ReadonlyMap<string, IndexPack>) => void): void {
+    for (const [id, p] of this.entries()) fn(p, id, this);
   }
 }

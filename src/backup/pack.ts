@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { AuthError, KEY_BYTES, decompress, hmacHex, open, seal, sha256Hex } from './crypto.ts';
 import { compressIfWorth } from './compression.ts';
 import type { BlobId, BlobType } from './ports.ts';
+import { PACK_TARGET_SIZE } from './format.ts';
 
 export interface BlobEntry {
   id: BlobId;
@@ -144,10 +145,32 @@ export function openHeader(headerKey: Uint8Array, sealedHeader: Uint8Array): Pac
   return h;
 }
 
-/** Accumulates sealed blobs for one pack; `finish` lays out the file and names it. */
+/** A pack buffer's usual size: the target plus room for the blobs that join a detached pack. */
+const PACK_BUFFER_BYTES = PACK_TARGET_SIZE + 4 * 1024 * 1024;
+/** At most this many pack buffers wait for reuse. */
+const SPARE_BUFFERS = 4;
+const spareBuffers: Buffer[] = [];
+
+/**
+ * Forgets the spare pack buffers (after a backup, so an idle process does not keep them). Written
+ * packs hand their buffer back for the next pack: a buffer dropped after each pack lives until a
+ * full garbage collection, which V8 runs only after tens of MiB of such memory.
+ */
+export function dropSpareBuffers(): void {
+  spareBuffers.length = 0;
+}
+
+function spare(buf: Buffer): void {
+  if (buf.length === PACK_BUFFER_BYTES && spareBuffers.length < SPARE_BUFFERS) spareBuffers.push(buf);
+}
+
+/**
+ * Accumulates sealed blobs for one pack, copied into one buffer as they come (no second copy of
+ * the pack when it is finished); `finish` lays out the file and names it.
+ */
 export class PackBuilder {
   readonly key: Buffer;
-  private parts: Buffer[] = [];
+  private buf: Buffer | null = null;
   private entries: Omit<BlobEntry, 'pack'>[] = [];
   private slots: KeySlot[] = [];
   size = 0;
@@ -173,8 +196,21 @@ export class PackBuilder {
     slot = 0,
   ): void {
     this.entries.push({ id, type, offset: this.size, length: sealed.length, rawLength, compressed, slot });
-    this.parts.push(sealed);
-    this.size += sealed.length;
+    this.append(sealed);
+  }
+
+  private append(bytes: Uint8Array): void {
+    const need = this.size + bytes.length;
+    // Not zero-filled, so a buffer's pages cost memory only once bytes are written to them.
+    this.buf ??= spareBuffers.pop() ?? Buffer.allocUnsafeSlow(PACK_BUFFER_BYTES);
+    if (need > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.size);
+      spare(this.buf);
+      this.buf = bigger;
+    }
+    this.buf.set(bytes, this.size);
+    this.size = need;
   }
 
   add(type: BlobType, id: BlobId, plaintext: Uint8Array): { storedBytes: number } {
@@ -191,14 +227,21 @@ export class PackBuilder {
     return this.slots.length - 1;
   }
 
-  finish(headerKey: Uint8Array): { id: string; bytes: Buffer; entries: BlobEntry[] } {
+  /**
+   * The pack file, its id and entries. `release` (once `bytes` is written and no longer used)
+   * hands the buffer to the next pack.
+   */
+  finish(headerKey: Uint8Array): { id: string; bytes: Buffer; entries: BlobEntry[]; release: () => void } {
     const header = sealHeader(headerKey, { v: 1, slots: this.slots, blobs: this.entries.map(toPacked) });
     const len = Buffer.alloc(4);
     len.writeUInt32LE(header.length);
-    const bytes = Buffer.concat([...this.parts, header, len]);
+    this.append(header);
+    this.append(len);
+    const buf = this.buf!;
+    const bytes = buf.subarray(0, this.size);
+    this.buf = null;
     const id = sha256Hex(bytes);
     const entries = this.entries.map((e) => ({ ...e, pack: id }));
-    this.parts = [];
-    return { id, bytes, entries };
+    return { id, bytes, entries, release: () => spare(buf) };
   }
 }

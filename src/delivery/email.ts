@@ -5,7 +5,6 @@
  * connection trouble are temporary, 5xx replies (bad login, unknown recipient) are not.
  */
 import { readFile } from 'node:fs/promises';
-import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Channel, DeliveryResult, Notification, SendOptions } from './channel.ts';
 import type { EmailChannelConfig, EmailSecurity } from '../config/channel-config.ts';
@@ -113,6 +112,8 @@ export class EmailChannel implements Channel {
     const options = smtpOptions(c, { password, ca, timeoutMs: this.deps.timeoutMs });
     const message = emailMessage(n, c.subjectPrefix);
 
+    // Loaded on first use: nodemailer is ~15 MiB of memory that commands without email never need.
+    const { default: nodemailer } = await import('nodemailer');
     const result = await withRetry(
       async () => {
         const transport = nodemailer.createTransport(options);

@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import nodemailer from 'nodemailer';
 import type { ChannelConfig } from '../config/channel-config.ts';
 import { DEFAULT_TIMEOUT_MS } from './deps.ts';
 import { smtpOptions } from './email.ts';
@@ -68,6 +67,7 @@ export async function probeChannel(config: ChannelConfig, deps: ProbeDeps): Prom
       case 'email': {
         const password = config.password === undefined ? undefined : await secret(config.password);
         const ca = config.caFile === undefined ? undefined : await readFile(config.caFile);
+        const { default: nodemailer } = await import('nodemailer');
         const transport = nodemailer.createTransport(smtpOptions(config, { password, ca, timeoutMs }));
         try {
           await transport.verify();

@@ -15,12 +15,26 @@ describe('keys', () => {
       await initRepository(dir, { password: PASSWORD });
       const [name] = readdirSync(join(dir, 'keys'));
       const file = JSON.parse(readFileSync(join(dir, 'keys', name!), 'utf8')) as {
-        kdf: { N: number; r: number };
+        kdf: { N: number; r: number; p: number };
       };
-      assert.equal(128 * file.kdf.N * file.kdf.r, 64 * 1024 * 1024, 'scrypt uses 64 MiB');
+      // As much memory as restic's scrypt (it caps its own at 60 MiB), the work of N=2^16.
+      assert.equal(128 * file.kdf.N * file.kdf.r, 32 * 1024 * 1024, 'scrypt uses 32 MiB');
+      assert.equal(file.kdf.N * file.kdf.p, 1 << 16, 'scrypt does the work of N=2^16');
       assert.ok(!readFileSync(join(dir, 'keys', name!), 'utf8').includes(PASSWORD));
       const repo = await openRepository(dir, { password: PASSWORD });
       assert.equal(repo.keyId, name);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  test('a key file made with the earlier default (N=2^16, p=1) still opens', async () => {
+    const t = tempDir();
+    try {
+      const dir = join(t.dir, 'repo');
+      await initRepository(dir, { password: PASSWORD, scrypt: { N: 1 << 16, r: 8, p: 1 } });
+      const repo = await openRepository(dir, { password: PASSWORD });
+      assert.ok(repo.keyId);
     } finally {
       t.cleanup();
     }

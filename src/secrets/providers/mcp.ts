@@ -4,9 +4,9 @@
  * agent host keeps its backup key out of the agent's reach: the key lives behind a server that
  * fetches it from a vault, and nightshift asks that server at run time.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+// The SDK (with zod) is ~25 MiB of memory once loaded: only a secret that names an MCP server
+// loads it, not every command that reads the config.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { EXIT } from '../../domain/errors.ts';
 import { DEFAULT_MCP_TIMEOUT_MS } from '../secrets-config.ts';
@@ -35,6 +35,7 @@ export const mcpProvider: SecretProvider = {
     }
     const timeoutMs = server.timeoutMs ?? DEFAULT_MCP_TIMEOUT_MS;
     const opened = await openTransport(ref, server, ctx);
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const client = new Client({ name: 'nightshift', version: '0.1.0' });
     // The SDK reports transport trouble here as well as by rejecting; rejecting is enough for us.
     client.onerror = () => {};
@@ -99,6 +100,8 @@ async function openTransport(ref: McpRef, server: McpServerConfig, ctx: ResolveC
         exitCode: EXIT.usage,
       });
     }
+    const { StreamableHTTPClientTransport } =
+      await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
     return {
       transport: new StreamableHTTPClientTransport(url, { requestInit: { headers } }),
       stderrTail: () => '',
@@ -106,6 +109,7 @@ async function openTransport(ref: McpRef, server: McpServerConfig, ctx: ResolveC
   }
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(server.env ?? {})) env[k] = await valueOf(ref, `variable ${k}`, v, ctx);
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
   const transport = new StdioClientTransport({
     command: server.command,
     ...(server.args ? { args: server.args } : {}),
