@@ -108,7 +108,10 @@ function fseal(m) {
   if (!c) throw new Error('chunk is not held');
   h.chunks.delete(m.held);
   // The last held chunk of a finished file: nothing else of it will be asked for.
-  if (m.end) held.delete(m.fid);
+  if (m.end) {
+    drop(h);
+    held.delete(m.fid);
+  }
   if (m.key) {
     keys.set(m.k, m.key);
     if (keys.size > workerData.keysKept) keys.delete(keys.keys().next().value);
@@ -116,7 +119,10 @@ function fseal(m) {
   const key = keys.get(m.k);
   if (!key) throw new Error('unknown pack key');
   const aadBase = Buffer.concat([AAD, Buffer.alloc(2), Buffer.from(c.id, 'hex')]);
-  return sealBytes({ seq: m.seq, key, type: 0, aadBase }, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+  // Sealing copies the bytes out (compressed, encrypted): the buffer is free again after it.
+  const r = sealBytes({ seq: m.seq, key, type: 0, aadBase }, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+  give(c.data);
+  return r;
 }
 function fopen(m) {
   const open = chunkers.get(m.cfg);
@@ -135,7 +141,13 @@ function fstep(m) {
   if (!f) throw new Error('file is not open');
   // Chunks before 'release' were decided (sealed or already stored): drop the bytes of the rest.
   const h = held.get(m.fid);
-  if (h) for (const k of h.chunks.keys()) if (k < m.release) h.chunks.delete(k);
+  if (h) {
+    for (const [k, c] of h.chunks) {
+      if (k >= m.release) continue;
+      h.chunks.delete(k);
+      give(c.data);
+    }
+  }
   try {
     return fileReply(m, f.step(m.maxBytes));
   } catch (err) {
@@ -146,12 +158,38 @@ function fstep(m) {
 function fclose(m) {
   const f = files.get(m.fid);
   files.delete(m.fid);
+  const h = held.get(m.fid);
+  if (h) drop(h);
   held.delete(m.fid);
   if (f) f.close();
   return [{}, []];
 }
+// Chunk buffers in power-of-two sizes, reused once their chunk is sealed or dropped: freed chunks
+// would otherwise wait in this thread's heap for a collection (tens of MiB at a time).
+const spare = new Map();
+let spareBytes = 0;
+function take(n) {
+  let size = 16384;
+  while (size < n) size *= 2;
+  const list = spare.get(size);
+  const ab = list && list.pop();
+  if (ab) spareBytes -= size;
+  return new Uint8Array(ab || new ArrayBuffer(size), 0, n);
+}
+function give(u) {
+  const size = u.buffer.byteLength;
+  if (spareBytes + size > workerData.spareBytes) return;
+  let list = spare.get(size);
+  if (!list) spare.set(size, (list = []));
+  list.push(u.buffer);
+  spareBytes += size;
+}
+function drop(h) {
+  for (const c of h.chunks.values()) give(c.data);
+  h.chunks.clear();
+}
 function fcfg(m) {
-  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, ...m.deps }));
+  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, alloc: take, ...m.deps }));
   return [{ seq: m.seq }, []];
 }
 function openOne(key, macKey, buf, e) {
@@ -340,6 +378,9 @@ const BATCH_MAX = 64;
 /** Pack keys a worker keeps for sealing file chunks (only a few packs are open at once). */
 const KEYS_KEPT = 16;
 
+/** Freed chunk buffers a worker keeps for reuse. */
+const SPARE_BYTES = 16 * 1024 * 1024;
+
 const EMPTY = Buffer.alloc(0);
 
 export class BlobWorkerPool {
@@ -367,6 +408,7 @@ export class BlobWorkerPool {
           minGain: MIN_COMPRESSION_GAIN,
           nice,
           keysKept: KEYS_KEPT,
+          spareBytes: SPARE_BYTES,
         },
       });
       const thread: PoolThread = {

@@ -24,6 +24,8 @@ export interface FileChunkerDeps {
   max: number;
   macKey: Uint8Array;
   readSize: number;
+  /** Memory for a chunk's bytes (a fresh array unless given: the worker reuses freed ones). */
+  alloc?: (n: number) => Uint8Array;
 }
 
 export interface OpenedFile {
@@ -33,6 +35,7 @@ export interface OpenedFile {
 
 export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFile {
   const { fs, gear, min, avg, max } = d;
+  const alloc = d.alloc ?? ((n: number): Uint8Array => new Uint8Array(n));
   const C = fs.constants;
   const bits = Math.round(Math.log2(avg));
   const high = (b: number): number => (b >= 32 ? -1 : (((1 << b) - 1) << (32 - b)) | 0);
@@ -103,20 +106,17 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
     let eof = false;
 
     const emit = (out: FileChunk[], data: Uint8Array, from: number, to: number): void => {
-      let chunk: Uint8Array;
-      if (carryLen === 0) chunk = data.slice(from, to);
-      else {
-        chunk = new Uint8Array(carryLen + to - from);
-        chunk.set(carry!.subarray(0, carryLen));
-        chunk.set(data.subarray(from, to), carryLen);
-      }
+      const chunk = alloc(carryLen + to - from);
+      if (carryLen > 0) chunk.set(carry!.subarray(0, carryLen));
+      chunk.set(data.subarray(from, to), carryLen);
       out.push({ id: mac(chunk), length: chunk.length, data: chunk });
       carryLen = 0;
       hash = 0;
     };
     const flush = (out: FileChunk[]): void => {
       if (carryLen === 0) return;
-      const chunk = carry!.slice(0, carryLen);
+      const chunk = alloc(carryLen);
+      chunk.set(carry!.subarray(0, carryLen));
       out.push({ id: mac(chunk), length: chunk.length, data: chunk });
       carryLen = 0;
       hash = 0;
