@@ -343,6 +343,8 @@ interface PoolThread {
   configs: Set<string>;
   /** Numbers of the pack keys this worker keeps (oldest first). */
   keys: Set<number>;
+  /** Sizes of the files being read (and their chunks sealed) on this worker. */
+  fileBytes: number;
 }
 
 /** The chunking secrets of one repository, as a worker needs them to read its files. */
@@ -418,6 +420,7 @@ export class BlobWorkerPool {
         transfer: [],
         configs: new Set(),
         keys: new Set(),
+        fileBytes: 0,
       };
       const answer = (m: WorkerReply): void => {
         const reply = this.awaiting.get(m.seq);
@@ -446,6 +449,14 @@ export class BlobWorkerPool {
       worker.unref();
       this.threads.push(thread);
     }
+  }
+
+  /** The thread with the fewest bytes of files being read on it, round-robin among equals. */
+  private leastLoaded(): PoolThread | undefined {
+    if (this.threads.length === 0) return undefined;
+    let best = this.threads[this.next++ % this.threads.length]!;
+    for (const s of this.threads) if (s.fileBytes < best.fileBytes) best = s;
+    return best;
   }
 
   private leastBusy(): PoolThread | undefined {
@@ -516,12 +527,20 @@ export class BlobWorkerPool {
   }
 
   /**
-   * Opens a host file on the least busy worker, checks it is still the listed file, and reads and
-   * chunks it there in steps of about `maxBytes` (chunks in order, each with its id). The bytes
-   * of each chunk are transferred, not copied. An open or read error rejects with its errno code.
+   * Opens a host file on the worker with the fewest bytes of files in hand, checks it is still the
+   * listed file, and reads and chunks it there in steps of about `maxBytes` (chunks in order, each
+   * with its id and length). The bytes stay on that worker until `seal` or a later step or `close`
+   * drops them. An open or read error rejects with its errno code.
    */
   readHostFile(cfg: ChunkerConfig, file: ListedFile): HostFileReader {
-    const thread = this.leastBusy();
+    // A file's chunks are also sealed where it is read: spread the bytes, not the requests.
+    const thread = this.leastLoaded();
+    if (thread) thread.fileBytes += file.size;
+    let counted = thread !== undefined;
+    const uncount = (): void => {
+      if (counted) thread!.fileBytes -= file.size;
+      counted = false;
+    };
     const fid = this.seq++;
     let opened = false;
     let closed = false;
@@ -576,6 +595,7 @@ export class BlobWorkerPool {
         decided = Math.max(decided, below);
       },
       close: () => {
+        uncount();
         // Also after the last step: the worker may still hold bytes of chunks found stored.
         if (!opened || closed || !thread) return;
         closed = true;
