@@ -18,7 +18,8 @@
  * max-size zero chunks without hashing each one. Trees are written bottom-up as directories
  * complete, so memory stays proportional to the walk's depth. Host files are read, chunked and
  * hashed on the blob worker threads (`Repository.readHostFile`), several at once; the main thread
- * walks, decides which chunks are new, in file order, and moves their bytes on to be sealed.
+ * walks and decides which chunks are new, in file order, and the worker that read a new chunk
+ * compresses and seals it: chunk bytes never cross threads, only sealed ones do.
  * Other sources (streams, dumps) and a process without workers chunk on the main thread.
  */
 import { hostname as osHostname, userInfo } from 'node:os';
@@ -516,7 +517,7 @@ class Archiver {
 
   /**
    * A host file read, chunked and hashed on a worker: the main thread only decides which chunks are
-   * new (in file order) and hands their bytes on to be sealed, moving them, never copying.
+   * new (in file order); the worker keeps their bytes and seals the new ones.
    */
   private async chunkOnWorker(
     entry: SourceEntry,
@@ -550,12 +551,17 @@ class Archiver {
         this.stats.bytesRead += step.bytesRead;
         for (const c of step.chunks) {
           const i = ids.push('') - 1;
-          const saved = c.zero ? this.zeroChunk(c.length) : this.saveData(c.data!, c.id);
+          const saved = c.zero
+            ? this.zeroChunk(c.length)
+            : c.held !== undefined
+              ? this.saveHeld(reader, c.id, c.length, c.held)
+              : this.saveData(c.data!, c.id);
           pending.push(
             saved.then((id) => {
               ids[i] = id;
             }),
           );
+          if (c.held !== undefined) reader.release(c.held + 1);
           if (pending.length >= WORKER_WINDOW) await pending.shift();
         }
         if (step.done) {
@@ -583,6 +589,18 @@ class Archiver {
   private async saveData(chunk: Uint8Array, id?: BlobId): Promise<BlobId> {
     const length = chunk.length;
     const r = await this.repo.saveBlob('data', chunk, id === undefined ? {} : { id, transfer: true });
+    if (r.isNew) {
+      this.stats.chunksNew++;
+      this.stats.bytesNew += length;
+      this.stats.bytesStored += r.storedBytes;
+    }
+    this.referenced.add(r.id);
+    return r.id;
+  }
+
+  /** Saves a chunk whose bytes the worker that read it holds: only a new one is sealed (there). */
+  private async saveHeld(reader: HostFileReader, id: BlobId, length: number, held: number): Promise<BlobId> {
+    const r = await this.repo.saveHeldBlob!('data', id, length, (key) => reader.seal(held, key));
     if (r.isNew) {
       this.stats.chunksNew++;
       this.stats.bytesNew += length;

@@ -8,6 +8,13 @@
  * - `openRange` implements `decryptBlob` for every blob of one read of a pack: AEAD open, zstd
  *   decompress, length and HMAC-to-id check. A blob that fails is reported alone; the others of the
  *   range still open. One message per range keeps the per-blob cost of small files low.
+ * - `readHostFile` reads, chunks and hashes a host file on one worker (file-chunker.ts) and keeps
+ *   the chunk bytes there: the main thread gets ids and lengths, and has that same worker seal the
+ *   chunks it finds new. Chunk bytes never cross threads; only sealed blobs come back. Held bytes
+ *   are bounded by the files in flight (each at most two read steps plus its chunks being sealed).
+ *
+ * One piece (over 500 lines) because the worker source and the pool that speaks to it share one
+ * message protocol: split, each half would have to be read with the other open.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -49,14 +56,13 @@ const files = new Map();
 let fastC, strongC, dec;
 const fast = (b) => fastC.compress(b);
 const strong = (b) => strongC.compress(b);
-function seal(m) {
+function sealBytes(m, data) {
   if (!fastC) {
     fastC = new Compressor();
     fastC.setParameters({ compressionLevel: workerData.fastLevel });
     strongC = new Compressor();
     strongC.setParameters({ compressionLevel: workerData.level });
   }
-  const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
   const c = compressWorthIt(data, fast, strong, workerData.minGain);
   const body = c === null ? data : c;
   const compressed = c !== null;
@@ -71,11 +77,52 @@ function seal(m) {
   const ab = out.byteOffset === 0 && out.length === out.buffer.byteLength ? out.buffer : out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
   return [{ seq: m.seq, sealed: new Uint8Array(ab), compressed }, [ab]];
 }
+function seal(m) {
+  return sealBytes(m, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+}
+// Chunk bytes of files read here, by file and chunk number, kept until the main thread says
+// whether each is new ('fseal') or decided ('fstep' release, 'fclose'): only new chunks' sealed
+// bytes ever cross to the main thread.
+const held = new Map();
 function fileReply(m, r) {
-  const transfer = [];
-  for (const c of r.chunks) if (c.data) transfer.push(c.data.buffer);
+  let h = held.get(m.fid);
+  if (!h) held.set(m.fid, (h = { next: 0, chunks: new Map() }));
+  for (const c of r.chunks) {
+    if (!c.data) continue;
+    c.held = h.next++;
+    h.chunks.set(c.held, c);
+  }
   if (r.done) files.delete(m.fid);
-  return [{ seq: m.seq, step: r }, transfer];
+  // Only ids and lengths go back: the bytes stay here until 'fseal'.
+  const chunks = r.chunks.map((c) => (c.zero ? { id: c.id, length: c.length, zero: true } : { id: c.id, length: c.length, held: c.held }));
+  const step = { chunks, bytesRead: r.bytesRead, done: r.done };
+  if (r.changed) step.changed = true;
+  return [{ seq: m.seq, step }, []];
+}
+// Pack keys by number, as the main thread sent them (it mirrors this map to know which to resend).
+const keys = new Map();
+const AAD = Buffer.from('nsb1');
+function fseal(m) {
+  const h = held.get(m.fid);
+  const c = h && h.chunks.get(m.held);
+  if (!c) throw new Error('chunk is not held');
+  h.chunks.delete(m.held);
+  // The last held chunk of a finished file: nothing else of it will be asked for.
+  if (m.end) {
+    drop(h);
+    held.delete(m.fid);
+  }
+  if (m.key) {
+    keys.set(m.k, m.key);
+    if (keys.size > workerData.keysKept) keys.delete(keys.keys().next().value);
+  }
+  const key = keys.get(m.k);
+  if (!key) throw new Error('unknown pack key');
+  const aadBase = Buffer.concat([AAD, Buffer.alloc(2), Buffer.from(c.id, 'hex')]);
+  // Sealing copies the bytes out (compressed, encrypted): the buffer is free again after it.
+  const r = sealBytes({ seq: m.seq, key, type: 0, aadBase }, Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+  give(c.data);
+  return r;
 }
 function fopen(m) {
   const open = chunkers.get(m.cfg);
@@ -92,6 +139,15 @@ function fopen(m) {
 function fstep(m) {
   const f = files.get(m.fid);
   if (!f) throw new Error('file is not open');
+  // Chunks before 'release' were decided (sealed or already stored): drop the bytes of the rest.
+  const h = held.get(m.fid);
+  if (h) {
+    for (const [k, c] of h.chunks) {
+      if (k >= m.release) continue;
+      h.chunks.delete(k);
+      give(c.data);
+    }
+  }
   try {
     return fileReply(m, f.step(m.maxBytes));
   } catch (err) {
@@ -102,11 +158,38 @@ function fstep(m) {
 function fclose(m) {
   const f = files.get(m.fid);
   files.delete(m.fid);
+  const h = held.get(m.fid);
+  if (h) drop(h);
+  held.delete(m.fid);
   if (f) f.close();
-  return [{ seq: m.seq }, []];
+  return [{}, []];
+}
+// Chunk buffers in power-of-two sizes, reused once their chunk is sealed or dropped: freed chunks
+// would otherwise wait in this thread's heap for a collection (tens of MiB at a time).
+const spare = new Map();
+let spareBytes = 0;
+function take(n) {
+  let size = 16384;
+  while (size < n) size *= 2;
+  const list = spare.get(size);
+  const ab = list && list.pop();
+  if (ab) spareBytes -= size;
+  return new Uint8Array(ab || new ArrayBuffer(size), 0, n);
+}
+function give(u) {
+  const size = u.buffer.byteLength;
+  if (spareBytes + size > workerData.spareBytes) return;
+  let list = spare.get(size);
+  if (!list) spare.set(size, (list = []));
+  list.push(u.buffer);
+  spareBytes += size;
+}
+function drop(h) {
+  for (const c of h.chunks.values()) give(c.data);
+  h.chunks.clear();
 }
 function fcfg(m) {
-  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, ...m.deps }));
+  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, alloc: take, ...m.deps }));
   return [{ seq: m.seq }, []];
 }
 function openOne(key, macKey, buf, e) {
@@ -184,29 +267,33 @@ function lstat(m) {
   }
   return [{ seq: m.seq, lstat: { nums, times, errors, links } }, [nums.buffer, times.buffer]];
 }
-const ops = { open, seal, fopen, fstep, fclose, fcfg, lstat };
+const ops = { open, seal, fseal, fopen, fstep, fclose, fcfg, lstat };
 function handle(m) {
   try {
-    return ops[m.op](m);
+    const r = ops[m.op](m);
+    // A request without a sequence number wants no answer.
+    return m.seq === undefined ? null : r;
   } catch (err) {
+    if (m.seq === undefined) return null;
     return [{ seq: m.seq, error: String((err && err.message) || err), code: err && err.code }, []];
   }
 }
 parentPort.on('message', (m) => {
   if (m.op !== 'batch') {
-    const [r, t] = handle(m);
-    parentPort.postMessage(r, t);
+    const a = handle(m);
+    if (a) parentPort.postMessage(a[0], a[1]);
     return;
   }
   // Requests queued in the same turn of the main thread come as one message and go back as one.
   const replies = [];
   const transfer = [];
   for (const x of m.msgs) {
-    const [r, t] = handle(x);
-    replies.push(r);
-    for (const b of t) transfer.push(b);
+    const a = handle(x);
+    if (!a) continue;
+    replies.push(a[0]);
+    for (const b of a[1]) transfer.push(b);
   }
-  parentPort.postMessage({ batch: replies }, transfer);
+  if (replies.length > 0) parentPort.postMessage({ batch: replies }, transfer);
 });
 `;
 
@@ -254,6 +341,10 @@ interface PoolThread {
   transfer: ArrayBuffer[];
   /** Chunker configurations this worker has been given. */
   configs: Set<string>;
+  /** Numbers of the pack keys this worker keeps (oldest first). */
+  keys: Set<number>;
+  /** Sizes of the files being read (and their chunks sealed) on this worker. */
+  fileBytes: number;
 }
 
 /** The chunking secrets of one repository, as a worker needs them to read its files. */
@@ -286,6 +377,12 @@ export interface LstatResult {
 /** Requests queued in one turn of the event loop go to a worker as one message. */
 const BATCH_MAX = 64;
 
+/** Pack keys a worker keeps for sealing file chunks (only a few packs are open at once). */
+const KEYS_KEPT = 16;
+
+/** Freed chunk buffers a worker keeps for reuse. */
+const SPARE_BYTES = 16 * 1024 * 1024;
+
 const EMPTY = Buffer.alloc(0);
 
 export class BlobWorkerPool {
@@ -293,6 +390,8 @@ export class BlobWorkerPool {
   private readonly awaiting = new Map<number, AwaitedReply>();
   private seq = 0;
   private next = 0;
+  private readonly keyNumbers = new WeakMap<Uint8Array, number>();
+  private keyCount = 0;
 
   /**
    * `lowPriority`: each thread sets nice 19 on itself as it starts (Linux only: elsewhere
@@ -310,9 +409,19 @@ export class BlobWorkerPool {
           fastLevel: FAST_LEVEL,
           minGain: MIN_COMPRESSION_GAIN,
           nice,
+          keysKept: KEYS_KEPT,
+          spareBytes: SPARE_BYTES,
         },
       });
-      const thread: PoolThread = { worker, busy: 0, queue: [], transfer: [], configs: new Set() };
+      const thread: PoolThread = {
+        worker,
+        busy: 0,
+        queue: [],
+        transfer: [],
+        configs: new Set(),
+        keys: new Set(),
+        fileBytes: 0,
+      };
       const answer = (m: WorkerReply): void => {
         const reply = this.awaiting.get(m.seq);
         this.awaiting.delete(m.seq);
@@ -340,6 +449,14 @@ export class BlobWorkerPool {
       worker.unref();
       this.threads.push(thread);
     }
+  }
+
+  /** The thread with the fewest bytes of files being read on it, round-robin among equals. */
+  private leastLoaded(): PoolThread | undefined {
+    if (this.threads.length === 0) return undefined;
+    let best = this.threads[this.next++ % this.threads.length]!;
+    for (const s of this.threads) if (s.fileBytes < best.fileBytes) best = s;
+    return best;
   }
 
   private leastBusy(): PoolThread | undefined {
@@ -410,15 +527,26 @@ export class BlobWorkerPool {
   }
 
   /**
-   * Opens a host file on the least busy worker, checks it is still the listed file, and reads and
-   * chunks it there in steps of about `maxBytes` (chunks in order, each with its id). The bytes
-   * of each chunk are transferred, not copied. An open or read error rejects with its errno code.
+   * Opens a host file on the worker with the fewest bytes of files in hand, checks it is still the
+   * listed file, and reads and chunks it there in steps of about `maxBytes` (chunks in order, each
+   * with its id and length). The bytes stay on that worker until `seal` or a later step or `close`
+   * drops them. An open or read error rejects with its errno code.
    */
   readHostFile(cfg: ChunkerConfig, file: ListedFile): HostFileReader {
-    const thread = this.leastBusy();
+    // A file's chunks are also sealed where it is read: spread the bytes, not the requests.
+    const thread = this.leastLoaded();
+    if (thread) thread.fileBytes += file.size;
+    let counted = thread !== undefined;
+    const uncount = (): void => {
+      if (counted) thread!.fileBytes -= file.size;
+      counted = false;
+    };
     const fid = this.seq++;
     let opened = false;
+    let closed = false;
     let done = false;
+    let decided = 0;
+    let lastHeld = -1;
     const configure = (): void => {
       if (!thread || thread.configs.has(cfg.key)) return;
       thread.configs.add(cfg.key);
@@ -431,7 +559,9 @@ export class BlobWorkerPool {
         const first = !opened;
         opened = true;
         const m = await this.request(
-          first ? { op: 'fopen', fid, cfg: cfg.key, file, maxBytes } : { op: 'fstep', fid, maxBytes },
+          first
+            ? { op: 'fopen', fid, cfg: cfg.key, file, maxBytes }
+            : { op: 'fstep', fid, maxBytes, release: decided },
           [],
           thread,
         ).catch((err: unknown) => {
@@ -439,15 +569,58 @@ export class BlobWorkerPool {
           throw err;
         });
         if (!m.step) throw new Error('file read failed: no output');
+        for (const c of m.step.chunks) if (c.held !== undefined) lastHeld = c.held;
         if (m.step.done) done = true;
         return m.step;
       },
+      seal: async (held, key) => {
+        if (!thread) throw new Error('no blob worker is running');
+        // Chunks are decided in order: once the file's last one is sealed, the worker can forget it.
+        const end = done && held === lastHeld;
+        if (end) closed = true;
+        let m: WorkerReply;
+        try {
+          m = await this.request({ op: 'fseal', fid, held, end, ...this.keyRef(thread, key) }, [], thread);
+        } catch (err) {
+          if ((err as Error).message === 'no blob worker is running') throw err;
+          throw new Error(`blob encryption failed: ${(err as Error).message}`);
+        }
+        if (!m.sealed) throw new Error('blob encryption failed: no output');
+        return {
+          sealed: Buffer.from(m.sealed.buffer, m.sealed.byteOffset, m.sealed.byteLength),
+          compressed: !!m.compressed,
+        };
+      },
+      release: (below) => {
+        decided = Math.max(decided, below);
+      },
       close: () => {
-        if (!opened || done) return;
-        done = true;
-        void this.request({ op: 'fclose', fid }, [], thread).catch(() => undefined);
+        uncount();
+        // Also after the last step: the worker may still hold bytes of chunks found stored.
+        if (!opened || closed || !thread) return;
+        closed = true;
+        this.notify({ op: 'fclose', fid }, thread);
       },
     };
+  }
+
+  /** Pack keys get numbers: a worker is sent each key once (while it keeps it), then its number. */
+  private keyRef(thread: PoolThread, key: Uint8Array): { k: number; key?: Uint8Array } {
+    let k = this.keyNumbers.get(key);
+    if (k === undefined) this.keyNumbers.set(key, (k = this.keyCount++));
+    if (thread.keys.has(k)) return { k };
+    // The same eviction as the worker's (messages arrive in order), so both agree on what it kept.
+    thread.keys.add(k);
+    if (thread.keys.size > KEYS_KEPT) thread.keys.delete(thread.keys.values().next().value!);
+    return { k, key };
+  }
+
+  /** A message that wants no answer (it also keeps no worker alive). */
+  private notify(msg: Record<string, unknown>, thread: PoolThread): void {
+    if (!this.threads.includes(thread)) return;
+    thread.queue.push(msg);
+    if (thread.queue.length >= BATCH_MAX) this.send(thread);
+    else if (thread.queue.length === 1) setImmediate(() => this.send(thread));
   }
 
   /**

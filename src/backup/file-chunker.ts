@@ -24,6 +24,8 @@ export interface FileChunkerDeps {
   max: number;
   macKey: Uint8Array;
   readSize: number;
+  /** Memory for a chunk's bytes (a fresh array unless given: the worker reuses freed ones). */
+  alloc?: (n: number) => Uint8Array;
 }
 
 export interface OpenedFile {
@@ -33,6 +35,7 @@ export interface OpenedFile {
 
 export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFile {
   const { fs, gear, min, avg, max } = d;
+  const alloc = d.alloc ?? ((n: number): Uint8Array => new Uint8Array(n));
   const C = fs.constants;
   const bits = Math.round(Math.log2(avg));
   const high = (b: number): number => (b >= 32 ? -1 : (((1 << b) - 1) << (32 - b)) | 0);
@@ -64,12 +67,21 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
     }
   };
 
+  // Reused across files (fresh zeroed buffers per small file cost more than reading it): the read
+  // buffers are only used within a step, which runs to its end before another starts; a carry
+  // buffer belongs to one open file and returns to the spare list when it closes.
+  const readBufs = new Map<number, Uint8Array>();
+  const spareCarries: Uint8Array[] = [];
+
   return (f: ListedFile): OpenedFile => {
     const fd = openFd(f.path);
     let closed = false;
+    let carry: Uint8Array | undefined;
     const close = (): void => {
       if (closed) return;
       closed = true;
+      if (carry && spareCarries.length < 4) spareCarries.push(carry);
+      carry = undefined;
       fs.closeSync(fd);
     };
     try {
@@ -84,29 +96,27 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
       throw err;
     }
     const bufSize = f.size < SMALL_READ ? SMALL_READ : d.readSize;
-    const buf = new Uint8Array(bufSize);
-    // The current chunk's bytes from earlier blocks, and the rolling hash state.
-    const carry = new Uint8Array(max);
+    const buf = readBufs.get(bufSize) ?? new Uint8Array(bufSize);
+    readBufs.set(bufSize, buf);
+    // The current chunk's bytes from earlier blocks (`carry`, taken when first needed), and the
+    // rolling hash state.
     let carryLen = 0;
     let hash = 0;
     let total = 0;
     let eof = false;
 
     const emit = (out: FileChunk[], data: Uint8Array, from: number, to: number): void => {
-      let chunk: Uint8Array;
-      if (carryLen === 0) chunk = data.slice(from, to);
-      else {
-        chunk = new Uint8Array(carryLen + to - from);
-        chunk.set(carry.subarray(0, carryLen));
-        chunk.set(data.subarray(from, to), carryLen);
-      }
+      const chunk = alloc(carryLen + to - from);
+      if (carryLen > 0) chunk.set(carry!.subarray(0, carryLen));
+      chunk.set(data.subarray(from, to), carryLen);
       out.push({ id: mac(chunk), length: chunk.length, data: chunk });
       carryLen = 0;
       hash = 0;
     };
     const flush = (out: FileChunk[]): void => {
       if (carryLen === 0) return;
-      const chunk = carry.slice(0, carryLen);
+      const chunk = alloc(carryLen);
+      chunk.set(carry!.subarray(0, carryLen));
       out.push({ id: mac(chunk), length: chunk.length, data: chunk });
       carryLen = 0;
       hash = 0;
@@ -153,6 +163,7 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
         }
       }
       if (start < n) {
+        carry ??= spareCarries.pop() ?? new Uint8Array(max);
         carry.set(data.subarray(start, n), carryLen);
         carryLen += n - start;
       }

@@ -106,6 +106,17 @@ export interface Repository {
     opts?: SaveBlobOptions,
   ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }>;
   /**
+   * `saveBlob` for a blob whose bytes are elsewhere (on the worker that read them): `seal` (which
+   * must seal them as `encryptBlob(key, type, id, bytes)` does) is called at once, and only when
+   * the blob is new.
+   */
+  saveHeldBlob?(
+    type: BlobType,
+    id: BlobId,
+    length: number,
+    seal: (key: Buffer) => Promise<SealedBlob>,
+  ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }>;
+  /**
    * Reads, chunks and hashes a host file off the main thread, in steps (the same chunks and ids as
    * `newChunker()` and `blobId()` fed with `readSize` blocks); null when that is not available.
    */
@@ -152,12 +163,22 @@ export interface ListedFile {
   ctimeNs: bigint;
 }
 
-/** One chunk of a host file: its id, and its bytes unless it is the all-zero max-size chunk (`zero`). */
+/**
+ * One chunk of a host file: its id, and where its bytes are: `held` (their number, on the worker
+ * that read them: `HostFileReader.seal`), in `data`, or nowhere for the all-zero max-size chunk (`zero`).
+ */
 export interface FileChunk {
   id: BlobId;
   length: number;
+  held?: number;
   data?: Uint8Array;
   zero?: boolean;
+}
+
+/** A blob compressed (when it pays) and encrypted, as it goes into a pack. */
+export interface SealedBlob {
+  sealed: Buffer;
+  compressed: boolean;
 }
 
 /** The chunks completed by one step of reading a host file. */
@@ -169,9 +190,16 @@ export interface FileStep {
   changed?: boolean;
 }
 
-/** A host file being read and chunked; `next()` until a step says `done`, or `close()`. */
+/**
+ * A host file being read and chunked; `next()` until a step says `done`, then `close()` (always:
+ * it also drops held chunk bytes).
+ */
 export interface HostFileReader {
   next(maxBytes: number): Promise<FileStep>;
+  /** Compresses and seals a held (data) chunk where its bytes are, like pack.ts `encryptBlob`. */
+  seal(held: number, key: Uint8Array): Promise<SealedBlob>;
+  /** Held chunks numbered below `below` that were not sealed by now will not be: their bytes may go. */
+  release(below: number): void;
   close(): void;
 }
 

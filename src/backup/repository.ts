@@ -61,6 +61,7 @@ import type {
   ListedFile,
   Repository,
   SaveBlobOptions,
+  SealedBlob,
   SnapshotMeta,
 } from './ports.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
@@ -414,7 +415,7 @@ export class Repo implements Repository {
   private packer: PackBuilder | null = null;
   /** Builders not yet written: the current one and detached ones awaiting in-flight blobs. */
   private readonly open = new Set<PackBuilder>();
-  private readonly inflight = new Set<Promise<{ sealed: Buffer; compressed: boolean }>>();
+  private readonly inflight = new Set<Promise<SealedBlob>>();
   private readonly closing = new Set<Promise<void>>();
   private readonly pending = new Set<BlobId>();
   private writes: PackWrite[] = [];
@@ -551,17 +552,38 @@ export class Repo implements Repository {
   ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }> {
     if (this.writeError) throw this.writeError;
     const id = opts.id ?? this.blobId(plaintext);
+    return this.addBlob(type, id, plaintext.length, (key) =>
+      this.seal(key, type, id, plaintext, opts.transfer === true),
+    );
+  }
+
+  async saveHeldBlob(
+    type: BlobType,
+    id: BlobId,
+    length: number,
+    seal: (key: Buffer) => Promise<SealedBlob>,
+  ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }> {
+    if (this.writeError) throw this.writeError;
+    return this.addBlob(type, id, length, seal);
+  }
+
+  /** Adds a blob to a pack unless it is present; `seal` runs (synchronously started) only when new. */
+  private async addBlob(
+    type: BlobType,
+    id: BlobId,
+    rawLength: number,
+    seal: (key: Buffer) => Promise<SealedBlob>,
+  ): Promise<{ id: BlobId; isNew: boolean; storedBytes: number }> {
     if (this.hasBlob(id)) return { id, isNew: false, storedBytes: 0 };
     this.pending.add(id);
-    const rawLength = plaintext.length;
     const packer = (this.packer ??= this.openBuilder());
     packer.outstanding++;
     packer.outstandingBytes += rawLength;
     // Many saves may be in flight at once: count them (at their plaintext size) towards the pack.
     if (packer.size + packer.outstandingBytes >= PACK_TARGET_SIZE) this.packer = null;
-    const job = this.seal(packer.key, type, id, plaintext, opts.transfer === true);
+    const job = seal(packer.key);
     this.inflight.add(job);
-    let sealed: { sealed: Buffer; compressed: boolean };
+    let sealed: SealedBlob;
     try {
       sealed = await job;
     } catch (err) {

@@ -82,4 +82,57 @@ describe('file chunker (worker side)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('files read at the same time, their steps interleaved, each get their own chunks', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-fchunk-'));
+    try {
+      const gear = deriveGearTable(Buffer.alloc(32, 9));
+      const mac = randomBytes(32);
+      const open = makeFileChunker({ fs, createHmac, gear, ...PARAMS, macKey: mac, readSize: READ });
+      const datas = [
+        randomBytes(3 * READ + 999),
+        randomBytes(2 * READ + 5),
+        Buffer.from('small file'),
+        randomBytes(40_000),
+      ];
+      const files = datas.map((data, i) => {
+        const file = path.join(dir, `f${i}`);
+        fs.writeFileSync(file, data);
+        const st = fs.statSync(file, { bigint: true });
+        const f = open({
+          path: file,
+          dev: st.dev,
+          ino: st.ino,
+          size: data.length,
+          mtimeNs: st.mtimeNs,
+          ctimeNs: st.ctimeNs,
+        });
+        return {
+          f,
+          data,
+          got: [] as { id: string; length: number }[],
+          bytes: [] as Uint8Array[],
+          done: false,
+        };
+      });
+      // One block per step, round-robin: every file holds a partial chunk while the others read.
+      while (files.some((x) => !x.done)) {
+        for (const x of files) {
+          if (x.done) continue;
+          const s = x.f.step(1);
+          for (const c of s.chunks) {
+            x.got.push({ id: c.id, length: c.length });
+            x.bytes.push(c.data!);
+          }
+          x.done = s.done;
+        }
+      }
+      for (const x of files) {
+        assert.deepEqual(x.got, reference(x.data, gear, mac));
+        assert.deepEqual(Buffer.concat(x.bytes), x.data);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
