@@ -21,7 +21,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compressWorthIt, FAST_LEVEL } from './compression.ts';
 import { makeFileChunker } from './file-chunker.ts';
-import type { FileStep, HostFileReader, ListedFile } from './ports.ts';
+import { makeBlobWriter } from './restore-writer.ts';
+import type { BlobWrite, BlobWritten, FileStep, HostFileReader, ListedFile } from './ports.ts';
 import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
 
 const WORKER_SOURCE = `
@@ -41,16 +42,26 @@ const { Compressor, Decompressor } = require(workerData.zstdPath);
 const compressWorthIt = ${compressWorthIt.toString()};
 const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
+const writeBlobs = (${makeBlobWriter.toString()})(fs);
 // check --read-data opens blobs only to drop them: their plaintexts are memory outside the JS
 // heap, which V8 collects late; a collection every 16 MiB opened keeps a worker's footprint small.
 require('v8').setFlagsFromString('--expose-gc');
 const collect = require('vm').runInNewContext('gc');
 let churn = 0;
+let minorChurn = 0;
 function released(n) {
   churn += n;
   if (churn < 16 * 1024 * 1024) return;
   churn = 0;
   collect();
+}
+// A restore writes what it opens: a young-generation collection every MiB read frees those
+// plaintexts (young, and dead once written) at once; V8 alone let them pile up by tens of MiB.
+function beforeWrites(n) {
+  minorChurn += n;
+  if (minorChurn < 1024 * 1024) return;
+  minorChurn = 0;
+  collect({ type: 'minor' });
 }
 const files = new Map();
 let fastC, strongC, dec;
@@ -222,14 +233,19 @@ function openOne(key, macKey, buf, e) {
 }
 function open(m) {
   if (m.discard) released(m.buf.byteLength);
+  if (m.writes) beforeWrites(m.buf.byteLength);
   const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
   const plains = [];
   const errors = [];
   const transfer = [];
-  for (const e of m.entries) {
+  const opened = [];
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i];
     try {
       const p = openOne(m.key, m.macKey, buf, e);
-      if (m.discard) {
+      opened.push(p);
+      // Written here (restore-writer.ts), or only verified: nothing to send back.
+      if (m.discard || (m.writes && m.writes[i])) {
         plains.push(null);
         errors.push(null);
         continue;
@@ -240,11 +256,13 @@ function open(m) {
       errors.push(null);
       transfer.push(own.buffer);
     } catch (err) {
+      opened.push(null);
       plains.push(null);
       errors.push(String((err && err.message) || err));
     }
   }
-  return [{ seq: m.seq, plains, errors }, transfer];
+  const written = m.writes ? writeBlobs(opened, m.writes) : undefined;
+  return [{ seq: m.seq, plains, errors, written }, transfer];
 }
 function lstat(m) {
   const n = m.paths.length;
@@ -309,6 +327,8 @@ export interface RangeBlob {
 
 /** Per blob of a range: its plaintext, or why it could not be opened. */
 export type OpenedBlob = { plain: Buffer } | { error: string };
+/** `openAndWrite`: also the outcome of the writes of a blob that had some. */
+export type WrittenBlob = OpenedBlob | { written: BlobWritten[] };
 
 interface WorkerReply {
   seq: number;
@@ -325,6 +345,7 @@ interface WorkerReply {
   compressed?: boolean;
   plains?: (Uint8Array | null)[];
   errors?: (string | null)[];
+  written?: (BlobWritten[] | null)[];
 }
 
 /** A request sent to a worker, waiting for its answer. */
@@ -374,6 +395,9 @@ export interface LstatResult {
   linkTarget?: string;
 }
 
+/** Young generation of a worker thread (MiB). */
+const WORKER_YOUNG_MB = 2;
+
 /** Requests queued in one turn of the event loop go to a worker as one message. */
 const BATCH_MAX = 64;
 
@@ -403,6 +427,9 @@ export class BlobWorkerPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
+        // A small young generation: the threads' objects are short-lived, and V8's default for a
+        // worker made a restore's two threads hold ~40 MiB more at its peak (2 MiB: 196 MiB in all).
+        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
         workerData: {
           zstdPath,
           level: ZSTD_LEVEL,
@@ -659,20 +686,55 @@ export class BlobWorkerPool {
    * like pack.ts `decryptBlob`. `buf` is transferred to the worker: the caller must not use it after.
    * `discard`: only verify; opened blobs come back empty.
    */
-  async openRange(
+  openRange(
     key: Uint8Array,
     macKey: Uint8Array,
     buf: Uint8Array,
     blobs: RangeBlob[],
     opts: { discard?: boolean } = {},
   ): Promise<OpenedBlob[]> {
+    return this.open(key, macKey, buf, blobs, opts) as Promise<OpenedBlob[]>;
+  }
+
+  /**
+   * `openRange`, and the worker writes each blob that has writes (restore-writer.ts) instead of
+   * sending it back: its outcome comes back as `written`; a blob without writes comes back as
+   * its plaintext.
+   */
+  openAndWrite(
+    key: Uint8Array,
+    macKey: Uint8Array,
+    buf: Uint8Array,
+    blobs: RangeBlob[],
+    writes: (BlobWrite[] | null)[],
+  ): Promise<WrittenBlob[]> {
+    return this.open(key, macKey, buf, blobs, { writes });
+  }
+
+  private async open(
+    key: Uint8Array,
+    macKey: Uint8Array,
+    buf: Uint8Array,
+    blobs: RangeBlob[],
+    opts: { discard?: boolean; writes?: (BlobWrite[] | null)[] },
+  ): Promise<WrittenBlob[]> {
     const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
     const own = whole ? buf : Uint8Array.prototype.slice.call(buf);
     const m = await this.request(
-      { op: 'open', key, macKey, buf: own, entries: blobs, discard: opts.discard === true },
+      {
+        op: 'open',
+        key,
+        macKey,
+        buf: own,
+        entries: blobs,
+        discard: opts.discard === true,
+        writes: opts.writes,
+      },
       [own.buffer as ArrayBuffer],
     );
     return blobs.map((_, i) => {
+      const w = m.written?.[i];
+      if (w) return { written: w };
       const p = m.plains?.[i];
       if (p) return { plain: Buffer.from(p.buffer, p.byteOffset, p.byteLength) };
       const e = m.errors?.[i];

@@ -280,6 +280,8 @@ async function walkTrees(
       let tree;
       try {
         if ('error' in r) throw r.error;
+        // Without a write plan readBlobs always hands over the plaintext.
+        if (!('plain' in r)) throw new Error('no plaintext was read');
         tree = decodeTree(r.plain, id);
       } catch (x) {
         err(

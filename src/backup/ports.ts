@@ -86,6 +86,35 @@ export interface Tree {
   nodes: TreeNode[];
 }
 
+/** A blob of readBlobs: its plaintext, the outcome of its planned writes, or why it cannot be read. */
+export type BlobRead = { plain: Uint8Array } | { written: BlobWritten[] } | { error: Error };
+
+/** Where readBlobs writes a blob (restore-writer.ts says how). */
+export type BlobWrite =
+  /** The blob is a whole file, created at its final name `path`. */
+  | {
+      t: 'file';
+      path: string;
+      mode: number;
+      mtimeMs: number;
+      /** Set only when running as root and the owner is not root. */
+      uid?: number;
+      gid?: number;
+    }
+  /** One chunk of a file the caller created under the temporary name `path`, at byte `pos`. */
+  | { t: 'part'; path: string; pos: number };
+
+/** The outcome of one BlobWrite. */
+export interface BlobWritten {
+  /** A failed system call: its message and errno code. A `file` that failed was removed. */
+  error?: string;
+  code?: string;
+  /** All zeros: nothing written (a hole). */
+  hole?: boolean;
+  /** fchown failed (its errno code); the file is still written. */
+  ownership?: string;
+}
+
 export interface Repository {
   /** 'passphrase' repositories read and write; 'recipients' repositories opened with only a writer key cannot read blobs. */
   readonly mode: 'passphrase' | 'recipients';
@@ -129,12 +158,15 @@ export interface Repository {
   blobSize(id: BlobId): number | undefined;
   /**
    * Loads many blobs, each pack read once in offset order; `each` gets every distinct id once
-   * (awaited), with its plaintext or an error naming what is damaged. Other blobs still arrive
-   * after one fails.
+   * (awaited, in that order), with its plaintext or an error naming what is damaged. Other blobs
+   * still arrive after one fails. `plan` (restores): where a blob is to be written; called in that
+   * order before its pack range is opened. A blob with writes is written where it is opened
+   * (restore-writer.ts) and `each` gets the outcome of each write instead of its plaintext.
    */
   readBlobs(
     ids: Iterable<BlobId>,
-    each: (id: BlobId, r: { plain: Uint8Array } | { error: Error }) => Promise<void> | void,
+    each: (id: BlobId, r: BlobRead) => Promise<void> | void,
+    opts?: { plan?: (id: BlobId) => Promise<BlobWrite[] | undefined> | BlobWrite[] | undefined },
   ): Promise<void>;
   /** Writes buffered packs and the index; after it resolves, every saved blob is durable. */
   flush(): Promise<void>;

@@ -3,12 +3,19 @@
  * snapshot files in crash-safe order (docs/FORMAT.md). Implements the `Repository` port.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { constants as fsc } from 'node:fs';
 import { open as fsOpen, readFile } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { EXIT, UserError } from '../domain/errors.ts';
 import { openBlobStore } from './backends/open-store.ts';
-import { sharedBlobPool, type BlobWorkerPool, type ChunkerConfig } from './blob-workers.ts';
+import {
+  sharedBlobPool,
+  type BlobWorkerPool,
+  type ChunkerConfig,
+  type RangeBlob,
+  type WrittenBlob,
+} from './blob-workers.ts';
 import { Chunker, deriveGearTable, validateChunkerParams } from './chunker.ts';
 import { encodeConfig, parseConfig, verifyConfig, type RepoConfig } from './config.ts';
 import { AuthError, hmacHex, open as unseal, seal, sha256Hex, subkey } from './crypto.ts';
@@ -55,7 +62,9 @@ import {
 } from './pack.ts';
 import type {
   BlobId,
+  BlobRead,
   BlobStore,
+  BlobWrite,
   BlobType,
   HostFileReader,
   ListedFile,
@@ -64,6 +73,7 @@ import type {
   SealedBlob,
   SnapshotMeta,
 } from './ports.ts';
+import { makeBlobWriter } from './restore-writer.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import {
   blobIdsOf,
@@ -77,7 +87,7 @@ export const READ_NEEDS_IDENTITY =
   'this repository is encrypted to recipients; reading needs --identity FILE (the age identity kept off this host)';
 
 /** A blob of readBlobs: its plaintext, or why it cannot be read. */
-type ReadResult = { entry: BlobEntry; r: { plain: Uint8Array } | { error: UserError } };
+type ReadResult = { entry: BlobEntry; r: BlobRead };
 
 /** Index files are also written every this many packs, so a long backup's progress survives a crash. */
 const PACKS_PER_INDEX = 64;
@@ -90,6 +100,8 @@ const WORKER_MIN_BYTES = 16 * 1024;
 /** readBlobs: bytes per read of a pack, and the largest gap of unneeded bytes read through. */
 const RANGE_MAX = 1024 * 1024;
 const RANGE_GAP = 256 * 1024;
+/** readBlobs: plaintext bytes per range, so well-compressed data does not open into many MiB. */
+const RANGE_RAW_MAX = 4 * 1024 * 1024;
 
 export interface InitOptions {
   /** Passphrase mode. */
@@ -427,6 +439,8 @@ export class Repo implements Repository {
   private indexLoaded = false;
   /** Where listings keep snapshot metadata between runs (absent: every listing reads every file). */
   snapshotCache: SnapshotCache | undefined;
+  /** Restores without blob workers write on the main thread. */
+  private localWriter: ReturnType<typeof makeBlobWriter> | undefined;
 
   constructor(
     store: BlobStore,
@@ -735,14 +749,19 @@ export class Repo implements Repository {
 
   /**
    * Loads many blobs, reading each pack once: the blobs of a pack are read in offset order, in
-   * ranges of up to RANGE_MAX bytes, the next range read while the current one is opened. `each` is called once per distinct id, pack after pack (in the order the ids
-   * first name them), and awaited, so the caller bounds what it holds. A blob that cannot be read
-   * (not indexed, missing pack, altered bytes) gets a UserError naming the pack and the blob; the
-   * other blobs are still delivered. At most two ranges are in memory at once.
+   * ranges of up to RANGE_MAX bytes, and opened (AEAD, zstd, id check) on the blob workers, one
+   * range per worker in flight (at least two), so reading, opening and the
+   * caller's work overlap and every core is busy. `each` is called once per distinct id, pack after
+   * pack (in the order the ids first name them), and awaited, so the caller bounds what it holds.
+   * A blob that cannot be read (not indexed, missing pack, altered bytes) gets a UserError naming
+   * the pack and the blob; the other blobs are still delivered. `plan` gives a blob's writes
+   * (ports.ts): the worker that opens it writes it (restore-writer.ts) and `each` gets the outcome.
+   * Memory: the ranges in flight, each at most RANGE_MAX sealed and RANGE_RAW_MAX opened.
    */
   async readBlobs(
     ids: Iterable<BlobId>,
-    each: (id: BlobId, r: { plain: Uint8Array } | { error: UserError }) => Promise<void> | void,
+    each: (id: BlobId, r: BlobRead) => Promise<void> | void,
+    opts: { plan?: (id: BlobId) => Promise<BlobWrite[] | undefined> | BlobWrite[] | undefined } = {},
   ): Promise<void> {
     if (!this.canRead) throw new UserError(READ_NEEDS_IDENTITY, { exitCode: EXIT.auth, code: 'auth' });
     if (this.pending.size > 0) await this.flush();
@@ -766,6 +785,7 @@ export class Repo implements Repository {
     for (const list of byPack.values()) {
       list.sort((a, b) => a.offset - b.offset);
       let cur: BlobEntry[] = [];
+      let raw = 0;
       for (const e of list) {
         const first = cur[0];
         const last = cur[cur.length - 1];
@@ -773,22 +793,33 @@ export class Repo implements Repository {
           first &&
           last &&
           (e.offset - (last.offset + last.length) > RANGE_GAP ||
-            e.offset + e.length - first.offset > RANGE_MAX)
+            e.offset + e.length - first.offset > RANGE_MAX ||
+            raw + e.rawLength > RANGE_RAW_MAX)
         ) {
           ranges.push(cur);
           cur = [];
+          raw = 0;
         }
         cur.push(e);
+        raw += e.rawLength;
       }
       if (cur.length > 0) ranges.push(cur);
     }
-    // One range is read ahead while the previous one is opened and handed to `each`.
-    let ahead: Promise<ReadResult[]> | undefined;
-    for (let i = 0; i < ranges.length; i++) {
-      const cur = ahead ?? this.openRange(ranges[i]!);
-      ahead = i + 1 < ranges.length ? this.openRange(ranges[i + 1]!) : undefined;
-      ahead?.catch(() => undefined);
-      for (const { entry, r } of await cur) await each(entry.id, r);
+    const pool = this.blobPool();
+    // One range per worker: more in flight only held more memory (+10 to 20 MiB for 1 to 2 more).
+    const depth = Math.max(2, pool?.size ?? 0);
+    const queue: Promise<ReadResult[]>[] = [];
+    try {
+      for (const range of ranges) {
+        if (queue.length >= depth) for (const { entry, r } of await queue.shift()!) await each(entry.id, r);
+        const p = this.openRange(range, pool, opts.plan);
+        p.catch(() => undefined);
+        queue.push(p);
+      }
+      while (queue.length > 0) for (const { entry, r } of await queue.shift()!) await each(entry.id, r);
+    } finally {
+      // When `each` stops early, no range may still be writing once this returns.
+      await Promise.allSettled(queue);
     }
   }
 
@@ -805,10 +836,14 @@ export class Repo implements Repository {
   }
 
   /**
-   * Reads one range of a pack and opens its blobs. On the main thread: restores are bound by file
-   * creation, and worker threads cost more memory than the decryption they would take over.
+   * Reads one range of a pack and opens its blobs (and writes those `plan` places) on a blob
+   * worker, or on the main thread when workers are disabled.
    */
-  private async openRange(entries: BlobEntry[]): Promise<ReadResult[]> {
+  private async openRange(
+    entries: BlobEntry[],
+    pool: BlobWorkerPool | null,
+    plan: ((id: BlobId) => Promise<BlobWrite[] | undefined> | BlobWrite[] | undefined) | undefined,
+  ): Promise<ReadResult[]> {
     const packId = entries[0]!.pack;
     const path = packPath(packId);
     const fail = (e: BlobEntry, why: string): UserError =>
@@ -826,14 +861,65 @@ export class Repo implements Repository {
         (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'pack is missing' : (err as Error).message;
       return entries.map((entry) => ({ entry, r: { error: fail(entry, why) } }));
     }
-    return entries.map((entry) => {
-      try {
-        const sealed = buf.subarray(entry.offset - start, entry.offset - start + entry.length);
-        return { entry, r: { plain: decryptBlob(keys.get(entry.slot)!, this.keys.macKey, entry, sealed) } };
-      } catch (err) {
-        return { entry, r: { error: fail(entry, (err as Error).message) } };
+    const writes: (BlobWrite[] | null)[] = [];
+    if (plan) for (const e of entries) writes.push((await plan(e.id)) ?? null);
+    const out: ReadResult[] = [];
+    // Blobs sealed under different pack keys (rare) are opened one key at a time.
+    for (const slot of keys.keys()) {
+      const idx = entries.flatMap((e, i) => (e.slot === slot ? [i] : []));
+      const group = idx.map((i) => entries[i]!);
+      const ws = plan ? idx.map((i) => writes[i]!) : undefined;
+      const key = keys.get(slot)!;
+      if (!pool) {
+        const plains = group.map((e) => {
+          try {
+            const sealed = buf.subarray(e.offset - start, e.offset - start + e.length);
+            return decryptBlob(key, this.keys.macKey, e, sealed);
+          } catch (err) {
+            return err as Error;
+          }
+        });
+        const written = ws
+          ? (this.localWriter ??= makeBlobWriter(fs))(
+              plains.map((p) => (p instanceof Error ? null : p)),
+              ws,
+            )
+          : undefined;
+        group.forEach((entry, i) => {
+          const p = plains[i]!;
+          const w = written?.[i];
+          out.push({
+            entry,
+            r: p instanceof Error ? { error: fail(entry, p.message) } : w ? { written: w } : { plain: p },
+          });
+        });
+        continue;
       }
-    });
+      const from = group[0]!.offset;
+      const to = group[group.length - 1]!.offset + group[group.length - 1]!.length;
+      const part = keys.size === 1 ? buf : buf.slice(from - start, to - start);
+      const blobs: RangeBlob[] = group.map((e) => ({
+        id: e.id,
+        type: e.type === 'tree' ? 1 : 0,
+        compressed: e.compressed,
+        offset: e.offset - from,
+        length: e.length,
+        rawLength: e.rawLength,
+      }));
+      let opened: WrittenBlob[];
+      try {
+        opened = await pool.openAndWrite(key, this.keys.macKey, part, blobs, ws ?? group.map(() => null));
+      } catch (err) {
+        opened = group.map(() => ({ error: (err as Error).message }));
+      }
+      group.forEach((entry, i) => {
+        const o = opened[i]!;
+        out.push({ entry, r: 'error' in o ? { error: fail(entry, o.error) } : o });
+      });
+    }
+    // Delivered in pack order, whatever the key order.
+    if (keys.size > 1) out.sort((a, b) => a.entry.offset - b.entry.offset);
+    return out;
   }
 
   /** The authenticated header of a pack (cached). */

@@ -14,26 +14,30 @@
  *
  * Safety: the restore never writes outside the target. Tree names that are empty, `.`, `..`,
  * contain `/` or NUL are refused (UserError naming the path); every directory on the way is
- * lstat-checked to be a real directory, never a symlink; a file is created with
- * O_CREAT|O_EXCL|O_NOFOLLOW and no final name ever holds a partial file: a file of several chunks is
- * written under a temporary name and renamed over its final name when complete, a file of one chunk
- * is created at its final name once its content is read and verified. An existing symlink or
+ * lstat-checked to be a real directory, never a symlink (a directory this restore just created is
+ * not checked again); a file is created with O_CREAT|O_EXCL|O_NOFOLLOW and no final name ever holds
+ * a partial file: a file of several chunks is created here under a temporary name, its chunks
+ * written there by the blob workers, and it is renamed over its final name when complete; a file of
+ * one chunk is created at its final name by the worker that opened its blob, only after the blob
+ * is authenticated and matches its id, and removed by it if writing fails. An existing symlink or
  * hardlink in the target is replaced, never written through. Content is byte-exact; all-zero
  * chunks become holes (sparse files restore quickly); modes, mtimes (directories after their
- * contents), symlinks and hardlinks are
- * restored; ownership only when running as root.
+ * contents), symlinks and hardlinks are restored; ownership only when running as root.
  *
  * Damaged data: a file whose content cannot be read (a blob that is altered or missing, a pack that
  * is gone) is left out, its temporary file removed; every other file is still restored. At the end
  * each file left out is reported through onWarning (by path, with the reason) and counted in
- * `failed`. A directory whose tree cannot be read is reported the same way.
+ * `failed`. A directory whose tree cannot be read is reported the same way. A failed write (disk
+ * full, permissions) stops the restore; a stopped restore leaves no temporary file.
  *
  * Speed: files are gathered in batches (at most BATCH_FILES files and BATCH_CHUNKS chunk
  * references); each batch's blobs are read pack by pack in offset order (Repository.readBlobs, one
- * read per range) and written at their offsets, WRITE_SLOTS writes at a time, with at most
- * MAX_OPEN_FILES files open. A file of one chunk is written straight to its final name (its content
- * is verified before it is created); a larger one goes through its temporary name. Memory: one
- * batch's file list, WRITE_SLOTS chunks, and readBlobs' read-ahead of one range (1 MiB sealed).
+ * read per range) and opened on the blob workers, which also write them (restore-writer.ts): a
+ * small file costs its five system calls on a worker and no main-thread round trip, adjacent
+ * chunks of one file go out in one writev. The main thread walks the trees, plans the writes,
+ * creates the temporary files and finishes the files of several chunks (WRITE_SLOTS at a time).
+ * Memory: one batch's file list, readBlobs' ranges in flight (one per worker, each at most 1 MiB
+ * sealed and 4 MiB opened), and at most WRITE_SLOTS open files on the main thread.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as C, promises as fsp } from 'node:fs';
@@ -41,7 +45,7 @@ import type { Stats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../domain/errors.ts';
 import { PatternSet } from './patterns.ts';
-import type { BlobId, Repository, SnapshotMeta, TreeNode } from './ports.ts';
+import type { BlobId, BlobWrite, BlobWritten, Repository, SnapshotMeta, TreeNode } from './ports.ts';
 import { loadTree, unsafeNameReason } from './tree.ts';
 import { Semaphore } from './semaphore.ts';
 
@@ -91,9 +95,11 @@ export interface RestoreStats {
 
 const BATCH_FILES = 4096;
 const BATCH_CHUNKS = 65536;
-/** File writes (and links, symlinks) in flight: creating files is latency-bound, so several at once. */
+/**
+ * Main-thread file operations (links, symlinks, finishing files of several chunks) in flight:
+ * creating files is latency-bound, so several at once. Each holds at most one open file.
+ */
 const WRITE_SLOTS = 8;
-const MAX_OPEN_FILES = 64;
 /** Temporary names of files being written: `.<random>.ns-restore` next to the final name. */
 const TEMP_SUFFIX = '.ns-restore';
 
@@ -123,19 +129,28 @@ function unsafe(path: string, why: string): UserError {
   });
 }
 
-/** One file being restored: written under `tmp`, renamed to `dest` when every chunk is in. */
+/**
+ * One file being restored. A file of one chunk is written whole by the worker that opens its blob
+ * (restore-writer.ts); a larger one is created under `tmp`, its chunks written there by the workers,
+ * and renamed to `dest` when every chunk is in.
+ */
 interface FileTask {
   node: TreeNode;
   sp: string;
   dest: string;
+  /** The temporary name (files of several chunks). */
   tmp: string;
   /** Byte offset of each content chunk. */
   offsets: number[];
+  /** Length of the content. */
+  size: number;
   remaining: number;
-  /** Writes in progress. */
+  /** Chunk writes ordered from the workers and not yet answered. */
   busy: number;
   holes: boolean;
+  /** The temporary file exists (or is being created). */
   created: boolean;
+  creating?: Promise<void>;
   state: 'writing' | 'done' | 'failed';
   /** Other names of the same inode, linked to this one when it is done. */
   links: LinkTask[];
@@ -175,8 +190,6 @@ class Restorer {
   private readonly links = new Map<string, FileTask | string | null>();
   private readonly slots = new Semaphore(WRITE_SLOTS);
   private readonly inflight = new Set<Promise<void>>();
-  /** Open files in least-recently-used order. */
-  private readonly handles = new Map<FileTask, Promise<fsp.FileHandle>>();
   /** Tasks not yet done or failed, for cleanup when the restore stops early. */
   private readonly unfinished = new Set<FileTask>();
   private batch: FileTask[] = [];
@@ -481,8 +494,12 @@ class Restorer {
       node,
       sp,
       dest,
-      tmp: `${dest.slice(0, slash + 1)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
+      tmp:
+        content.length > 1
+          ? `${dest.slice(0, slash + 1)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`
+          : dest,
       offsets,
+      size: pos,
       remaining: content.length,
       busy: 0,
       holes: false,
@@ -508,7 +525,10 @@ class Restorer {
     }
   }
 
-  /** Reads the batch's blobs pack by pack and writes each where the batch's files need it. */
+  /**
+   * Reads the batch's blobs pack by pack; the worker that opens a blob writes it where the batch's
+   * files need it (`plan`), and its answer is booked here (`booked`).
+   */
   private async flushBatch(): Promise<void> {
     const needs = this.needs;
     this.needs = new Map();
@@ -516,134 +536,150 @@ class Restorer {
     this.batchChunks = 0;
     if (needs.size === 0) return;
     const delivered = new Set<BlobId>();
-    await this.repo.readBlobs(needs.keys(), async (id, r) => {
-      this.checkAbort();
-      delivered.add(id);
-      const targets = needs.get(id)!;
-      if ('error' in r) {
-        for (const t of targets) this.fail(t.task, r.error.message);
-        return;
+    /** Per blob: the targets its writes were ordered for, in the order of the writes. */
+    const planned = new Map<BlobId, { task: FileTask; i: number }[]>();
+    const plan = async (id: BlobId): Promise<BlobWrite[] | undefined> => {
+      const writes: BlobWrite[] = [];
+      const targets: { task: FileTask; i: number }[] = [];
+      for (const t of needs.get(id) ?? []) {
+        const { task } = t;
+        if (task.state !== 'writing') continue;
+        if (task.offsets.length === 1) {
+          const { node } = task;
+          const owner = isRoot && (node.uid !== 0 || node.gid !== 0) ? { uid: node.uid, gid: node.gid } : {};
+          writes.push({
+            t: 'file',
+            path: task.dest,
+            mode: node.mode & 0o7777,
+            mtimeMs: node.mtimeMs,
+            ...owner,
+          });
+        } else {
+          await this.createTemp(task);
+          if ((task.state as FileTask['state']) !== 'writing') continue;
+          task.busy++;
+          writes.push({ t: 'part', path: task.tmp, pos: task.offsets[t.i]! });
+        }
+        targets.push(t);
       }
-      const zero = isZero(r.plain);
-      for (const t of targets) {
-        if (t.task.state !== 'writing') continue;
-        await this.spawn(() => this.writeChunk(t.task, t.i, r.plain, zero));
-      }
-    });
+      planned.set(id, targets);
+      return writes.length > 0 ? writes : undefined;
+    };
+    await this.repo.readBlobs(
+      needs.keys(),
+      async (id, r) => {
+        delivered.add(id);
+        const targets = planned.get(id) ?? [];
+        if ('written' in r) {
+          for (let k = 0; k < targets.length; k++) await this.booked(targets[k]!, r.written[k] ?? {});
+        } else {
+          // Not written: its part writes are answered.
+          for (const t of targets) if (t.task.offsets.length > 1) this.settle(t.task);
+          if ('error' in r) for (const t of needs.get(id)!) this.fail(t.task, r.error.message);
+        }
+        this.checkAbort();
+      },
+      { plan },
+    );
     for (const [id, targets] of needs) {
       if (!delivered.has(id))
         for (const t of targets) this.fail(t.task, `blob ${id.slice(0, 16)} was not read`);
     }
   }
 
-  /**
-   * The open file of a task. A file of one chunk is created at its final name, since its content
-   * is verified before anything is written; a larger one under its temporary name. Reopened when it
-   * was closed to bound the number of open files.
-   */
-  private handle(task: FileTask): Promise<fsp.FileHandle> {
-    let h = this.handles.get(task);
-    if (h) {
-      this.handles.delete(task);
-      this.handles.set(task, h);
-      return h;
-    }
-    const path = this.writePath(task);
-    if (task.created) h = fsp.open(path, C.O_WRONLY | C.O_NOFOLLOW);
-    else {
-      task.created = true;
-      const make = (): Promise<fsp.FileHandle> =>
-        fsp.open(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-      // The final name may still hold what the overwrite policy allowed to replace.
-      h =
-        path === task.dest
-          ? make().catch(async (err: NodeJS.ErrnoException) => {
-              if (err.code !== 'EEXIST') throw err;
-              await fsp.rm(path, { force: true });
-              return make();
-            })
-          : make();
-    }
-    this.handles.set(task, h);
-    if (this.handles.size > MAX_OPEN_FILES) {
-      for (const [t, old] of this.handles) {
-        if (t.busy > 0 || t === task) continue;
-        this.handles.delete(t);
-        void old.then((fh) => fh.close()).catch(() => undefined);
-        break;
-      }
-    }
-    return h;
+  /** Creates the temporary file of a file of several chunks, once. */
+  private createTemp(task: FileTask): Promise<void> {
+    task.created = true;
+    return (task.creating ??= (async () => {
+      const fh = await fsp.open(task.tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      await fh.close();
+    })());
   }
 
-  private writePath(task: FileTask): string {
-    return task.offsets.length <= 1 ? task.dest : task.tmp;
+  /** A chunk write of a file of several chunks was answered: a failed file goes once none is left. */
+  private settle(task: FileTask): void {
+    if (--task.busy === 0 && task.state === 'failed') void this.spawn(() => this.discard(task));
   }
 
-  private async closeHandle(task: FileTask): Promise<void> {
-    const h = this.handles.get(task);
-    if (!h) return;
-    this.handles.delete(task);
-    await (await h).close();
-  }
-
-  private async writeChunk(task: FileTask, i: number, data: Uint8Array, zero: boolean): Promise<void> {
+  /** Books the outcome of one write a worker made. A failed system call stops the restore. */
+  private async booked(t: { task: FileTask; i: number }, w: BlobWritten): Promise<void> {
+    const { task } = t;
+    const whole = task.offsets.length === 1;
+    if (!whole) this.settle(task);
+    if (w.error !== undefined) {
+      this.fatal ??= Object.assign(new Error(w.error), w.code ? { code: w.code } : {});
+      return;
+    }
     if (task.state !== 'writing') return;
-    task.busy++;
-    try {
-      if (zero) task.holes = true;
-      else {
-        const fh = await this.handle(task);
-        await writeAll(fh, data, task.offsets[i]!);
-        this.stats.bytesWritten += data.length;
-      }
-    } finally {
-      task.busy--;
+    if (w.ownership !== undefined) this.warn(task.sp, `ownership: ${w.ownership}`);
+    const len = (t.i + 1 < task.offsets.length ? task.offsets[t.i + 1]! : task.size) - task.offsets[t.i]!;
+    if (w.hole) task.holes = true;
+    else this.stats.bytesWritten += len;
+    if (--task.remaining > 0) {
+      this.progress(false, task.sp);
+      return;
     }
-    if ((task.state as FileTask['state']) === 'failed') return this.discard(task);
-    this.progress(false, task.sp);
-    if (--task.remaining === 0) await this.finish(task);
+    if (whole) await this.done(task);
+    else await this.spawn(() => this.finish(task));
   }
 
-  /** All chunks are in: sets length and metadata, then gives the file its final name. */
+  /** All chunks of a file of several chunks (or an empty file) are in: length, metadata, final name. */
   private async finish(task: FileTask): Promise<void> {
     const { node, sp } = task;
-    const last = task.offsets.length - 1;
-    const size = last < 0 ? 0 : task.offsets[last]! + (this.repo.blobSize(node.content![last]!) ?? 0);
-    if (size !== node.size) this.warn(sp, `content is ${size} bytes but the snapshot records ${node.size}`);
-    // Busy: keeps the handle from being closed to make room while its metadata is set.
-    task.busy++;
+    if (task.state !== 'writing') return;
+    const flags = C.O_WRONLY | C.O_NOFOLLOW;
+    let fh: fsp.FileHandle;
+    if (task.offsets.length > 1) fh = await fsp.open(task.tmp, flags);
+    else {
+      // An empty file: created at its final name (what the overwrite policy allows to replace goes).
+      task.created = true;
+      const make = (): Promise<fsp.FileHandle> => fsp.open(task.dest, flags | C.O_CREAT | C.O_EXCL, 0o600);
+      fh = await make().catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+        await fsp.rm(task.dest, { force: true });
+        return make();
+      });
+    }
     try {
-      const fh = await this.handle(task);
       // Sets the length when zero chunks were skipped as holes.
-      if (task.holes) await fh.truncate(size);
+      if (task.holes) await fh.truncate(task.size);
       await fh.chmod(node.mode & 0o7777);
       if (isRoot && (node.uid !== 0 || node.gid !== 0))
         await fh.chown(node.uid, node.gid).catch((e) => this.warn(sp, `ownership: ${e.code}`));
       const t = node.mtimeMs / 1000;
       await fh.utimes(t, t);
     } finally {
-      task.busy--;
-      await this.closeHandle(task);
+      await fh.close();
     }
-    if (this.writePath(task) !== task.dest) await fsp.rename(task.tmp, task.dest);
+    if (task.tmp !== task.dest) await fsp.rename(task.tmp, task.dest);
+    await this.done(task);
+  }
+
+  /** A file is complete under its final name. */
+  private async done(task: FileTask): Promise<void> {
+    const { node, sp } = task;
     task.state = 'done';
     this.unfinished.delete(task);
-    if (this.opts.verify) {
-      const content = node.content ?? [];
-      await this.verifyFile(
-        task.dest,
-        sp,
-        content,
-        content.map((id) => this.repo.blobSize(id)!),
-      );
-    }
+    if (task.size !== node.size)
+      this.warn(sp, `content is ${task.size} bytes but the snapshot records ${node.size}`);
     this.stats.files++;
     this.stats.filesWritten++;
     this.countFile(node.size, sp, false);
     const key = node.hardlink ? `${node.hardlink.dev}:${node.hardlink.ino}` : undefined;
     if (key !== undefined) this.links.set(key, task.dest);
-    for (const l of task.links) await this.makeLink(task.dest, l);
+    if (!this.opts.verify && task.links.length === 0) return;
+    await this.spawn(async () => {
+      if (this.opts.verify) {
+        const content = node.content ?? [];
+        await this.verifyFile(
+          task.dest,
+          sp,
+          content,
+          content.map((id) => this.repo.blobSize(id)!),
+        );
+      }
+      for (const l of task.links) await this.makeLink(task.dest, l);
+    });
   }
 
   private async makeLink(first: string, l: LinkTask): Promise<void> {
@@ -668,17 +704,20 @@ class Restorer {
 
   private async discard(task: FileTask): Promise<void> {
     if (task.busy > 0) return;
-    await this.closeHandle(task).catch(() => undefined);
-    if (task.created) await fsp.rm(this.writePath(task), { force: true });
+    if (task.created) await task.creating?.catch(() => undefined);
+    if (task.created) await fsp.rm(task.tmp, { force: true });
     task.created = false;
   }
 
-  /** After a stop (error, abort): no temporary or partial file stays behind. */
+  /**
+   * After a stop (error, abort): no temporary or partial file stays behind. readBlobs has returned,
+   * so no worker is still writing; a file of one chunk a worker wrote is complete under its name.
+   */
   private async cleanup(): Promise<void> {
     await this.drain().catch(() => undefined);
     for (const t of this.unfinished) {
-      await this.closeHandle(t).catch(() => undefined);
-      if (t.created) await fsp.rm(this.writePath(t), { force: true }).catch(() => undefined);
+      if (t.created) await t.creating?.catch(() => undefined);
+      if (t.created) await fsp.rm(t.tmp, { force: true }).catch(() => undefined);
     }
     this.unfinished.clear();
   }
@@ -750,22 +789,4 @@ class Restorer {
 
 function snapPath(comps: string[]): string {
   return '/' + comps.join('/');
-}
-
-const ZEROS = Buffer.alloc(64 * 1024);
-
-function isZero(b: Uint8Array): boolean {
-  for (let off = 0; off < b.length; off += ZEROS.length) {
-    const n = Math.min(ZEROS.length, b.length - off);
-    if (Buffer.compare(b.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
-  }
-  return true;
-}
-
-async function writeAll(fh: fsp.FileHandle, data: Uint8Array, pos: number): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off, pos + off);
-    off += bytesWritten;
-  }
 }
