@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compressWorthIt, FAST_LEVEL } from './compression.ts';
 import { makeFileChunker } from './file-chunker.ts';
+import { utimeSecondsOf } from './mtime.ts';
 import { makeBlobWriter } from './restore-writer.ts';
 import type { BlobWrite, BlobWritten, FileStep, HostFileReader, ListedFile } from './ports.ts';
 import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
@@ -42,7 +43,7 @@ const { Compressor, Decompressor } = require(workerData.zstdPath);
 const compressWorthIt = ${compressWorthIt.toString()};
 const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
-const writeBlobs = (${makeBlobWriter.toString()})(fs);
+const writeBlobs = (${makeBlobWriter.toString()})(fs, ${utimeSecondsOf.toString()});
 // check --read-data opens blobs only to drop them: their plaintexts are memory outside the JS
 // heap, which V8 collects late; a collection every 16 MiB opened keeps a worker's footprint small.
 require('v8').setFlagsFromString('--expose-gc');

@@ -73,6 +73,7 @@ import type {
   SealedBlob,
   SnapshotMeta,
 } from './ports.ts';
+import { utimeSecondsOf } from './mtime.ts';
 import { makeBlobWriter } from './restore-writer.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 import {
@@ -880,7 +881,7 @@ export class Repo implements Repository {
           }
         });
         const written = ws
-          ? (this.localWriter ??= makeBlobWriter(fs))(
+          ? (this.localWriter ??= makeBlobWriter(fs, utimeSecondsOf))(
               plains.map((p) => (p instanceof Error ? null : p)),
               ws,
             )

@@ -16,16 +16,18 @@
  * reported as a hole and the restorer sets the length when the file is complete.
  *
  * Self-contained on purpose: the worker threads run this function's source text (blob-workers.ts);
- * without workers the restorer's repository runs it on the main thread.
+ * without workers the restorer's repository runs it on the main thread. What it needs comes in as
+ * arguments: `fs`, and `utimeSeconds` (mtime.ts, itself self-contained).
  */
 import type * as Fs from 'node:fs';
+import type { utimeSecondsOf } from './mtime.ts';
 import type { BlobWrite, BlobWritten } from './ports.ts';
 
 /**
  * `(plains, orders)` → per blob, the outcome of each of its writes (null where it had none or
  * could not be opened: a null plaintext).
  */
-export function makeBlobWriter(fs: typeof Fs) {
+export function makeBlobWriter(fs: typeof Fs, utimeSeconds: typeof utimeSecondsOf) {
   const C = fs.constants;
   const ZERO = new Uint8Array(64 * 1024);
   const isZero = (b: Uint8Array): boolean => {
@@ -89,7 +91,7 @@ export function makeBlobWriter(fs: typeof Fs) {
         }
       }
       fs.fchmodSync(fd, o.mode);
-      const t = o.mtimeMs / 1000;
+      const t = utimeSeconds(o.mtimeMs);
       fs.futimesSync(fd, t, t);
       fs.closeSync(fd);
       return r;

@@ -44,6 +44,7 @@ import { constants as C, promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../domain/errors.ts';
+import { utimeSecondsOf } from './mtime.ts';
 import { PatternSet } from './patterns.ts';
 import type { BlobId, BlobWrite, BlobWritten, Repository, SnapshotMeta, TreeNode } from './ports.ts';
 import { loadTree, unsafeNameReason } from './tree.ts';
@@ -434,7 +435,7 @@ class Restorer {
     }
     if (isRoot)
       await fsp.lchown(dest, node.uid, node.gid).catch((e) => this.warn(sp, `ownership: ${e.code}`));
-    const t = node.mtimeMs / 1000;
+    const t = utimeSecondsOf(node.mtimeMs);
     await fsp.lutimes(dest, t, t).catch(() => undefined);
     this.stats.symlinks++;
   }
@@ -646,7 +647,7 @@ class Restorer {
       await fh.chmod(node.mode & 0o7777);
       if (isRoot && (node.uid !== 0 || node.gid !== 0))
         await fh.chown(node.uid, node.gid).catch((e) => this.warn(sp, `ownership: ${e.code}`));
-      const t = node.mtimeMs / 1000;
+      const t = utimeSecondsOf(node.mtimeMs);
       await fh.utimes(t, t);
     } finally {
       await fh.close();
@@ -752,7 +753,7 @@ class Restorer {
     if (isRoot)
       await fsp.lchown(dest, node.uid, node.gid).catch((e) => this.warn(sp, `ownership: ${e.code}`));
     await fsp.chmod(dest, node.mode & 0o7777);
-    const t = node.mtimeMs / 1000;
+    const t = utimeSecondsOf(node.mtimeMs);
     await fsp.utimes(dest, t, t);
   }
 

@@ -14,6 +14,7 @@ import type { BigIntStats } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { UserError } from '../domain/errors.ts';
 import { sharedBlobPool, type LstatResult } from './blob-workers.ts';
+import { mtimeMsOf } from './mtime.ts';
 import type { FileIdentity, SourceContext, SourceEntry, TreeNode } from './ports.ts';
 import type { PatternSet } from './patterns.ts';
 import { compareNames } from './tree.ts';
@@ -102,7 +103,7 @@ function metaOf(st: Stat): SourceEntry['node'] {
     mode: st.mode,
     uid: st.uid,
     gid: st.gid,
-    mtimeMs: Number(st.mtimeNs) / 1e6,
+    mtimeMs: mtimeMsOf(st.mtimeNs),
     size: type === 'file' ? st.size : 0,
   };
   if (type === 'file' && st.nlink > 1) {

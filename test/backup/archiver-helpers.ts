@@ -77,7 +77,8 @@ export function describeTree(
     };
     if (!st.isSymbolicLink()) info.mode = st.mode & 0o7777;
     if (opts.mtimes !== false && (st.isFile() || (opts.dirMtimes !== false && st.isDirectory())))
-      info.mtimeMs = Math.floor(st.mtimeMs);
+      // From the nanoseconds: Node's own mtimeMs is a rounded double, which can round up into the next ms.
+      info.mtimeMs = Number(fs.lstatSync(p, { bigint: true }).mtimeNs / 1_000_000n);
     if (st.isFile()) {
       info.size = st.size;
       info.sha = createHash('sha256').update(fs.readFileSync(p)).digest('hex');

@@ -53,7 +53,7 @@ function describeTree(dir: string): Record<string, string> {
         walk(r);
       } else
         out[r] =
-          `file ${(st.mode & 0o777).toString(8)} ${st.size} ${Math.floor(st.mtimeMs)} ` +
+          `file ${(st.mode & 0o777).toString(8)} ${st.size} ${fs.lstatSync(p, { bigint: true }).mtimeNs / 1_000_000n} ` +
           createHash('sha256').update(fs.readFileSync(p)).digest('hex');
     }
   };

@@ -68,7 +68,7 @@ function describeTree(dir: string): Record<string, string> {
         walk(r);
       } else
         out[r] =
-          `file ${mode} ${st.size} ${Math.floor(st.mtimeMs)} ` +
+          `file ${mode} ${st.size} ${fs.lstatSync(p, { bigint: true }).mtimeNs / 1_000_000n} ` +
           createHash('sha256').update(fs.readFileSync(p)).digest('hex');
     }
   };
