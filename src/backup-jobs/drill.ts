@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withRepository } from '../backup/access.ts';
 import { parseIdentities } from '../backup/keys.ts';
+import { sameMtime } from '../backup/mtime.ts';
 import type { BlobId, SnapshotMeta, TreeNode } from '../backup/ports.ts';
 import type { Repo } from '../backup/repository.ts';
 import { loadTree } from '../backup/tree.ts';
@@ -203,12 +204,7 @@ async function drillSnapshot(
         details.skippedChanged++;
         continue;
       }
-      // The same ns -> ms conversion as the walker's, so an untouched file compares equal exactly.
-      if (
-        !live.isFile() ||
-        Number(live.size) !== f.node.size ||
-        Number(live.mtimeNs) / 1e6 !== f.node.mtimeMs
-      ) {
+      if (!live.isFile() || Number(live.size) !== f.node.size || !sameMtime(live.mtimeNs, f.node.mtimeMs)) {
         details.skippedChanged++;
         continue;
       }

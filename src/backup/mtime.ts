@@ -29,3 +29,11 @@ export function utimeSecondsOf(mtimeMs: number): number | string {
   // libuv truncates toward zero, so the nudge points the other way.
   return String(sec + (us - 0.5) / 1e6);
 }
+
+/**
+ * Whether a tree's `mtimeMs` is exactly what a backup of a file with this kernel time stores now,
+ * or stored before whole microseconds (the nanoseconds as a double): an untouched file matches.
+ */
+export function sameMtime(mtimeNs: bigint, mtimeMs: number): boolean {
+  return mtimeMsOf(mtimeNs) === mtimeMs || Number(mtimeNs) / 1e6 === mtimeMs;
+}

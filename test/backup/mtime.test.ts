@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { mtimeMsOf, utimeSecondsOf } from '../../src/backup/mtime.ts';
+import { mtimeMsOf, sameMtime, utimeSecondsOf } from '../../src/backup/mtime.ts';
 
 describe('modification times from a backup to a restore', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-mtime-'));
@@ -66,5 +66,15 @@ describe('modification times from a backup to a restore', () => {
     const s = utimeSecondsOf(Number(ns) / 1e6);
     fs.utimesSync(f, s, s);
     assert.equal(fs.lstatSync(f, { bigint: true }).mtimeNs, ns);
+  });
+});
+
+describe('an untouched file against its snapshot', () => {
+  it('matches what this version stores and what earlier versions stored; a changed time does not', () => {
+    const ns = 1796634875448999999n;
+    assert.ok(sameMtime(ns, mtimeMsOf(ns)));
+    assert.ok(sameMtime(ns, Number(ns) / 1e6), 'a snapshot written before whole microseconds');
+    assert.ok(!sameMtime(ns + 1000n, mtimeMsOf(ns)));
+    assert.ok(!sameMtime(ns - 1_000_000n, Number(ns) / 1e6));
   });
 });
