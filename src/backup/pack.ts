@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { AuthError, KEY_BYTES, decompress, hmacHex, open, seal, sha256Hex } from './crypto.ts';
 import { compressIfWorth } from './compression.ts';
-import type { BlobId, BlobType } from './ports.ts';
+import type { BlobId, BlobType, SealedBlob } from './ports.ts';
 import { PACK_TARGET_SIZE } from './format.ts';
 
 export interface BlobEntry {
@@ -145,6 +145,14 @@ export function openHeader(headerKey: Uint8Array, sealedHeader: Uint8Array): Pac
   return h;
 }
 
+/** The stored length of a sealed blob, in one buffer or in parts. */
+export function sealedLength(sealed: SealedBlob['sealed']): number {
+  if (sealed instanceof Uint8Array) return sealed.length;
+  let n = 0;
+  for (const part of sealed) n += part.length;
+  return n;
+}
+
 /** A pack buffer's usual size: the target plus room for the blobs that join a detached pack. */
 const PACK_BUFFER_BYTES = PACK_TARGET_SIZE + 4 * 1024 * 1024;
 /** At most this many pack buffers wait for reuse. */
@@ -190,13 +198,15 @@ export class PackBuilder {
   addSealed(
     type: BlobType,
     id: BlobId,
-    sealed: Buffer,
+    sealed: SealedBlob['sealed'],
     rawLength: number,
     compressed: boolean,
     slot = 0,
   ): void {
-    this.entries.push({ id, type, offset: this.size, length: sealed.length, rawLength, compressed, slot });
-    this.append(sealed);
+    const length = sealedLength(sealed);
+    this.entries.push({ id, type, offset: this.size, length, rawLength, compressed, slot });
+    if (sealed instanceof Uint8Array) this.append(sealed);
+    else for (const part of sealed) this.append(part);
   }
 
   private append(bytes: Uint8Array): void {

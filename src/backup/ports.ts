@@ -28,6 +28,11 @@ export interface BlobStore {
   remove(path: string): Promise<void>;
   /** Releases cached resources (open files, connections). */
   close?(): Promise<void>;
+  /**
+   * Pack writes worth overlapping with filling the next pack (default 2): each holds a pack
+   * buffer, which a remote store's latency pays for and a local disk, done in milliseconds, does not.
+   */
+  readonly packWrites?: number;
 }
 
 export interface SnapshotMeta {
@@ -207,9 +212,12 @@ export interface FileChunk {
   zero?: boolean;
 }
 
-/** A blob compressed (when it pays) and encrypted, as it goes into a pack. */
+/**
+ * A blob compressed (when it pays) and encrypted, as it goes into a pack: nonce ‖ ciphertext ‖
+ * tag, in one buffer or as consecutive parts (a worker's cipher output is moved, not joined).
+ */
 export interface SealedBlob {
-  sealed: Buffer;
+  sealed: Uint8Array | readonly Uint8Array[];
   compressed: boolean;
 }
 

@@ -56,6 +56,7 @@ import {
   openHeader,
   packIdFromPath,
   packPath,
+  sealedLength,
   type BlobEntry,
   type KeySlot,
   type PackHeader,
@@ -92,8 +93,8 @@ type ReadResult = { entry: BlobEntry; r: BlobRead };
 
 /** Index files are also written every this many packs, so a long backup's progress survives a crash. */
 const PACKS_PER_INDEX = 64;
-/** Packs being written concurrently; bounds memory to about this many times PACK_TARGET_SIZE. */
-const MAX_PACK_WRITES = 2;
+/** Packs being written while the next fills, unless the store says (`packWrites`); each holds a pack buffer. */
+const PACK_WRITES = 2;
 /** Index files read ahead of the one being decoded when a repository opens. */
 const INDEX_READS_AHEAD = 8;
 /** Smaller blobs (trees, file tails) are sealed inline: a worker round trip would cost more. */
@@ -614,7 +615,7 @@ export class Repo implements Repository {
     // when the last of them arrives.
     if (packer === this.packer && packer.size >= PACK_TARGET_SIZE) this.packer = null;
     if (packer !== this.packer && packer.outstanding === 0) await this.closeBuilder(packer);
-    return { id, isNew: true, storedBytes: sealed.sealed.length };
+    return { id, isNew: true, storedBytes: sealedLength(sealed.sealed) };
   }
 
   private openBuilder(): PackBuilder {
@@ -630,7 +631,7 @@ export class Repo implements Repository {
     id: BlobId,
     plaintext: Uint8Array,
     transfer: boolean,
-  ): Promise<{ sealed: Buffer; compressed: boolean }> {
+  ): Promise<SealedBlob> {
     // A buffer given up by the caller is moved, not copied, so it pays to seal it on a worker.
     const pool = transfer || plaintext.length >= WORKER_MIN_BYTES ? this.blobPool() : null;
     if (pool) {
@@ -679,7 +680,7 @@ export class Repo implements Repository {
       ),
     };
     this.writes.push(w);
-    while (this.writes.length > MAX_PACK_WRITES) await this.writes.shift()!.done;
+    while (this.writes.length > (this.store.packWrites ?? PACK_WRITES)) await this.writes.shift()!.done;
     if (this.writeError) throw this.writeError;
     if (this.unindexed.length >= PACKS_PER_INDEX) await this.writeIndex();
     return { id, entries };

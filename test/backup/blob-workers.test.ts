@@ -3,14 +3,67 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { BlobWorkerPool } from '../../src/backup/blob-workers.ts';
 import { hmacHex } from '../../src/backup/crypto.ts';
-import { blobAad, decryptBlob, encryptBlob } from '../../src/backup/pack.ts';
+import { blobAad, decryptBlob, encryptBlob, sealedLength } from '../../src/backup/pack.ts';
+import type { SealedBlob } from '../../src/backup/ports.ts';
 import { noise } from './repository-helpers.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { deriveGearTable } from '../../src/backup/chunker.ts';
 
+/** A sealed blob's bytes as the pack holds them. */
+function joined(sealed: SealedBlob['sealed']): Buffer {
+  return sealed instanceof Uint8Array ? Buffer.from(sealed) : Buffer.concat(sealed);
+}
+
 describe('blob worker pool', () => {
+  test('one worker seals a run of blobs of every size and kind, each exactly (its scratch buffers are reused)', async () => {
+    const pool = new BlobWorkerPool(1);
+    try {
+      const key = randomBytes(32);
+      const mac = randomBytes(32);
+      const inputs: Buffer[] = [];
+      for (let i = 0; i < 40; i++) {
+        const size = [3_000_000, 100, 40_000, 1_200_000, 70, 600_000][i % 6]! + i;
+        // Text, noise, and noise with a compressible half the four samples may miss.
+        const text = Buffer.from(`line ${i} of a log\n`.repeat(Math.ceil(size / 16))).subarray(0, size);
+        const rnd = noise(`n${i}`, size);
+        inputs.push(
+          i % 3 === 0
+            ? text
+            : i % 3 === 1
+              ? rnd
+              : Buffer.concat([rnd.subarray(0, size >> 1), text.subarray(size >> 1)]),
+        );
+      }
+      // In order, one after another: each result is checked after later blobs reused the scratch.
+      const out: SealedBlob[] = [];
+      for (const d of inputs)
+        out.push(await pool.encrypt(key, 0, blobAad('data', false, hmacHex(mac, d)), d));
+      const kinds = new Set<boolean>();
+      for (const [i, d] of inputs.entries()) {
+        const s = out[i]!;
+        kinds.add(s.compressed);
+        if (s.compressed) assert.ok(sealedLength(s.sealed) < d.length, `blob ${i} compressed is smaller`);
+        else assert.equal(sealedLength(s.sealed), d.length + 28, `blob ${i} stored raw`);
+        const entry = {
+          id: hmacHex(mac, d),
+          type: 'data' as const,
+          pack: 'p',
+          offset: 0,
+          length: sealedLength(s.sealed),
+          rawLength: d.length,
+          compressed: s.compressed,
+          slot: 0,
+        };
+        assert.deepEqual(decryptBlob(key, mac, entry, joined(s.sealed)), d, `blob ${i}`);
+      }
+      assert.deepEqual([...kinds].sort(), [false, true]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('seals blobs exactly as the format says: compressed when it pays, raw otherwise', async () => {
     const pool = new BlobWorkerPool(2);
     try {
@@ -30,12 +83,12 @@ describe('blob worker pool', () => {
           type: 'data' as const,
           pack: 'p',
           offset: 0,
-          length: out[i]!.sealed.length,
+          length: sealedLength(out[i]!.sealed),
           rawLength: d.length,
           compressed: out[i]!.compressed,
           slot: 0,
         };
-        assert.deepEqual(decryptBlob(key, mac, entry, out[i]!.sealed), d);
+        assert.deepEqual(decryptBlob(key, mac, entry, joined(out[i]!.sealed)), d);
       }
     } finally {
       await pool.close();
@@ -97,12 +150,12 @@ describe('blob worker pool', () => {
           type: 'data' as const,
           pack: 'p',
           offset: 0,
-          length: s.sealed.length,
+          length: sealedLength(s.sealed),
           rawLength: c.length,
           compressed: s.compressed,
           slot: 0,
         };
-        assert.deepEqual(decryptBlob(key, mac, entry, s.sealed), want[i]);
+        assert.deepEqual(decryptBlob(key, mac, entry, joined(s.sealed)), want[i]);
       }
       assert.equal(sealed[0]!.compressed, true);
       // Once sealed or closed, a chunk's bytes are gone from the worker.

@@ -17,6 +17,8 @@ const MAX_OPEN_HANDLES = 32;
 
 export class LocalBlobStore implements BlobStore {
   readonly location: string;
+  /** One pack written while the next fills: a second in flight measured no faster, only ~15 MiB bigger. */
+  readonly packWrites = 1;
   // Files are write-once, so a handle stays valid for the file's life; insertion order is LRU order.
   private readonly handles = new Map<string, Promise<FileHandle>>();
   /** Bytes of packs this store has written: what a command that stops leaves unused. */

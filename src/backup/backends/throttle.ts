@@ -47,12 +47,14 @@ export class TokenBucket {
 /** `store` with its writes paced by `bucket`; everything else passes straight through. */
 export class ThrottledBlobStore implements BlobStore {
   readonly location: string;
+  readonly packWrites?: number;
 
   constructor(
     private readonly inner: BlobStore,
     private readonly bucket: TokenBucket,
   ) {
     this.location = inner.location;
+    if (inner.packWrites !== undefined) this.packWrites = inner.packWrites;
   }
 
   async write(path: string, data: Uint8Array): Promise<void> {
