@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compressWorthIt, FAST_LEVEL } from './compression.ts';
 import { makeFileChunker } from './file-chunker.ts';
+import { GEAR_SCAN_WASM } from './gear-scan.ts';
 import { utimeSecondsOf } from './mtime.ts';
 import { makeBlobWriter } from './restore-writer.ts';
 import type { BlobWrite, BlobWritten, FileStep, HostFileReader, ListedFile, SealedBlob } from './ports.ts';
@@ -43,6 +44,7 @@ const { Compressor, Decompressor } = require(workerData.zstdPath);
 const compressWorthIt = ${compressWorthIt.toString()};
 const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
+let gearScan;
 const writeBlobs = (${makeBlobWriter.toString()})(fs, ${utimeSecondsOf.toString()});
 // check --read-data opens blobs only to drop them: their plaintexts are memory outside the JS
 // heap, which V8 collects late; a collection every 16 MiB opened keeps a worker's footprint small.
@@ -218,7 +220,8 @@ function drop(h) {
   h.chunks.clear();
 }
 function fcfg(m) {
-  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, alloc: take, ...m.deps }));
+  gearScan ??= new WebAssembly.Module(workerData.gearScan);
+  chunkers.set(m.cfg, makeFileChunker({ fs, createHmac, alloc: take, gearScan, ...m.deps }));
   return [{ seq: m.seq }, []];
 }
 function openOne(key, macKey, buf, e) {
@@ -458,6 +461,7 @@ export class BlobWorkerPool {
           nice,
           keysKept: KEYS_KEPT,
           spareBytes: SPARE_BYTES,
+          gearScan: GEAR_SCAN_WASM,
         },
       });
       const thread: PoolThread = {

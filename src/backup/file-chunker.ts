@@ -6,6 +6,7 @@
  * `readSize` blocks; a block of at least one max-size chunk that is all zeros cuts the current
  * chunk and becomes max-size zero chunks, the rest of the block chunked normally), so a repository
  * deduplicates across both paths. Each chunk is a fresh ArrayBuffer, so it can be transferred.
+ * Files are read straight into the memory of the gear scan (gear-scan.wat), which finds the cuts.
  *
  * Self-contained on purpose: the worker threads run this function's source text (blob-workers.ts).
  */
@@ -24,6 +25,8 @@ export interface FileChunkerDeps {
   max: number;
   macKey: Uint8Array;
   readSize: number;
+  /** The compiled gear-scan.wat (GEAR_SCAN_WASM); each chunker instantiates its own memory. */
+  gearScan: WebAssembly.Module;
   /** Memory for a chunk's bytes (a fresh array unless given: the worker reuses freed ones). */
   alloc?: (n: number) => Uint8Array;
 }
@@ -49,6 +52,18 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
     if (id === undefined) zeroIds.set(n, (id = mac(new Uint8Array(n))));
     return id;
   };
+  // The scan's memory: the gear table, then one read buffer (read buffers are only used within a
+  // step, which runs to its end before another starts). Grown once, before any view is taken.
+  const DATA = 1024;
+  const wasm = new WebAssembly.Instance(d.gearScan, {}).exports as {
+    memory: WebAssembly.Memory;
+    hash: WebAssembly.Global;
+    scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
+  };
+  const readBytes = Math.max(d.readSize, SMALL_READ);
+  wasm.memory.grow(Math.ceil((DATA + readBytes) / 65536) - wasm.memory.buffer.byteLength / 65536);
+  new Uint32Array(wasm.memory.buffer, 0, 256).set(gear);
+  const scan = wasm.scan;
   const zeros = new Uint8Array(max);
   const isZero = (b: Uint8Array): boolean => {
     for (let off = 0; off < b.length; off += max) {
@@ -67,10 +82,7 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
     }
   };
 
-  // Reused across files (fresh zeroed buffers per small file cost more than reading it): the read
-  // buffers are only used within a step, which runs to its end before another starts; a carry
-  // buffer belongs to one open file and returns to the spare list when it closes.
-  const readBufs = new Map<number, Uint8Array>();
+  // A carry buffer belongs to one open file and returns to the spare list when it closes.
   const spareCarries: Uint8Array[] = [];
 
   return (f: ListedFile): OpenedFile => {
@@ -96,8 +108,7 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
       throw err;
     }
     const bufSize = f.size < SMALL_READ ? SMALL_READ : d.readSize;
-    const buf = readBufs.get(bufSize) ?? new Uint8Array(bufSize);
-    readBufs.set(bufSize, buf);
+    const buf = new Uint8Array(wasm.memory.buffer, DATA, bufSize);
     // The current chunk's bytes from earlier blocks (`carry`, taken when first needed), and the
     // rolling hash state.
     let carryLen = 0;
@@ -121,8 +132,10 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
       carryLen = 0;
       hash = 0;
     };
+    /** `data` lies in the scan's memory (the read buffer). */
     const push = (out: FileChunk[], data: Uint8Array): void => {
       const n = data.length;
+      const at = data.byteOffset - DATA;
       let i = 0;
       // Start of the current chunk's bytes within `data` (the rest is in `carry`).
       let start = 0;
@@ -132,33 +145,16 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
           i += Math.min(min - len, n - i);
           continue;
         }
-        let h = hash;
-        let j = i;
-        let cut = -1;
         const endS = Math.min(n, i + Math.max(0, avg - len));
-        for (; j < endS; j++) {
-          h = ((h << 1) + gear[data[j]!]!) | 0;
-          if ((h & maskS) === 0) {
-            cut = j + 1;
-            break;
-          }
-        }
-        if (cut < 0) {
-          const endL = Math.min(n, i + (max - len));
-          for (; j < endL; j++) {
-            h = ((h << 1) + gear[data[j]!]!) | 0;
-            if ((h & maskL) === 0) {
-              cut = j + 1;
-              break;
-            }
-          }
-          if (cut < 0 && len + (endL - i) === max) cut = endL;
-        }
+        const endL = Math.min(n, i + (max - len));
+        let cut = scan(at + i, at + endS, at + endL, hash, maskS, maskL);
+        if (cut >= 0) cut -= at;
+        else if (len + (endL - i) === max) cut = endL;
         if (cut >= 0) {
           emit(out, data, start, cut);
           i = start = cut;
         } else {
-          hash = h;
+          hash = wasm.hash.value as number;
           i = n;
         }
       }

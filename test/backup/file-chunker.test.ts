@@ -6,6 +6,9 @@ import path from 'node:path';
 import { createHmac, randomBytes } from 'node:crypto';
 import { Chunker, deriveGearTable } from '../../src/backup/chunker.ts';
 import { makeFileChunker } from '../../src/backup/file-chunker.ts';
+import { GEAR_SCAN_WASM } from '../../src/backup/gear-scan.ts';
+
+const gearScan = new WebAssembly.Module(GEAR_SCAN_WASM);
 
 const PARAMS = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 const READ = 1024 * 1024;
@@ -51,7 +54,15 @@ describe('file chunker (worker side)', () => {
         ctimeNs: st.ctimeNs,
       };
       const want = reference(data, gear, mac);
-      const open = makeFileChunker({ fs, createHmac, gear, ...PARAMS, macKey: mac, readSize: READ });
+      const open = makeFileChunker({
+        fs,
+        createHmac,
+        gear,
+        gearScan,
+        ...PARAMS,
+        macKey: mac,
+        readSize: READ,
+      });
       for (const stepBytes of [1, 3 * READ, 64 * READ]) {
         const f = open(listed);
         const got: { id: string; length: number }[] = [];
@@ -88,7 +99,15 @@ describe('file chunker (worker side)', () => {
     try {
       const gear = deriveGearTable(Buffer.alloc(32, 9));
       const mac = randomBytes(32);
-      const open = makeFileChunker({ fs, createHmac, gear, ...PARAMS, macKey: mac, readSize: READ });
+      const open = makeFileChunker({
+        fs,
+        createHmac,
+        gear,
+        gearScan,
+        ...PARAMS,
+        macKey: mac,
+        readSize: READ,
+      });
       const datas = [
         randomBytes(3 * READ + 999),
         randomBytes(2 * READ + 5),
