@@ -21,7 +21,7 @@ export const CHUNKER_BOUNDS = { min: 4 * 1024, max: 16 * 1024 * 1024 } as const;
 export const PACK_TARGET_SIZE = 16 * 1024 * 1024;
 
 /** zstd level for blobs; a blob is stored raw when compression saves less than this fraction. */
-export const ZSTD_LEVEL = 3;
+export const ZSTD_LEVEL = 2;
 export const MIN_COMPRESSION_GAIN = 1 / 32;
 
 /**
