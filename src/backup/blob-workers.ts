@@ -29,7 +29,7 @@ import { MIN_COMPRESSION_GAIN, ZSTD_LEVEL } from './format.ts';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync } = require('node:crypto');
+const { createCipheriv, createDecipheriv, createHmac, randomFillSync } = require('node:crypto');
 const fs = require('node:fs');
 // A low-priority pool's thread lowers its own CPU priority before it takes any work. On Linux
 // setpriority(0) names the calling thread only, so the process's other threads keep theirs.
@@ -40,7 +40,9 @@ if (workerData.nice) {
 }
 // Transpilers that keep function names (tsx) wrap inner functions in __name(fn, "name").
 var __name = (f) => f;
-const { Compressor, Decompressor } = require(workerData.zstdPath);
+const { Decompressor } = require(workerData.zstdPath);
+// zstd-napi's low-level binding (zstd-napi/binding): contexts that compress into a given buffer.
+const zstd = require(workerData.zstdBindingPath);
 const compressWorthIt = ${compressWorthIt.toString()};
 const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
@@ -67,22 +69,22 @@ function beforeWrites(n) {
   collect({ type: 'minor' });
 }
 const files = new Map();
-let fastC, strongC, dec;
-// Each level compresses into a scratch buffer of its own, kept: zstd-napi's compress() allocates a
+let dec;
+// Each level compresses into a scratch buffer of its own, kept: Compressor.compress() allocates a
 // new output per blob, which this thread's heap then held until a collection (about 60 MiB of a
 // first backup's peak). The result is encrypted before either is used again.
-const scratch = [null, null];
-function compressInto(c, i) {
+function compressInto(level) {
+  const cctx = new zstd.CCtx();
+  cctx.setParameter(zstd.CParameter.compressionLevel, level);
+  let out = null;
   return (b) => {
-    const n = b.length;
-    const bound = n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0);
-    let out = scratch[i];
-    if (!out || out.length < bound) out = scratch[i] = Buffer.allocUnsafeSlow(bound);
-    return out.subarray(0, c.cctx.compress2(out, b));
+    const bound = zstd.compressBound(b.length);
+    if (!out || out.length < bound) out = Buffer.allocUnsafeSlow(bound);
+    return out.subarray(0, cctx.compress2(out, b));
   };
 }
 let fast, strong;
-// Nonces drawn 1,024 at a time: a call to the random generator per blob measured 10-40 us on
+// Nonces drawn 1,024 at a time: a call to the random generator per blob measured tens of us on
 // these threads (it contends with the other threads' OpenSSL calls), ~5% of a worker's time.
 const nonces = Buffer.alloc(12 * 1024);
 let nonceAt = nonces.length;
@@ -97,13 +99,9 @@ function nextNonce() {
 // Sealed blobs go back in parts: the cipher's output (moved, not copied) and nonce ‖ tag (28
 // bytes). Joining them here cost a copy of every blob and another buffer left for the collector.
 function sealBytes(m, data) {
-  if (!fastC) {
-    fastC = new Compressor();
-    fastC.setParameters({ compressionLevel: workerData.fastLevel });
-    strongC = new Compressor();
-    strongC.setParameters({ compressionLevel: workerData.level });
-    fast = compressInto(fastC, 0);
-    strong = compressInto(strongC, 1);
+  if (!fast) {
+    fast = compressInto(workerData.fastLevel);
+    strong = compressInto(workerData.level);
   }
   const c = compressWorthIt(data, fast, strong, workerData.minGain);
   const compressed = c !== null;
@@ -458,6 +456,7 @@ export class BlobWorkerPool {
    */
   constructor(size: number, opts: { lowPriority?: boolean } = {}) {
     const zstdPath = createRequire(import.meta.url).resolve('zstd-napi');
+    const zstdBindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding');
     const nice = opts.lowPriority === true && process.platform === 'linux';
     for (let i = 0; i < size; i++) {
       const worker = new Worker(WORKER_SOURCE, {
@@ -467,6 +466,7 @@ export class BlobWorkerPool {
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
         workerData: {
           zstdPath,
+          zstdBindingPath,
           level: ZSTD_LEVEL,
           fastLevel: FAST_LEVEL,
           minGain: MIN_COMPRESSION_GAIN,
@@ -780,14 +780,6 @@ export class BlobWorkerPool {
   }
 }
 
-const shared: { normal?: BlobWorkerPool | null; low?: BlobWorkerPool | null } = {};
-
-/**
- * The process-wide pool, or null when workers are disabled (NIGHTSHIFT_BLOB_WORKERS=0) or the
- * machine has a single core. Sized to the cores, at most 4. `lowPriority` (a --nice profile's
- * work) gives a second pool of the same size whose threads run at nice 19: a thread cannot raise
- * its priority again, so low-priority work never shares threads with the rest.
- */
 /** A worker's sealed blob as its three parts: nonce, the cipher's output, tag (not joined). */
 function sealedOf(m: WorkerReply): SealedBlob {
   if (!m.body || !m.edges || m.edges.length !== 28) throw new Error('blob encryption failed: no output');
@@ -796,6 +788,14 @@ function sealedOf(m: WorkerReply): SealedBlob {
   return { sealed: [edges.subarray(0, 12), body, edges.subarray(12)], compressed: !!m.compressed };
 }
 
+const shared: { normal?: BlobWorkerPool | null; low?: BlobWorkerPool | null } = {};
+
+/**
+ * The process-wide pool, or null when workers are disabled (NIGHTSHIFT_BLOB_WORKERS=0) or the
+ * machine has a single core. Sized to the cores, at most 4. `lowPriority` (a --nice profile's
+ * work) gives a second pool of the same size whose threads run at nice 19: a thread cannot raise
+ * its priority again, so low-priority work never shares threads with the rest.
+ */
 export function sharedBlobPool(opts: { lowPriority?: boolean } = {}): BlobWorkerPool | null {
   const which = opts.lowPriority === true ? 'low' : 'normal';
   const have = shared[which];
