@@ -9,6 +9,7 @@
 import { createHmac } from 'node:crypto';
 import { UserError } from '../domain/errors.ts';
 import { CHUNKER_BOUNDS, type ChunkerParams } from './format.ts';
+import { GEAR_SCAN_WASM } from './gear-scan.ts';
 
 /** 256 32-bit values: gear[i] = first 4 bytes (big-endian) of HMAC-SHA256(seed, "nightshift-gear" || i). */
 export function deriveGearTable(seed: Uint8Array): Uint32Array {
@@ -43,9 +44,20 @@ function highMask(bits: number): number {
   return bits >= 32 ? -1 : (((1 << bits) - 1) << (32 - bits)) | 0;
 }
 
+/** Where the gear scan's memory holds the bytes to scan (the gear table is below), and how many at once. */
+const DATA = 1024;
+const SLAB = 64 * 1024;
+let gearScanModule: WebAssembly.Module | undefined;
+
+interface GearScan {
+  memory: WebAssembly.Memory;
+  hash: WebAssembly.Global;
+  scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
+}
+
 export class Chunker {
   readonly params: ChunkerParams;
-  private readonly gear: Uint32Array;
+  private readonly wasm: { scan: GearScan; mem: Uint8Array };
   /** Stricter mask before the average point, looser after (normalization level 2). */
   private readonly maskS: number;
   private readonly maskL: number;
@@ -57,7 +69,11 @@ export class Chunker {
     validateChunkerParams(params);
     if (gearTable.length !== 256) throw new Error('gear table must have 256 entries');
     this.params = { ...params };
-    this.gear = gearTable;
+    gearScanModule ??= new WebAssembly.Module(GEAR_SCAN_WASM);
+    const scan = new WebAssembly.Instance(gearScanModule, {}).exports as unknown as GearScan;
+    scan.memory.grow(Math.ceil((DATA + SLAB) / 65536) - scan.memory.buffer.byteLength / 65536);
+    new Uint32Array(scan.memory.buffer, 0, 256).set(gearTable);
+    this.wasm = { scan, mem: new Uint8Array(scan.memory.buffer, DATA, SLAB) };
     const bits = Math.round(Math.log2(params.avg));
     this.maskS = highMask(bits + 2);
     this.maskL = highMask(bits - 2);
@@ -68,7 +84,6 @@ export class Chunker {
   push(data: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     const { min, avg, max } = this.params;
-    const gear = this.gear;
     const buf = this.buf;
     let i = 0;
     const n = data.length;
@@ -82,31 +97,22 @@ export class Chunker {
         i += take;
         continue;
       }
-      let h = this.hash;
-      let j = i;
-      let cut = -1;
-      // Bytes of `data` that still fit below the average point, then below max.
+      // Bytes of `data` that still fit below the average point, then below max; the gear scan
+      // (gear-scan.wat) rolls over them a slab at a time, copied into its memory.
       const endS = Math.min(n, i + Math.max(0, avg - len));
-      const maskS = this.maskS;
-      for (; j < endS; j++) {
-        h = ((h << 1) + gear[data[j]!]!) | 0;
-        if ((h & maskS) === 0) {
-          cut = j + 1;
-          break;
-        }
+      const endL = Math.min(n, i + (max - len));
+      const { scan, mem } = this.wasm;
+      let h = this.hash;
+      let cut = -1;
+      for (let j = i; j < endL && cut < 0;) {
+        const take = Math.min(SLAB, endL - j);
+        mem.set(data.subarray(j, j + take));
+        const r = scan.scan(0, Math.min(take, Math.max(0, endS - j)), take, h, this.maskS, this.maskL);
+        if (r >= 0) cut = j + r;
+        else h = scan.hash.value as number;
+        j += take;
       }
-      if (cut < 0) {
-        const endL = Math.min(n, i + (max - len));
-        const maskL = this.maskL;
-        for (; j < endL; j++) {
-          h = ((h << 1) + gear[data[j]!]!) | 0;
-          if ((h & maskL) === 0) {
-            cut = j + 1;
-            break;
-          }
-        }
-        if (cut < 0 && len + (endL - i) === max) cut = endL;
-      }
+      if (cut < 0 && len + (endL - i) === max) cut = endL;
       const end = cut < 0 ? n : cut;
       buf.set(data.subarray(i, end), len);
       len += end - i;

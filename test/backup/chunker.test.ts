@@ -23,8 +23,39 @@ function chunkAll(data: Uint8Array, pieces: number[] = [data.length], s: Uint8Ar
 
 const h = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+/** Deterministic bytes (xorshift32) with a zero run and a repeated line, for known answers. */
+function knownInput(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  out.fill(0, 1_000_000, 1_700_000);
+  const text = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(20000));
+  out.set(text.subarray(0, 600_000), 2_500_000);
+  return out;
+}
+
 describe('chunker', () => {
   const data = randomBytes(8 * 1024 * 1024);
+
+  test('cuts where format v1 always cut (known answer): existing repositories keep deduplicating', () => {
+    // Lengths from the chunker as first released (the gear loop in JavaScript), default parameters.
+    const want = [
+      156084, 147782, 170803, 135057, 137767, 64668, 149734, 524288, 291224, 131078, 152747, 226258, 139875,
+      524288, 190252, 210439, 147344, 135913, 134998, 44531, 196302, 195217,
+    ];
+    const c = new Chunker({ min: 32 * 1024, avg: 128 * 1024, max: 512 * 1024 }, deriveGearTable(seed));
+    const d = knownInput(4 * 1024 * 1024 + 12345);
+    const got: number[] = [];
+    for (let off = 0; off < d.length; off += 100_000)
+      for (const ch of c.push(d.subarray(off, off + 100_000))) got.push(ch.length);
+    for (const ch of c.finish()) got.push(ch.length);
+    assert.deepEqual(got, want);
+  });
 
   test('chunks reassemble to the input and respect min/max', () => {
     const chunks = chunkAll(data);
