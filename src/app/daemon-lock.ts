@@ -28,6 +28,8 @@ export interface LockHolder {
   configLoadedAtMs?: number;
   /** Why the current config.json was not loaded (the daemon kept the previous one). */
   configError?: string;
+  /** SHA-256 of the config.json bytes that were refused: whether a refusal is about the file as it is now. */
+  configErrorDigest?: string;
   /** The last time the daemon's loop was seen alive. */
   heartbeatAtMs?: number;
 }
@@ -37,6 +39,7 @@ const HOLDER_EXTRAS = [
   'configDigest',
   'configLoadedAtMs',
   'configError',
+  'configErrorDigest',
   'heartbeatAtMs',
 ] as const;
 
@@ -67,6 +70,27 @@ export function readLockHolder(lockPath: string): LockHolder | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What daemon.json says about a reload asked for (SIGHUP) when config.json had digest `want` and
+ * the daemon had last loaded a file at `beforeMs`: loaded, refused, or no answer yet. A refusal of
+ * an earlier file is no answer: it is what daemon.json said before the daemon read the file again.
+ */
+export function reloadOutcome(
+  now: LockHolder | undefined,
+  want: string,
+  beforeMs: number,
+): 'reloaded' | 'refused' | 'pending' {
+  if (now === undefined) return 'pending';
+  if (now.configError !== undefined) {
+    // Daemons from before configErrorDigest only say that the file they run with is another one.
+    const thisFile =
+      now.configErrorDigest === undefined ? now.configDigest !== want : now.configErrorDigest === want;
+    if (thisFile) return 'refused';
+  }
+  if (now.configDigest === want && (now.configLoadedAtMs ?? 0) > beforeMs) return 'reloaded';
+  return 'pending';
 }
 
 function isBusy(err: unknown): boolean {

@@ -153,11 +153,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       const digest = configDigest(opened.home.dir);
       try {
         const config = opened.reloadConfig();
-        lock.update({ configDigest: digest, configLoadedAtMs: clock.now(), configError: undefined });
+        lock.update({
+          configDigest: digest,
+          configLoadedAtMs: clock.now(),
+          configError: undefined,
+          configErrorDigest: undefined,
+        });
         opts.log({ event: 'config.reloaded', file: config.file ?? '(none)' });
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
-        lock.update({ configError: error });
+        lock.update({ configError: error, configErrorDigest: digest });
         opts.log({ event: 'config.refused', error });
         return { ok: false, error };
       }

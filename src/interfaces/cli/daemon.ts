@@ -117,7 +117,7 @@ async function addSampleJob(app: App, log: Logger): Promise<string | undefined> 
  */
 async function reloadDaemon(homeFlag: string | undefined, json: boolean): Promise<void> {
   const { openHome } = await import('../../config/home.ts');
-  const { probeDaemonLock, readLockHolder } = await import('../../app/daemon-lock.ts');
+  const { probeDaemonLock, readLockHolder, reloadOutcome } = await import('../../app/daemon-lock.ts');
   const { configDigest } = await import('../../config/config-digest.ts');
   const home = openHome(homeFlag);
   const probe = probeDaemonLock(home.daemonLockPath);
@@ -139,12 +139,13 @@ async function reloadDaemon(homeFlag: string | undefined, json: boolean): Promis
   const deadline = Date.now() + 10_000;
   for (;;) {
     const now = readLockHolder(home.daemonLockPath);
-    if (now?.configError !== undefined && now.configDigest !== want)
-      throw new UserError(`the daemon (pid ${holder.pid}) refused config.json: ${now.configError}`, {
+    const outcome = reloadOutcome(now, want, before);
+    if (outcome === 'refused')
+      throw new UserError(`the daemon (pid ${holder.pid}) refused config.json: ${now?.configError}`, {
         hint: 'fix the file (`nightshift doctor` names the field), then run `nightshift daemon reload` again; the previous configuration stays in use',
         code: 'config_invalid',
       });
-    if (now?.configDigest === want && (now.configLoadedAtMs ?? 0) > before) break;
+    if (outcome === 'reloaded') break;
     if (Date.now() > deadline)
       throw new UserError(`the daemon (pid ${holder.pid}) did not confirm the reload within 10 s`, {
         hint: 'see its log; `nightshift doctor` shows what it runs with',

@@ -69,7 +69,11 @@ function describeDaemon(ctx: DoctorContext, holder: LockHolder | undefined): Fin
       message: `the daemon is nightshift ${holder.version}, this command is ${ctx.version}`,
       fix: 'restart the daemon so that it runs the installed version (`nightshift service status` shows how it was started)',
     });
-  if (holder.configError !== undefined)
+  const refusedNow =
+    holder.configError !== undefined &&
+    (holder.configErrorDigest === undefined ||
+      holder.configErrorDigest === configDigest(ctx.app.home.dir, ctx.env));
+  if (refusedNow)
     out.push({
       check: 'daemon',
       level: 'fail',
