@@ -73,6 +73,17 @@ export function readLockHolder(lockPath: string): LockHolder | undefined {
 }
 
 /**
+ * Whether daemon.json's refusal is about the config.json whose digest is `digest` (not an earlier
+ * file). Daemons from before configErrorDigest only say that the file they run with is another one.
+ */
+export function refusedFile(holder: LockHolder, digest: string): boolean {
+  if (holder.configError === undefined) return false;
+  return holder.configErrorDigest === undefined
+    ? holder.configDigest !== digest
+    : holder.configErrorDigest === digest;
+}
+
+/**
  * What daemon.json says about a reload asked for (SIGHUP) when config.json had digest `want` and
  * the daemon had last loaded a file at `beforeMs`: loaded, refused, or no answer yet. A refusal of
  * an earlier file is no answer: it is what daemon.json said before the daemon read the file again.
@@ -83,12 +94,7 @@ export function reloadOutcome(
   beforeMs: number,
 ): 'reloaded' | 'refused' | 'pending' {
   if (now === undefined) return 'pending';
-  if (now.configError !== undefined) {
-    // Daemons from before configErrorDigest only say that the file they run with is another one.
-    const thisFile =
-      now.configErrorDigest === undefined ? now.configDigest !== want : now.configErrorDigest === want;
-    if (thisFile) return 'refused';
-  }
+  if (refusedFile(now, want)) return 'refused';
   if (now.configDigest === want && (now.configLoadedAtMs ?? 0) > beforeMs) return 'reloaded';
   return 'pending';
 }

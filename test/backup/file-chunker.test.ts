@@ -10,6 +10,11 @@ import { GEAR_SCAN_WASM } from '../../src/backup/gear-scan.ts';
 
 const gearScan = new WebAssembly.Module(GEAR_SCAN_WASM);
 
+/** A worker-side chunker with the test parameters. */
+function openChunker(gear: Uint32Array, mac: Uint8Array): ReturnType<typeof makeFileChunker> {
+  return makeFileChunker({ fs, createHmac, gear, gearScan, ...PARAMS, macKey: mac, readSize: READ });
+}
+
 const PARAMS = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 const READ = 1024 * 1024;
 
@@ -54,15 +59,7 @@ describe('file chunker (worker side)', () => {
         ctimeNs: st.ctimeNs,
       };
       const want = reference(data, gear, mac);
-      const open = makeFileChunker({
-        fs,
-        createHmac,
-        gear,
-        gearScan,
-        ...PARAMS,
-        macKey: mac,
-        readSize: READ,
-      });
+      const open = openChunker(gear, mac);
       for (const stepBytes of [1, 3 * READ, 64 * READ]) {
         const f = open(listed);
         const got: { id: string; length: number }[] = [];
@@ -99,15 +96,7 @@ describe('file chunker (worker side)', () => {
     try {
       const gear = deriveGearTable(Buffer.alloc(32, 9));
       const mac = randomBytes(32);
-      const open = makeFileChunker({
-        fs,
-        createHmac,
-        gear,
-        gearScan,
-        ...PARAMS,
-        macKey: mac,
-        readSize: READ,
-      });
+      const open = openChunker(gear, mac);
       const datas = [
         randomBytes(3 * READ + 999),
         randomBytes(2 * READ + 5),

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { configDigest } from '../../../config/config-digest.ts';
 import { formatDuration } from '../../../domain/duration.ts';
 import { pidAlive } from '../../../backup/lock.ts';
-import { DAEMON_HEARTBEAT_MS, probeDaemonLock } from '../../daemon-lock.ts';
+import { DAEMON_HEARTBEAT_MS, probeDaemonLock, refusedFile } from '../../daemon-lock.ts';
 import type { LockHolder } from '../../daemon-lock.ts';
 import { nightshiftCommand } from '../check.ts';
 import type { DoctorCheck, DoctorContext, Finding } from '../check.ts';
@@ -69,11 +69,7 @@ function describeDaemon(ctx: DoctorContext, holder: LockHolder | undefined): Fin
       message: `the daemon is nightshift ${holder.version}, this command is ${ctx.version}`,
       fix: 'restart the daemon so that it runs the installed version (`nightshift service status` shows how it was started)',
     });
-  const refusedNow =
-    holder.configError !== undefined &&
-    (holder.configErrorDigest === undefined ||
-      holder.configErrorDigest === configDigest(ctx.app.home.dir, ctx.env));
-  if (refusedNow)
+  if (refusedFile(holder, configDigest(ctx.app.home.dir, ctx.env)))
     out.push({
       check: 'daemon',
       level: 'fail',
