@@ -32,6 +32,13 @@ export const GEAR_SCAN_WASM = Buffer.from(
   '${b64}',
   'base64',
 );
+
+/** What an instance of the module exports (gear-scan.wat says what each does). */
+export interface GearScanExports {
+  memory: WebAssembly.Memory;
+  hash: WebAssembly.Global;
+  scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
+}
 `,
   );
   process.stdout.write(`wrote ${out}\n`);

@@ -9,7 +9,7 @@
 import { createHmac } from 'node:crypto';
 import { UserError } from '../domain/errors.ts';
 import { CHUNKER_BOUNDS, type ChunkerParams } from './format.ts';
-import { GEAR_SCAN_WASM } from './gear-scan.ts';
+import { GEAR_SCAN_WASM, type GearScanExports } from './gear-scan.ts';
 
 /** 256 32-bit values: gear[i] = first 4 bytes (big-endian) of HMAC-SHA256(seed, "nightshift-gear" || i). */
 export function deriveGearTable(seed: Uint8Array): Uint32Array {
@@ -49,15 +49,9 @@ const DATA = 1024;
 const SLAB = 64 * 1024;
 let gearScanModule: WebAssembly.Module | undefined;
 
-interface GearScan {
-  memory: WebAssembly.Memory;
-  hash: WebAssembly.Global;
-  scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
-}
-
 export class Chunker {
   readonly params: ChunkerParams;
-  private readonly wasm: { scan: GearScan; mem: Uint8Array };
+  private readonly wasm: { scan: GearScanExports; mem: Uint8Array };
   /** Stricter mask before the average point, looser after (normalization level 2). */
   private readonly maskS: number;
   private readonly maskL: number;
@@ -70,7 +64,7 @@ export class Chunker {
     if (gearTable.length !== 256) throw new Error('gear table must have 256 entries');
     this.params = { ...params };
     gearScanModule ??= new WebAssembly.Module(GEAR_SCAN_WASM);
-    const scan = new WebAssembly.Instance(gearScanModule, {}).exports as unknown as GearScan;
+    const scan = new WebAssembly.Instance(gearScanModule, {}).exports as unknown as GearScanExports;
     scan.memory.grow(Math.ceil((DATA + SLAB) / 65536) - scan.memory.buffer.byteLength / 65536);
     new Uint32Array(scan.memory.buffer, 0, 256).set(gearTable);
     this.wasm = { scan, mem: new Uint8Array(scan.memory.buffer, DATA, SLAB) };

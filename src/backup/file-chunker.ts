@@ -13,6 +13,7 @@
 
 import type { createHmac as CreateHmac } from 'node:crypto';
 import type * as Fs from 'node:fs';
+import type { GearScanExports } from './gear-scan.ts';
 import type { FileChunk, FileStep, ListedFile } from './ports.ts';
 
 /** What a worker needs to read files: Node's fs and crypto, and the repository's chunking secrets. */
@@ -55,11 +56,7 @@ export function makeFileChunker(d: FileChunkerDeps): (f: ListedFile) => OpenedFi
   // The scan's memory: the gear table, then one read buffer (read buffers are only used within a
   // step, which runs to its end before another starts). Grown once, before any view is taken.
   const DATA = 1024;
-  const wasm = new WebAssembly.Instance(d.gearScan, {}).exports as {
-    memory: WebAssembly.Memory;
-    hash: WebAssembly.Global;
-    scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
-  };
+  const wasm = new WebAssembly.Instance(d.gearScan, {}).exports as unknown as GearScanExports;
   const readBytes = Math.max(d.readSize, SMALL_READ);
   wasm.memory.grow(Math.ceil((DATA + readBytes) / 65536) - wasm.memory.buffer.byteLength / 65536);
   new Uint32Array(wasm.memory.buffer, 0, 256).set(gear);

@@ -6,3 +6,10 @@ export const GEAR_SCAN_WASM = Buffer.from(
   'AGFzbQEAAAABCwFgBn9/f39/fwF/AwIBAAUDAQABBgYBfwFBAAsHGAMGbWVtb3J5AgAEaGFzaAMABHNjYW4AAAp2AXQAAkADQCAAIAFPDQEgA0EBdCAALQCACEECdCgCAGohAyAAQQFqIQAgAyAEcQ0AIAMkACAADwsLAkADQCAAIAJPDQEgA0EBdCAALQCACEECdCgCAGohAyAAQQFqIQAgAyAFcQ0AIAMkACAADwsLIAMkAEF/Cw==',
   'base64',
 );
+
+/** What an instance of the module exports (gear-scan.wat says what each does). */
+export interface GearScanExports {
+  memory: WebAssembly.Memory;
+  hash: WebAssembly.Global;
+  scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
+}

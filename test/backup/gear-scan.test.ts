@@ -2,15 +2,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deriveGearTable } from '../../src/backup/chunker.ts';
-import { GEAR_SCAN_WASM } from '../../src/backup/gear-scan.ts';
+import { GEAR_SCAN_WASM, type GearScanExports } from '../../src/backup/gear-scan.ts';
 // @ts-expect-error: a plain ES module script without types
 import { compileGearScan } from '../../scripts/gear-scan.mjs';
-
-interface Scan {
-  memory: WebAssembly.Memory;
-  hash: WebAssembly.Global;
-  scan: (j: number, endS: number, endL: number, h: number, maskS: number, maskL: number) => number;
-}
 
 /** The loop the module replaces, in JavaScript: [cut or -1, hash where it stopped]. */
 function reference(
@@ -41,7 +35,8 @@ describe('gear scan (WebAssembly)', () => {
   });
 
   test('finds the cut and leaves the hash exactly as the JavaScript loop does', () => {
-    const w = new WebAssembly.Instance(new WebAssembly.Module(GEAR_SCAN_WASM), {}).exports as unknown as Scan;
+    const w = new WebAssembly.Instance(new WebAssembly.Module(GEAR_SCAN_WASM), {})
+      .exports as unknown as GearScanExports;
     w.memory.grow(16);
     const gear = deriveGearTable(randomBytes(32));
     new Uint32Array(w.memory.buffer, 0, 256).set(gear);
