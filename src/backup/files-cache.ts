@@ -21,15 +21,25 @@ const DEFAULT_TTL = 20;
  * within the filesystem's timestamp granularity could leave size and times unchanged.
  */
 const DEFAULT_RACY_MS = 1000;
+/**
+ * A directory's entries are read in one query when the walk reaches it (one statement per file
+ * cost ~10 µs each, most of a no-change backup's main thread). A directory with more entries than
+ * this is looked up file by file instead, so the cache holds at most this many rows per directory
+ * on the walk's current path (its ancestors and itself).
+ */
+const DIR_ROWS = 10_000;
 
-interface Row {
-  seen: number;
-  size: number;
-  mtime: string;
-  ctime: string;
-  ino: string;
-  dev: string;
-  content: string;
+/** stat, content (comma-separated chunk ids), seen. */
+type Entry = [stat: string, content: string, seen: number];
+
+/** What must match for a file to count as unchanged, as one string. */
+function statKey(id: FileIdentity): string {
+  return `${id.size}:${id.mtimeNs}:${id.ctimeNs}:${id.ino}:${id.dev}`;
+}
+
+function splitPath(path: string): [dir: string, name: string] {
+  const slash = path.lastIndexOf('/');
+  return [path.slice(0, slash), path.slice(slash + 1)];
 }
 
 export class FilesCache {
@@ -42,29 +52,37 @@ export class FilesCache {
   /** The entry the last lookup matched, and the backup that last marked it seen. */
   private lastHit: { path: string; seen: number } | undefined;
   private startNs: bigint = BigInt(Date.now()) * 1_000_000n;
-  private readonly getStmt: Database.Statement<[string], Row>;
-  private readonly putStmt: Database.Statement<
-    [string, number, string, string, string, string, string, number]
-  >;
-  private readonly touchStmt: Database.Statement<[number, string]>;
+  /** Entries of the directories loaded (null: too many, looked up one by one); each is taken once. */
+  private readonly dirs = new Map<string, Map<string, Entry> | null>();
+  /** Rows as arrays (`raw`), which better-sqlite3 builds faster than objects. */
+  private readonly dirStmt: Database.Statement<[string], [name: string, ...Entry]>;
+  private readonly getStmt: Database.Statement<[string, string], Entry>;
+  private readonly putStmt: Database.Statement<[string, string, string, string, number]>;
+  private readonly touchStmt: Database.Statement<[number, string, string]>;
 
   private constructor(path: string, db: Database.Database, ttl: number, racyMs: number) {
     this.path = path;
     this.db = db;
     this.ttl = ttl;
     this.racyNs = BigInt(Math.round(racyMs * 1e6));
-    db.exec(`CREATE TABLE IF NOT EXISTS files (
-      path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime TEXT NOT NULL, ctime TEXT NOT NULL,
-      ino TEXT NOT NULL, dev TEXT NOT NULL, content TEXT NOT NULL, seen INTEGER NOT NULL) WITHOUT ROWID;
+    db.exec(`CREATE TABLE IF NOT EXISTS entries (
+      dir TEXT NOT NULL, name TEXT NOT NULL, stat TEXT NOT NULL, content TEXT NOT NULL, seen INTEGER NOT NULL,
+      PRIMARY KEY (dir, name)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    migrateFilesTable(db);
     const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'gen'").get();
     this.gen = (row ? Number(row.value) : 0) + 1;
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gen', ?)").run(String(this.gen));
-    this.getStmt = db.prepare('SELECT seen, size, mtime, ctime, ino, dev, content FROM files WHERE path = ?');
+    this.dirStmt = db
+      .prepare<[string], [string, ...Entry]>('SELECT name, stat, content, seen FROM entries WHERE dir = ?')
+      .raw();
+    this.getStmt = db
+      .prepare<[string, string], Entry>('SELECT stat, content, seen FROM entries WHERE dir = ? AND name = ?')
+      .raw();
     this.putStmt = db.prepare(
-      'INSERT OR REPLACE INTO files (path, size, mtime, ctime, ino, dev, content, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO entries (dir, name, stat, content, seen) VALUES (?, ?, ?, ?, ?)',
     );
-    this.touchStmt = db.prepare('UPDATE files SET seen = ? WHERE path = ?');
+    this.touchStmt = db.prepare('UPDATE entries SET seen = ? WHERE dir = ? AND name = ?');
   }
 
   /** Opens (creating) the cache in `dir` (created 0700). */
@@ -91,20 +109,37 @@ export class FilesCache {
 
   /** The chunk ids recorded for this path if the file is unchanged, else undefined. */
   lookup(path: string, id: FileIdentity): BlobId[] | undefined {
-    const row = this.getStmt.get(path);
+    const row = this.take(path);
     this.lastHit = undefined;
-    if (!row) return undefined;
-    if (
-      row.size !== id.size ||
-      row.mtime !== String(id.mtimeNs) ||
-      row.ctime !== String(id.ctimeNs) ||
-      row.ino !== String(id.ino) ||
-      row.dev !== String(id.dev)
-    ) {
-      return undefined;
+    if (!row || row[0] !== statKey(id)) return undefined;
+    this.lastHit = { path, seen: row[2] };
+    return row[1] === '' ? [] : row[1].split(',');
+  }
+
+  /** The entry of `path`, from its directory's entries (read once, when the walk reaches it). */
+  private take(path: string): Entry | undefined {
+    const [dir, name] = splitPath(path);
+    let rows = this.dirs.get(dir);
+    if (rows === undefined) rows = this.loadDir(dir);
+    if (rows === null) return this.getStmt.get(dir, name);
+    const row = rows.get(name);
+    rows.delete(name);
+    return row;
+  }
+
+  private loadDir(dir: string): Map<string, Entry> | null {
+    // The walk is depth-first: a directory that is not an ancestor of this one is done with.
+    for (const d of this.dirs.keys()) if (!dir.startsWith(d + '/')) this.dirs.delete(d);
+    let rows: Map<string, Entry> | null = new Map();
+    for (const r of this.dirStmt.iterate(dir)) {
+      if (rows.size >= DIR_ROWS) {
+        rows = null;
+        break;
+      }
+      rows.set(r[0], [r[1], r[2], r[3]]);
     }
-    this.lastHit = { path, seen: row.seen };
-    return row.content === '' ? [] : row.content.split(',');
+    this.dirs.set(dir, rows);
+    return rows;
   }
 
   /**
@@ -115,23 +150,12 @@ export class FilesCache {
   touch(path: string): void {
     const hit = this.lastHit;
     if (hit?.path === path && hit.seen > this.gen - Math.max(1, Math.floor(this.ttl / 2))) return;
-    this.write(() => this.touchStmt.run(this.gen, path));
+    this.write(() => this.touchStmt.run(this.gen, ...splitPath(path)));
   }
 
   record(path: string, id: FileIdentity, content: BlobId[]): void {
     if (id.mtimeNs > this.startNs - this.racyNs || id.ctimeNs > this.startNs - this.racyNs) return;
-    this.write(() =>
-      this.putStmt.run(
-        path,
-        id.size,
-        String(id.mtimeNs),
-        String(id.ctimeNs),
-        String(id.ino),
-        String(id.dev),
-        content.join(','),
-        this.gen,
-      ),
-    );
+    this.write(() => this.putStmt.run(...splitPath(path), statKey(id), content.join(','), this.gen));
   }
 
   private write(fn: () => void): void {
@@ -148,17 +172,34 @@ export class FilesCache {
   /** After a completed snapshot: commits and drops entries not seen for `ttl` backups. */
   finish(): void {
     this.commitBatch();
-    this.db.prepare('DELETE FROM files WHERE seen <= ?').run(this.gen - this.ttl);
+    this.db.prepare('DELETE FROM entries WHERE seen <= ?').run(this.gen - this.ttl);
   }
 
   /** Number of entries (for tests and stats). */
   size(): number {
     this.commitBatch();
-    return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM files').get()!.n;
+    return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM entries').get()!.n;
   }
 
   close(): void {
     this.commitBatch();
     this.db.close();
   }
+}
+
+/**
+ * Caches written before entries were keyed by directory kept one `files` row per path, with the
+ * stat fields in columns: moved over in SQL (rtrim by the path's own non-slash characters leaves
+ * its directory and the slash), so an upgrade re-reads no file.
+ */
+function migrateFilesTable(db: Database.Database): void {
+  const old = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").get();
+  if (!old) return;
+  db.transaction(() => {
+    db.exec(`INSERT OR REPLACE INTO entries (dir, name, stat, content, seen)
+      SELECT substr(d, 1, length(d) - 1), substr(path, length(d) + 1),
+        size || ':' || mtime || ':' || ctime || ':' || ino || ':' || dev, content, seen
+      FROM (SELECT rtrim(path, replace(path, '/', '')) AS d, * FROM files);
+      DROP TABLE files;`);
+  })();
 }
