@@ -159,6 +159,26 @@ export class MasterIndex {
     }
   }
 
+  /** The first row holding row `r`'s id (the id as bytes: loading an index checks each id's hex once). */
+  private findRow(r: number): number {
+    if (this.distinct === 0) return -1;
+    const ids = this.ids;
+    const o = r * ID_BYTES;
+    const mask = this.table.length - 1;
+    for (
+      let h = (ids[o]! | (ids[o + 1]! << 8) | (ids[o + 2]! << 16) | (ids[o + 3]! << 24)) & mask;
+      ;
+      h = (h + 1) & mask
+    ) {
+      const v = this.table[h]!;
+      if (v === 0) return -1;
+      const c = (v - 1) * ID_BYTES;
+      let i = 0;
+      while (i < ID_BYTES && ids[c + i] === ids[o + i]) i++;
+      if (i === ID_BYTES) return v - 1;
+    }
+  }
+
   private addRow(b: BlobEntry, pack: number): void {
     if (!HEX_ID.test(b.id)) throw new Error('malformed blob entry');
     for (const n of [b.offset, b.length, b.rawLength]) {
@@ -167,14 +187,19 @@ export class MasterIndex {
     if (!Number.isInteger(b.slot) || b.slot < 0 || b.slot > 0xffff) throw new Error('malformed blob entry');
     this.reserve(this.rows + 1);
     const r = this.rows++;
-    this.ids.set(Buffer.from(b.id, 'hex'), r * ID_BYTES);
+    Buffer.from(this.ids.buffer, this.ids.byteOffset, this.ids.length).write(
+      b.id,
+      r * ID_BYTES,
+      ID_BYTES,
+      'hex',
+    );
     this.packNo[r] = pack;
     this.offset[r] = b.offset;
     this.length[r] = b.length;
     this.rawLength[r] = b.rawLength;
     this.slot[r] = b.slot;
     this.flags[r] = (b.type === 'tree' ? TREE : 0) | (b.compressed ? COMPRESSED : 0);
-    if (this.find(b.id) >= 0) return;
+    if (this.findRow(r) >= 0) return;
     // At most half full, so probes stay short: 2 to 4 table slots per distinct blob.
     if ((this.distinct + 1) * 2 > this.table.length) this.rehash(Math.max(1024, this.table.length * 2));
     this.insert(r);
