@@ -33,6 +33,21 @@ export interface BlobStore {
    * buffer, which a remote store's latency pays for and a local disk, done in milliseconds, does not.
    */
   readonly packWrites?: number;
+  /**
+   * A file under `dir` written as it is produced and named when done (a pack as its blobs are
+   * sealed, so no pack is held in memory whole). Stores without it are given whole files.
+   */
+  openSink?(dir: string): FileSink;
+}
+
+/** A file being written in order; `commit` makes it durable under its name. */
+export interface FileSink {
+  /** Writes `bytes` next; the caller may reuse them once the promise settles (which it does without throwing). */
+  append(bytes: Uint8Array): Promise<void>;
+  /** Durably names the file `path` (a write that failed surfaces here); an existing file is kept. */
+  commit(path: string): Promise<void>;
+  /** Drops the unfinished file. */
+  abort(): Promise<void>;
 }
 
 export interface SnapshotMeta {

@@ -12,7 +12,7 @@
 import { EXIT, UserError } from '../domain/errors.ts';
 import { DIRS, PACK_TARGET_SIZE, TEMP_PREFIX } from './format.ts';
 import { encodeIndex, type IndexPack } from './index-file.ts';
-import { PackBuilder, headerLength, openHeader, packPath } from './pack.ts';
+import { headerLength, openHeader, packPath } from './pack.ts';
 import type { BlobId } from './ports.ts';
 import type { Repo } from './repository.ts';
 import { snapshotPath } from './snapshot-file.ts';
@@ -158,13 +158,13 @@ export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneR
 
   // 1. new packs: sealed blobs copied verbatim with their key slots
   const written: IndexPack[] = [];
-  let builder = new PackBuilder();
+  let builder = repo.newPackBuilder();
   const flushBuilder = async (): Promise<void> => {
     if (builder.count === 0) return;
-    const { id, bytes, entries } = builder.finish(repo.headerKey);
-    await repo.store.write(packPath(id), bytes);
-    written.push({ id, size: bytes.length, blobs: entries });
-    builder = new PackBuilder();
+    const { id, size, entries, write } = builder.finish(repo.headerKey);
+    await write((path, bytes) => repo.store.write(path, bytes));
+    written.push({ id, size, blobs: entries });
+    builder = repo.newPackBuilder();
   };
   for (const p of repack) {
     const bytes = await repo.store.read(packPath(p.id));

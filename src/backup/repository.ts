@@ -619,7 +619,7 @@ export class Repo implements Repository {
   }
 
   private openBuilder(): PackBuilder {
-    const b = new PackBuilder();
+    const b = this.newPackBuilder();
     this.open.add(b);
     return b;
   }
@@ -660,15 +660,12 @@ export class Repo implements Repository {
 
   /** Finishes a builder and writes it in the background (bounded); used by prune too. */
   async writePack(packer: PackBuilder): Promise<{ id: string; entries: BlobEntry[] }> {
-    const { id, bytes, entries, release } = packer.finish(this.headerKey);
+    const { id, size, entries, write } = packer.finish(this.headerKey);
     const ids = entries.map((e) => e.id);
-    const size = bytes.length;
     const w: PackWrite = {
       ids,
-      done: this.store.write(packPath(id), bytes).then(
+      done: write((path, bytes) => this.store.write(path, bytes)).then(
         () => {
-          // Written: the buffer serves the next pack (not after a failed write, which may still hold it).
-          release();
           const p = { id, size, blobs: entries };
           this.index.addPack(p);
           this.unindexed.push(id);
@@ -684,6 +681,12 @@ export class Repo implements Repository {
     if (this.writeError) throw this.writeError;
     if (this.unindexed.length >= PACKS_PER_INDEX) await this.writeIndex();
     return { id, entries };
+  }
+
+  /** A pack builder that writes through to the store when it can (see PackBuilder). */
+  newPackBuilder(key?: Buffer): PackBuilder {
+    const store = this.store;
+    return new PackBuilder(key, store.openSink ? () => store.openSink!(DIRS.data) : undefined);
   }
 
   private async waitWrites(): Promise<void> {

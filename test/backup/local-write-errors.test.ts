@@ -81,6 +81,12 @@ describe('a full disk', () => {
       try { await store.write('data/ab/pack', randomBytes(1024 * 1024)); out = { written: true }; }
       catch (err) { out = { message: err.message, hint: err.hint, code: err.code, exitCode: err.exitCode, name: err.name }; }
       out.left = readdirSync(process.argv[1], { recursive: true });
+      // A pack written through a sink, as a backup writes them: the same error at its commit.
+      const sink = store.openSink('data');
+      for (let i = 0; i < 4; i++) await sink.append(randomBytes(256 * 1024));
+      try { await sink.commit('data/ac/pack'); out.sink = { written: true }; }
+      catch (err) { out.sink = { message: err.message, code: err.code }; }
+      out.leftAfterSink = readdirSync(process.argv[1], { recursive: true });
       console.log(JSON.stringify(out));`;
     const r = spawnSync(
       'unshare',
@@ -115,5 +121,10 @@ describe('a full disk', () => {
       ['data', 'data/aa', 'data/aa/first', 'data/ab'],
       'no temporary or partial file is left',
     );
+    assert.deepEqual(out.sink, {
+      message: `no space left on the repository's disk (${mnt})`,
+      code: 'no_space',
+    });
+    assert.deepEqual((out.leftAfterSink as string[]).sort(), ['data', 'data/aa', 'data/aa/first', 'data/ab']);
   });
 });

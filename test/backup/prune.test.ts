@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FileSink } from '../../src/backup/ports.ts';
 import { LocalBlobStore } from '../../src/backup/backends/local.ts';
 import { check } from '../../src/backup/check.ts';
 import { forgetSnapshots, prune } from '../../src/backup/prune.ts';
@@ -37,6 +38,18 @@ class CrashingStore extends LocalBlobStore {
   override async remove(path: string): Promise<void> {
     this.tick();
     await super.remove(path);
+  }
+  /** A pack written through a sink crashes where its whole-file write would have. */
+  override openSink(dir: string): FileSink {
+    const sink = super.openSink(dir);
+    return {
+      append: (bytes) => sink.append(bytes),
+      abort: () => sink.abort(),
+      commit: async (path) => {
+        this.tick();
+        await sink.commit(path);
+      },
+    };
   }
 }
 

@@ -9,7 +9,7 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { EXIT, UserError } from '../../domain/errors.ts';
-import type { BlobStore } from '../ports.ts';
+import type { BlobStore, FileSink } from '../ports.ts';
 import { TEMP_PREFIX } from '../format.ts';
 
 /** Open pack files kept for reads; restore reads many blobs from the same few packs. */
@@ -42,6 +42,15 @@ export class LocalBlobStore implements BlobStore {
       throw await writeError(err, this.location, this.packBytesWritten);
     }
     if (path.startsWith('data/')) this.packBytesWritten += data.length;
+  }
+
+  openSink(dir: string): FileSink {
+    return new LocalFileSink(this.abs(dir), (path) => this.abs(path), {
+      failed: (err) => writeError(err, this.location, this.packBytesWritten),
+      written: (path, bytes) => {
+        if (path.startsWith('data/')) this.packBytesWritten += bytes;
+      },
+    });
   }
 
   private async writeFile(path: string, data: Uint8Array): Promise<void> {
@@ -222,6 +231,82 @@ async function writeError(err: unknown, location: string, packBytes: number): Pr
 }
 
 /** Makes a rename or unlink in `dir` durable. */
+/**
+ * A file appended to under a temp name in `dir`, then fsynced and renamed to its name (which may
+ * be in a subdirectory of `dir`, on the same filesystem): the same guarantees as `write`.
+ */
+class LocalFileSink implements FileSink {
+  private readonly tmp: string;
+  private readonly fh: Promise<FileHandle>;
+  private at = 0;
+  private failure: unknown;
+
+  constructor(
+    dir: string,
+    private readonly abs: (path: string) => string,
+    private readonly report: {
+      failed: (err: unknown) => Promise<unknown>;
+      written: (path: string, bytes: number) => void;
+    },
+  ) {
+    this.tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    this.fh = mkdir(dir, { recursive: true }).then(() =>
+      open(this.tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600),
+    );
+    this.fh.catch((err: unknown) => (this.failure ??= err));
+  }
+
+  append(bytes: Uint8Array): Promise<void> {
+    // Positioned writes: appends run concurrently on the thread pool, each at its own offset.
+    const at = this.at;
+    this.at += bytes.length;
+    return this.fh
+      .then(async (fh) => {
+        for (let done = 0; done < bytes.length;) {
+          done += (await fh.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
+        }
+      })
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      });
+  }
+
+  async commit(path: string): Promise<void> {
+    try {
+      if (this.failure !== undefined) throw this.failure;
+      const fh = await this.fh;
+      await fh.sync();
+      await fh.close();
+      const target = this.abs(path);
+      await mkdir(dirname(target), { recursive: true });
+      // Named by content: an existing file already holds these bytes.
+      if (await exists(target)) await unlink(this.tmp);
+      else {
+        await rename(this.tmp, target);
+        await syncDir(dirname(target));
+      }
+    } catch (err) {
+      await this.abort();
+      throw await this.report.failed(err);
+    }
+    this.report.written(path, this.at);
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.then((fh) => fh.close()).catch(() => {});
+    await unlink(this.tmp).catch(() => {});
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function syncDir(dir: string): Promise<void> {
   let fh;
   try {

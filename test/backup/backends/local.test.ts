@@ -51,4 +51,42 @@ describe('local blob store', () => {
       t.cleanup();
     }
   });
+
+  test('a file written through a sink appears whole under its name, or not at all', async () => {
+    const t = tempDir();
+    try {
+      const s = new LocalBlobStore(t.dir);
+      const parts = [Buffer.from('pack '), Buffer.from('bytes '), Buffer.from('in order')];
+      const sink = s.openSink('data');
+      await Promise.all(parts.map((p) => sink.append(p)));
+      assert.match(
+        readdirSync(join(t.dir, 'data')).join(),
+        /^\.tmp-[0-9a-f]+$/,
+        'only a temp name before the commit',
+      );
+      await sink.commit('data/ab/abcd');
+      assert.equal(Buffer.from(await s.read('data/ab/abcd')).toString(), 'pack bytes in order');
+      assert.equal(statSync(join(t.dir, 'data/ab/abcd')).mode & 0o777, 0o600);
+
+      const again = s.openSink('data');
+      await again.append(Buffer.from('other bytes'));
+      await again.commit('data/ab/abcd');
+      assert.equal(
+        Buffer.from(await s.read('data/ab/abcd')).toString(),
+        'pack bytes in order',
+        'never overwritten',
+      );
+
+      const dropped = s.openSink('data');
+      await dropped.append(Buffer.from('half a pack'));
+      await dropped.abort();
+      assert.deepEqual(
+        readdirSync(join(t.dir, 'data'), { recursive: true }),
+        ['ab', 'ab/abcd'],
+        'no temp file is left',
+      );
+    } finally {
+      t.cleanup();
+    }
+  });
 });
