@@ -811,20 +811,30 @@ export class Repo implements Repository {
       if (cur.length > 0) ranges.push(cur);
     }
     const pool = this.blobPool();
-    // One range per worker: more in flight only held more memory (+10 to 20 MiB for 1 to 2 more).
-    const depth = Math.max(2, pool?.size ?? 0);
-    const queue: Promise<ReadResult[]>[] = [];
+    // A range more than there are workers, handed over as any finishes: with one per worker, taken
+    // in order, a worker that finished first sat idle until the oldest range was done.
+    const depth = Math.max(2, (pool?.size ?? 0) + 1);
+    const inflight = new Set<Promise<void>>();
+    // Each range's blobs are handed to `each` in turn, never two ranges' at once.
+    let delivered: Promise<void> = Promise.resolve();
     try {
       for (const range of ranges) {
-        if (queue.length >= depth) for (const { entry, r } of await queue.shift()!) await each(entry.id, r);
-        const p = this.openRange(range, pool, opts.plan);
+        while (inflight.size >= depth) await Promise.race(inflight);
+        const p: Promise<void> = this.openRange(range, pool, opts.plan)
+          .then((results) => {
+            delivered = delivered.then(async () => {
+              for (const { entry, r } of results) await each(entry.id, r);
+            });
+            return delivered;
+          })
+          .finally(() => inflight.delete(p));
         p.catch(() => undefined);
-        queue.push(p);
+        inflight.add(p);
       }
-      while (queue.length > 0) for (const { entry, r } of await queue.shift()!) await each(entry.id, r);
+      await Promise.all(inflight);
     } finally {
       // When `each` stops early, no range may still be writing once this returns.
-      await Promise.allSettled(queue);
+      await Promise.allSettled(inflight);
     }
   }
 

@@ -36,8 +36,9 @@
  * small file costs its five system calls on a worker and no main-thread round trip, adjacent
  * chunks of one file go out in one writev. The main thread walks the trees, plans the writes,
  * creates the temporary files and finishes the files of several chunks (WRITE_SLOTS at a time).
- * Memory: one batch's file list, readBlobs' ranges in flight (one per worker, each at most 1 MiB
- * sealed and 4 MiB opened), and at most WRITE_SLOTS open files on the main thread.
+ * One batch is read while the walk gathers the next. Memory: two batches' file lists, readBlobs'
+ * ranges in flight (one per worker, each at most 1 MiB sealed and 4 MiB opened), and at most
+ * WRITE_SLOTS open files on the main thread.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as C, promises as fsp } from 'node:fs';
@@ -197,6 +198,8 @@ class Restorer {
   /** Per chunk id of the batch: the files (and chunk indexes) that hold it. */
   private needs = new Map<BlobId, { task: FileTask; i: number }[]>();
   private batchChunks = 0;
+  /** The batch being read (see flushBatch). */
+  private reading: Promise<void> = Promise.resolve();
   private readonly dirMeta: DirMeta[] = [];
   private readonly failures: { path: string; why: string }[] = [];
   private fatal: unknown;
@@ -242,6 +245,7 @@ class Restorer {
     try {
       await this.restoreTree(this.snapshot.tree, [], base, async () => false, this.include.empty);
       await this.flushBatch();
+      await this.settleBatches();
       await this.drain();
       this.checkFatal();
     } finally {
@@ -527,8 +531,10 @@ class Restorer {
   }
 
   /**
-   * Reads the batch's blobs pack by pack; the worker that opens a blob writes it where the batch's
-   * files need it (`plan`), and its answer is booked here (`booked`).
+   * Hands the gathered batch over to be read, once the batch before it is read: one batch is read
+   * while the walk gathers the next. (Reading each batch before gathering the next left the blob
+   * workers idle for ~30% of a restore: the walk of the next 4,096 files, and the tail of each
+   * batch's reads, happened with nothing else to do.)
    */
   private async flushBatch(): Promise<void> {
     const needs = this.needs;
@@ -536,6 +542,23 @@ class Restorer {
     this.batch = [];
     this.batchChunks = 0;
     if (needs.size === 0) return;
+    await this.reading;
+    const reading = this.readBatch(needs);
+    // Its failure surfaces at the next flush or at the end (`settleBatches`).
+    reading.catch(() => undefined);
+    this.reading = reading;
+  }
+
+  /** Waits for the batch being read; the last one's failure surfaces here. */
+  private async settleBatches(): Promise<void> {
+    await this.reading;
+  }
+
+  /**
+   * Reads a batch's blobs pack by pack; the worker that opens a blob writes it where the batch's
+   * files need it (`plan`), and its answer is booked here (`booked`).
+   */
+  private async readBatch(needs: Map<BlobId, { task: FileTask; i: number }[]>): Promise<void> {
     const delivered = new Set<BlobId>();
     /** Per blob: the targets its writes were ordered for, in the order of the writes. */
     const planned = new Map<BlobId, { task: FileTask; i: number }[]>();
@@ -715,6 +738,8 @@ class Restorer {
    * so no worker is still writing; a file of one chunk a worker wrote is complete under its name.
    */
   private async cleanup(): Promise<void> {
+    // A stopped restore: the batch still being read writes into temporary files removed below.
+    await this.reading.catch(() => undefined);
     await this.drain().catch(() => undefined);
     for (const t of this.unfinished) {
       if (t.created) await t.creating?.catch(() => undefined);
