@@ -1,7 +1,7 @@
 /**
- * Walks host paths for a backup as a stream of SourceEntry, depth-first, one directory listing in
- * memory at a time per level (so a tree of a million files costs memory proportional to its depth
- * and widest directory, not its size). The given paths are recorded as absolute, normalised paths;
+ * Walks host paths for a backup as a stream of SourceEntry, depth-first, with a few directory
+ * listings in memory per level (the one being walked and up to OPEN_AHEAD opened ahead), so a tree
+ * of a million files costs memory proportional to its depth and widest directories, not its size. The given paths are recorded as absolute, normalised paths;
  * their parent directories are recorded too, so a restore recreates `/home/ann/x` as
  * `<target>/home/ann/x`.
  *

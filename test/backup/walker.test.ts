@@ -96,4 +96,40 @@ describe('walker', () => {
     const marker = await collect({ paths: [root], excludeIfPresent: ['.nobackup'] });
     assert.ok(!marker.entries.some((e) => e.path.includes('skipme')), 'a marked directory is left out');
   });
+
+  test('a wide tree walks in order while directories are opened ahead, and can be stopped', async () => {
+    const root = tmpDir();
+    dirs.push(root);
+    // 700 names: lstat batches of 256 split the top directory in three; every seventh is a directory.
+    const expected: string[] = [];
+    for (let i = 0; i < 700; i++) {
+      const name = `e${String(i).padStart(3, '0')}`;
+      const p = path.join(root, name);
+      expected.push(p);
+      if (i % 7 !== 0) {
+        fs.writeFileSync(p, name);
+        continue;
+      }
+      fs.mkdirSync(path.join(p, 'inner'), { recursive: true });
+      if (i % 49 === 0) fs.writeFileSync(path.join(p, '.nobackup'), '');
+      fs.writeFileSync(path.join(p, 'inner', 'f'), 'x');
+      fs.writeFileSync(path.join(p, 'z'), 'x');
+      if (i % 49 === 0) {
+        expected.pop(); // excluded by its marker file
+        continue;
+      }
+      expected.push(path.join(p, 'inner'), path.join(p, 'inner', 'f'), path.join(p, 'z'));
+    }
+    const { entries, warnings } = await collect({ paths: [root], excludeIfPresent: ['.nobackup'] });
+    assert.deepEqual(warnings, []);
+    const rel = entries.map((e) => '/' + e.path.join('/')).filter((p) => p.startsWith(root + '/'));
+    assert.deepEqual(rel, expected);
+
+    // A consumer that stops early leaves nothing behind that fails later.
+    let n = 0;
+    for await (const e of walk({ paths: [root] }, { warn: () => undefined })) {
+      if (e.path.length > 0 && ++n === 40) break;
+    }
+    assert.equal(n, 40);
+  });
 });
