@@ -166,6 +166,7 @@ const spareBuffers: Buffer[] = [];
  */
 export function dropSpareBuffers(): void {
   spareBuffers.length = 0;
+  spareStages.length = 0;
 }
 
 function spare(buf: Buffer): void {
