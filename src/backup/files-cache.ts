@@ -105,6 +105,8 @@ export class FilesCache {
   /** Marks the start of a backup: files modified after it are not cached (they may change again unseen). */
   begin(startMs: number): void {
     this.startNs = BigInt(Math.floor(startMs)) * 1_000_000n;
+    // Directories read by an earlier backup through this cache lack what that backup recorded.
+    this.dirs.clear();
   }
 
   /** The chunk ids recorded for this path if the file is unchanged, else undefined. */
@@ -171,6 +173,7 @@ export class FilesCache {
 
   /** After a completed snapshot: commits and drops entries not seen for `ttl` backups. */
   finish(): void {
+    this.dirs.clear();
     this.commitBatch();
     this.db.prepare('DELETE FROM entries WHERE seen <= ?').run(this.gen - this.ttl);
   }

@@ -89,4 +89,20 @@ describe('files cache lookups', () => {
       t.cleanup();
     }
   });
+
+  test('one cache kept open across backups sees what the earlier backup recorded', () => {
+    const t = tempDir();
+    try {
+      const cache = FilesCache.open(t.dir);
+      cache.begin(Date.now());
+      assert.equal(cache.lookup('/src/a', old), undefined, 'first backup: not cached yet');
+      cache.record('/src/a', old, ['aa'.repeat(32)]);
+      cache.finish();
+      cache.begin(Date.now());
+      assert.deepEqual(cache.lookup('/src/a', old), ['aa'.repeat(32)], 'second backup, same cache');
+      cache.close();
+    } finally {
+      t.cleanup();
+    }
+  });
 });
