@@ -280,14 +280,14 @@ async function* walkTree(
     frameOf(root, rootComps, { names: rootNames, first: firstBatch(root, rootNames, opts, ctx) }),
   ];
 
+  const openSubdir = (s: Listed): Promise<Opened | undefined> =>
+    openDir(s.p, opts.oneFileSystem === true && s.st.dev !== rootDev, opts, ctx);
   // Opens the subdirectories of the current batch ahead of the walk, up to OPEN_AHEAD at a time.
   const openAhead = (f: Frame): void => {
     while (f.opening.size < OPEN_AHEAD && f.pf < f.pending.length) {
       const i = f.pf++;
       const s = f.pending[i];
-      if (!s || nodeType(s.st) !== 'dir') continue;
-      const crossesDevice = opts.oneFileSystem === true && s.st.dev !== rootDev;
-      f.opening.set(i, settled(openDir(s.p, crossesDevice, opts, ctx)));
+      if (s && nodeType(s.st) === 'dir') f.opening.set(i, settled(openSubdir(s)));
     }
   };
 
@@ -317,8 +317,7 @@ async function* walkTree(
     if (!s) continue;
     const comps = [...top.comps, s.name];
     if (nodeType(s.st) === 'dir') {
-      const crossesDevice = opts.oneFileSystem === true && s.st.dev !== rootDev;
-      const opening = top.opening.get(i) ?? openDir(s.p, crossesDevice, opts, ctx);
+      const opening = top.opening.get(i) ?? openSubdir(s);
       top.opening.delete(i);
       openAhead(top);
       const opened = await opening;

@@ -69,13 +69,7 @@ export class LocalBlobStore implements BlobStore {
       throw err;
     }
     await fh.close();
-    if (await this.exists(path)) {
-      // Files are named by their content (or randomly), so an existing file already holds these bytes.
-      await unlink(tmp);
-      return;
-    }
-    await rename(tmp, target);
-    await syncDir(dir);
+    await placeFile(tmp, target);
   }
 
   async read(path: string): Promise<Uint8Array> {
@@ -129,13 +123,8 @@ export class LocalBlobStore implements BlobStore {
     await Promise.all(all.map((h) => h.then((fh) => fh.close()).catch(() => {})));
   }
 
-  async exists(path: string): Promise<boolean> {
-    try {
-      await stat(this.abs(path));
-      return true;
-    } catch {
-      return false;
-    }
+  exists(path: string): Promise<boolean> {
+    return exists(this.abs(path));
   }
 
   async list(dir: string): Promise<string[]> {
@@ -279,12 +268,7 @@ class LocalFileSink implements FileSink {
       await fh.close();
       const target = this.abs(path);
       await mkdir(dirname(target), { recursive: true });
-      // Named by content: an existing file already holds these bytes.
-      if (await exists(target)) await unlink(this.tmp);
-      else {
-        await rename(this.tmp, target);
-        await syncDir(dirname(target));
-      }
+      await placeFile(this.tmp, target);
     } catch (err) {
       await this.abort();
       throw await this.report.failed(err);
@@ -296,6 +280,17 @@ class LocalFileSink implements FileSink {
     await this.fh.then((fh) => fh.close()).catch(() => {});
     await unlink(this.tmp).catch(() => {});
   }
+}
+
+/** Renames a written, fsynced temp file to its name, durably; an existing file is kept instead. */
+async function placeFile(tmp: string, target: string): Promise<void> {
+  if (await exists(target)) {
+    // Files are named by their content (or randomly), so an existing file already holds these bytes.
+    await unlink(tmp);
+    return;
+  }
+  await rename(tmp, target);
+  await syncDir(dirname(target));
 }
 
 async function exists(p: string): Promise<boolean> {
