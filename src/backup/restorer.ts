@@ -37,8 +37,8 @@
  * chunks of one file go out in one writev. The main thread walks the trees, plans the writes,
  * creates the temporary files and finishes the files of several chunks (WRITE_SLOTS at a time).
  * One batch is read while the walk gathers the next. Memory: two batches' file lists, readBlobs'
- * ranges in flight (one per worker, each at most 1 MiB sealed and 4 MiB opened), and at most
- * WRITE_SLOTS open files on the main thread.
+ * ranges in flight (one more than there are workers, each at most 1 MiB sealed and 4 MiB opened),
+ * and at most WRITE_SLOTS open files on the main thread.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as C, promises as fsp } from 'node:fs';
@@ -245,7 +245,8 @@ class Restorer {
     try {
       await this.restoreTree(this.snapshot.tree, [], base, async () => false, this.include.empty);
       await this.flushBatch();
-      await this.settleBatches();
+      // The last batch's failure surfaces here.
+      await this.reading;
       await this.drain();
       this.checkFatal();
     } finally {
@@ -544,14 +545,9 @@ class Restorer {
     if (needs.size === 0) return;
     await this.reading;
     const reading = this.readBatch(needs);
-    // Its failure surfaces at the next flush or at the end (`settleBatches`).
+    // Its failure surfaces at the next flush, or at the end of `run`.
     reading.catch(() => undefined);
     this.reading = reading;
-  }
-
-  /** Waits for the batch being read; the last one's failure surfaces here. */
-  private async settleBatches(): Promise<void> {
-    await this.reading;
   }
 
   /**
