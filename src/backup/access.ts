@@ -139,6 +139,7 @@ async function openWithKeys(
   if (head) {
     opts.configBytes = head.configBytes;
     opts.snapshotCache = join(cacheDir(use.homeDir, head.id), 'snapshots.json');
+    opts.indexCache = join(cacheDir(use.homeDir, head.id), 'index.bin');
   }
   if (use.lowPriority === true) opts.lowPriority = true;
   if (use.index === false) opts.index = false;

@@ -27,6 +27,28 @@ interface PackRow {
   end: number;
 }
 
+/** A MasterIndex's state (image/adopt): what index-cache.ts keeps between runs. */
+export interface MasterIndexImage {
+  head: {
+    rows: number;
+    distinct: number;
+    /** In pack-number order: id, size, first row, row after the last. */
+    packs: [string, number, number, number][];
+    /** Index file id → the pack ids it lists. */
+    files: [string, string[]][];
+  };
+  arrays: {
+    ids: Uint8Array<ArrayBuffer>;
+    packNo: Uint32Array<ArrayBuffer>;
+    offset: Uint32Array<ArrayBuffer>;
+    length: Uint32Array<ArrayBuffer>;
+    rawLength: Uint32Array<ArrayBuffer>;
+    slot: Uint16Array<ArrayBuffer>;
+    flags: Uint8Array<ArrayBuffer>;
+    table: Uint32Array<ArrayBuffer>;
+  };
+}
+
 export class MasterIndex {
   /** Rows: every listed blob, duplicates included, in the order they were added. */
   private rows = 0;
@@ -63,6 +85,74 @@ export class MasterIndex {
     this.packIds.length = 0;
     this.packRows.clear();
     this.files.clear();
+  }
+
+  /** The whole state as a head and exact-length arrays (views, not copies), for index-cache.ts. */
+  image(): MasterIndexImage {
+    const n = this.rows;
+    return {
+      head: {
+        rows: n,
+        distinct: this.distinct,
+        packs: this.packIds.map((id) => {
+          const p = this.packRows.get(id)!;
+          return [id, p.size, p.start, p.end];
+        }),
+        files: [...this.files],
+      },
+      arrays: {
+        ids: this.ids.subarray(0, n * ID_BYTES),
+        packNo: this.packNo.subarray(0, n),
+        offset: this.offset.subarray(0, n),
+        length: this.length.subarray(0, n),
+        rawLength: this.rawLength.subarray(0, n),
+        slot: this.slot.subarray(0, n),
+        flags: this.flags.subarray(0, n),
+        table: this.table,
+      },
+    };
+  }
+
+  /**
+   * Takes over an image (the arrays are used, not copied). Only into an empty index, and only an
+   * image whose parts agree with each other: a mismatch throws and leaves the index empty.
+   */
+  adopt(img: MasterIndexImage): void {
+    if (this.rows !== 0 || this.packIds.length !== 0) throw new Error('index is not empty');
+    const { head: h, arrays: a } = img;
+    const n = h.rows;
+    const ok =
+      Number.isInteger(n) &&
+      n >= 0 &&
+      Number.isInteger(h.distinct) &&
+      h.distinct <= n &&
+      a.ids.length === n * ID_BYTES &&
+      [a.packNo, a.offset, a.length, a.rawLength, a.slot, a.flags].every((x) => x.length === n) &&
+      (a.table.length === 0
+        ? n === 0
+        : (a.table.length & (a.table.length - 1)) === 0 && h.distinct * 2 <= a.table.length) &&
+      h.packs.every(
+        ([, size, start, end]) => Number.isInteger(size) && start >= 0 && start <= end && end <= n,
+      );
+    if (!ok) throw new Error('index image is inconsistent');
+    for (let r = 0; r < n; r++)
+      if (a.packNo[r]! >= h.packs.length) throw new Error('index image is inconsistent');
+    for (const v of a.table) if (v > n) throw new Error('index image is inconsistent');
+    this.rows = n;
+    this.distinct = h.distinct;
+    this.ids = a.ids;
+    this.packNo = a.packNo;
+    this.offset = a.offset;
+    this.length = a.length;
+    this.rawLength = a.rawLength;
+    this.slot = a.slot;
+    this.flags = a.flags;
+    this.table = a.table;
+    h.packs.forEach(([id, size, start, end], no) => {
+      this.packIds.push(id);
+      this.packRows.set(id, { no, size, start, end });
+    });
+    for (const [f, packs] of h.files) this.files.set(f, packs);
   }
 
   addFile(fileId: string, packs: IndexPack[]): void {

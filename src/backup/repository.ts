@@ -77,6 +77,7 @@ import type {
 import { utimeSecondsOf } from './mtime.ts';
 import { makeBlobWriter } from './restore-writer.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
+import { IndexCache } from './index-cache.ts';
 import {
   blobIdsOf,
   decodeSnapshot,
@@ -142,6 +143,8 @@ export interface OpenOptions {
    * cache directory: listing snapshots then reads only the snapshot files it has not seen.
    */
   snapshotCache?: string;
+  /** A host-local file caching the loaded index (index-cache.ts), e.g. in the repository's cache directory. */
+  indexCache?: string;
 }
 
 export interface InitResult {
@@ -366,6 +369,8 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
   });
   if (opts.snapshotCache !== undefined)
     repo.snapshotCache = new SnapshotCache(opts.snapshotCache, subkey(keys.metaKey, 'snapshot-cache'));
+  if (opts.indexCache !== undefined)
+    repo.indexCache = new IndexCache(opts.indexCache, subkey(keys.metaKey, 'index-cache'));
   if (opts.index !== false) await repo.loadIndex();
   return repo;
 }
@@ -441,6 +446,10 @@ export class Repo implements Repository {
   private indexLoaded = false;
   /** Where listings keep snapshot metadata between runs (absent: every listing reads every file). */
   snapshotCache: SnapshotCache | undefined;
+  /** Where opens keep the loaded index between runs (absent: every open reads every index file). */
+  indexCache: IndexCache | undefined;
+  /** The index in memory came (in part) from indexCache, not only from the index files. */
+  indexFromCache = false;
   /** Restores without blob workers write on the main thread. */
   private localWriter: ReturnType<typeof makeBlobWriter> | undefined;
 
@@ -512,9 +521,22 @@ export class Repo implements Repository {
    * Reads every index file. A damaged one is skipped and recorded in `damagedIndex` (its blobs
    * then read as missing, naming the file), so `check` can still run and a backup can still add.
    */
-  async loadIndex(): Promise<void> {
+  async loadIndex(opts: { cache?: boolean } = {}): Promise<void> {
     this.indexLoaded = true;
-    const files = await this.listFiles(DIRS.index);
+    this.indexFromCache = false;
+    const listed = await this.listFiles(DIRS.index);
+    const cache = opts.cache === false ? undefined : this.indexCache;
+    let files = listed;
+    const cached = cache !== undefined && this.index.blobCount === 0 ? cache.load(listed) : undefined;
+    if (cached) {
+      try {
+        this.index.adopt(cached.image);
+        this.indexFromCache = true;
+        files = cached.missing;
+      } catch {
+        this.index.clear();
+      }
+    }
     const read = async (f: string): Promise<{ f: string; bytes?: Uint8Array; err?: unknown }> => {
       try {
         return { f, bytes: await this.store.read(`${DIRS.index}/${f}`) };
@@ -539,6 +561,20 @@ export class Repo implements Repository {
         this.damagedIndex.push({ file: `${DIRS.index}/${r.f}`, why: (err as Error).message });
       }
     }
+    // Only an index read whole and intact is kept for the next open.
+    if (cache && (!this.indexFromCache || files.length > 0) && this.damagedIndex.length === 0)
+      cache.save(listed, this.index.image());
+  }
+
+  /**
+   * Reads every index file from the repository again, whatever the cache holds (check: a damaged
+   * index file must be found even when this host's cache still has its content).
+   */
+  async reloadIndexFromRepository(): Promise<void> {
+    this.index.clear();
+    this.damagedIndex.length = 0;
+    this.indexFromCache = false;
+    await this.loadIndex({ cache: false });
   }
 
   /** Reads the index files unless they were read already (a repository opened with `index: false`). */
