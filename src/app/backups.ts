@@ -59,7 +59,7 @@ function using<T>(
   access: Access,
   lock: LockMode,
   fn: (repo: Repo) => Promise<T>,
-  opts: { index?: boolean } = {},
+  opts: { index?: boolean; workers?: boolean } = {},
 ): Promise<T> {
   return withRepository({ ...ref, access, lock, ...opts }, fn);
 }
@@ -229,12 +229,18 @@ export function restoreSnapshot(
   snapshotRef: string,
   opts: RestoreOptions,
 ): Promise<{ snapshot: SnapshotMeta; target: string; stats: RestoreStats }> {
-  return using(ref, 'read', 'shared', async (repo) => {
-    const snapshot = await repo.loadSnapshot(snapshotRef);
-    const target = resolvePath(opts.target);
-    const stats = await restore(repo, snapshot, { ...opts, target });
-    return { snapshot, target, stats };
-  });
+  return using(
+    ref,
+    'read',
+    'shared',
+    async (repo) => {
+      const snapshot = await repo.loadSnapshot(snapshotRef);
+      const target = resolvePath(opts.target);
+      const stats = await restore(repo, snapshot, { ...opts, target });
+      return { snapshot, target, stats };
+    },
+    { workers: true },
+  );
 }
 
 /** Writes a snapshot (or a path in it) to `out` as a tar stream. */
@@ -259,7 +265,9 @@ export function checkRepository(
   ref: RepositoryRef,
   readData: boolean | { subsetPercent: number },
 ): Promise<CheckReport> {
-  return using(ref, readData ? 'read' : 'any', 'shared', (repo) => check(repo, { readData }));
+  return using(ref, readData ? 'read' : 'any', 'shared', (repo) => check(repo, { readData }), {
+    workers: readData !== false,
+  });
 }
 
 /** Deletes data no snapshot refers to, under the exclusive lock. */

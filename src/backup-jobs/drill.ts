@@ -111,6 +111,7 @@ export async function runRepositoryDrill(
       keys: { identities },
       access: 'read',
       lock: 'shared',
+      workers: true,
       homeDir: ctx.home.dir,
       remote: {},
     },

@@ -100,6 +100,8 @@ export interface RepositoryUse {
   lowPriority?: boolean;
   /** false: open without reading the index (listing snapshots); `Repo.ensureIndex` reads it later. */
   index?: boolean;
+  /** The work seals or opens blobs: start the worker threads early (default: for `write` access). */
+  workers?: boolean;
 }
 
 /**
@@ -143,6 +145,7 @@ async function openWithKeys(
   }
   if (use.lowPriority === true) opts.lowPriority = true;
   if (use.index === false) opts.index = false;
+  if (use.workers ?? access === 'write') opts.workers = true;
   const repo = await openRepository(store, opts);
   if (access === 'read' && !repo.canRead) {
     await repo.close();

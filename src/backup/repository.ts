@@ -143,6 +143,11 @@ export interface OpenOptions {
    * cache directory: listing snapshots then reads only the snapshot files it has not seen.
    */
   snapshotCache?: string;
+  /**
+   * The work will seal or open blobs (backup, restore, check --read-data): the worker threads are
+   * started before the key is derived, so they boot while scrypt runs instead of after it.
+   */
+  workers?: boolean;
   /** A host-local file caching the loaded index (index-cache.ts), e.g. in the repository's cache directory. */
   indexCache?: string;
 }
@@ -278,6 +283,7 @@ export async function openRepository(location: string | BlobStore, opts: OpenOpt
         code: 'auth',
       });
     }
+    if (opts.workers === true) sharedBlobPool({ lowPriority: opts.lowPriority === true });
     const candidates = [];
     for (const k of keyFiles) {
       const f = parsePassphraseKeyFile(await store.read(`${DIRS.keys}/${k}`));
