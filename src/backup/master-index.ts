@@ -118,7 +118,7 @@ export class MasterIndex {
    * image whose parts agree with each other: a mismatch throws and leaves the index empty.
    */
   adopt(img: MasterIndexImage): void {
-    if (this.rows !== 0 || this.packIds.length !== 0) throw new Error('index is not empty');
+    if (!this.isEmpty) throw new Error('index is not empty');
     const { head: h, arrays: a } = img;
     const n = h.rows;
     const ok =
@@ -197,6 +197,11 @@ export class MasterIndex {
       if (key.compare(this.ids, r * ID_BYTES, r * ID_BYTES + ID_BYTES) === 0) out.push(this.entry(r, id));
     }
     return out;
+  }
+
+  /** Nothing listed yet (no blob, no pack). */
+  get isEmpty(): boolean {
+    return this.rows === 0 && this.packIds.length === 0;
   }
 
   get blobCount(): number {

@@ -524,8 +524,9 @@ export class Repo implements Repository {
   // ------------------------------------------------------------------ index
 
   /**
-   * Reads every index file. A damaged one is skipped and recorded in `damagedIndex` (its blobs
-   * then read as missing, naming the file), so `check` can still run and a backup can still add.
+   * Reads every index file (with an index cache, only those it does not hold yet; index-cache.ts).
+   * A damaged one is skipped and recorded in `damagedIndex` (its blobs then read as missing,
+   * naming the file), so `check` can still run and a backup can still add.
    */
   async loadIndex(opts: { cache?: boolean } = {}): Promise<void> {
     this.indexLoaded = true;
@@ -533,14 +534,14 @@ export class Repo implements Repository {
     const listed = await this.listFiles(DIRS.index);
     const cache = opts.cache === false ? undefined : this.indexCache;
     let files = listed;
-    const cached = cache !== undefined && this.index.blobCount === 0 ? cache.load(listed) : undefined;
+    const cached = cache !== undefined && this.index.isEmpty ? cache.load(listed) : undefined;
     if (cached) {
       try {
         this.index.adopt(cached.image);
         this.indexFromCache = true;
         files = cached.missing;
       } catch {
-        this.index.clear();
+        // An image whose parts disagree is refused before anything is taken: read the files.
       }
     }
     const read = async (f: string): Promise<{ f: string; bytes?: Uint8Array; err?: unknown }> => {

@@ -90,4 +90,32 @@ describe('master index', () => {
     assert.equal(idx.packs.size, 0);
     assert.equal(idx.has(idOf(1)), false);
   });
+  test('an image adopted by an empty index answers the same and keeps growing; an inconsistent one is refused', () => {
+    const src = new MasterIndex();
+    src.addFile('f1', [pack('a', [1, 2, 3, 4]), pack('b', [5, 6, 2])]);
+    const copy = new MasterIndex();
+    copy.adopt(src.image());
+    for (const n of [1, 2, 3, 4, 5, 6]) assert.deepEqual(copy.get(idOf(n)), src.get(idOf(n)));
+    assert.deepEqual([...copy.packs.keys()], [...src.packs.keys()]);
+    assert.deepEqual([...copy.files], [...src.files]);
+    assert.equal(copy.blobCount, 6);
+    // Its arrays are exactly full: the next pack makes them grow.
+    copy.addFile('f2', [
+      pack(
+        'c',
+        Array.from({ length: 3000 }, (_, i) => 100 + i),
+      ),
+    ]);
+    assert.equal(copy.blobCount, 3006);
+    assert.equal(copy.get(idOf(3099))?.pack, copy.packs.get(pack('c', []).id)?.id);
+    assert.deepEqual(copy.get(idOf(4)), src.get(idOf(4)));
+    assert.throws(() => copy.adopt(src.image()), /not empty/);
+
+    const bad = src.image();
+    bad.arrays.packNo = Uint32Array.from(bad.arrays.packNo, () => 7);
+    const empty = new MasterIndex();
+    assert.throws(() => empty.adopt(bad), /inconsistent/);
+    assert.equal(empty.isEmpty, true, 'nothing taken from a refused image');
+    assert.equal(empty.has(idOf(1)), false);
+  });
 });
