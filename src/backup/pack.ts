@@ -12,6 +12,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { AuthError, KEY_BYTES, decompress, hmacHex, open, seal, sha256Hex } from './crypto.ts';
+import { isHexId } from './hex-id.ts';
 import { compressIfWorth } from './compression.ts';
 import type { BlobId, BlobType, FileSink, SealedBlob } from './ports.ts';
 import { PACK_TARGET_SIZE } from './format.ts';
@@ -63,7 +64,7 @@ export function toPacked(e: Omit<BlobEntry, 'pack'>): PackedEntry {
 }
 
 export function fromPacked(p: PackedEntry, pack: string): BlobEntry {
-  if (!Array.isArray(p) || p.length !== 7 || typeof p[1] !== 'string' || !/^[0-9a-f]{64}$/.test(p[1])) {
+  if (!Array.isArray(p) || p.length !== 7 || typeof p[1] !== 'string' || !isHexId(p[1])) {
     throw new Error('malformed blob entry');
   }
   return {

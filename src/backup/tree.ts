@@ -9,9 +9,9 @@
  */
 import { UserError } from '../domain/errors.ts';
 import type { BlobId, Tree, TreeNode } from './ports.ts';
+import { isHexId } from './hex-id.ts';
 
 const TYPES = new Set<TreeNode['type']>(['file', 'dir', 'symlink', 'other']);
-const ID_RE = /^[0-9a-f]{16,128}$/;
 
 /** Why a name may not appear in a tree (undefined when it may). Such names could escape a restore target. */
 export function unsafeNameReason(name: string): string | undefined {
@@ -133,12 +133,15 @@ export function decodeTree(bytes: Uint8Array, id = '?'): Tree {
       node.linkTarget = raw.linkTarget;
     }
     if (raw.content !== undefined) {
-      if (!Array.isArray(raw.content) || !raw.content.every((c) => typeof c === 'string' && ID_RE.test(c)))
+      if (
+        !Array.isArray(raw.content) ||
+        !raw.content.every((c) => typeof c === 'string' && isHexId(c, 16, 128))
+      )
         throw bad(`${name}: content is not a list of blob ids`);
       node.content = raw.content as BlobId[];
     }
     if (raw.subtree !== undefined) {
-      if (typeof raw.subtree !== 'string' || !ID_RE.test(raw.subtree))
+      if (typeof raw.subtree !== 'string' || !isHexId(raw.subtree, 16, 128))
         throw bad(`${name}: subtree is not a blob id`);
       node.subtree = raw.subtree;
     }
