@@ -10,7 +10,7 @@
  * objects are built on demand by `get`, `allBlobs` and the `packs` view, and not kept.
  */
 import type { BlobId } from './ports.ts';
-import type { BlobEntry } from './pack.ts';
+import type { BlobEntry, PackedEntry } from './pack.ts';
 import type { IndexPack } from './index-file.ts';
 import { decodeHexId } from './hex-id.ts';
 
@@ -197,6 +197,40 @@ export class MasterIndex {
       if (key.compare(this.ids, r * ID_BYTES, r * ID_BYTES + ID_BYTES) === 0) out.push(this.entry(r, id));
     }
     return out;
+  }
+
+  /** The size the first index file naming the pack gave it. */
+  packSize(packId: string): number | undefined {
+    return this.packRows.get(packId)?.size;
+  }
+
+  /**
+   * Whether the pack's rows are exactly `entries` (its header's list), in the same order: ids,
+   * types, offsets, lengths and key slots, compared without building an entry per blob (check
+   * of a million files built a million). False also when they only differ in order or number:
+   * the caller then compares blob by blob.
+   */
+  listsAsHeader(packId: string, entries: PackedEntry[]): boolean {
+    const p = this.packRows.get(packId);
+    if (!p || p.end - p.start !== entries.length) return false;
+    const key = this.scratch;
+    const ids = this.ids;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const r = p.start + i;
+      if (!Array.isArray(e) || typeof e[1] !== 'string' || !decodeHexId(e[1], key, 0)) return false;
+      const o = r * ID_BYTES;
+      for (let k = 0; k < ID_BYTES; k++) if (ids[o + k] !== key[k]) return false;
+      const tree = (this.flags[r]! & TREE) !== 0;
+      if (
+        this.offset[r] !== e[2] ||
+        this.length[r] !== e[3] ||
+        this.slot[r] !== e[6] ||
+        tree !== (e[0] === 1)
+      )
+        return false;
+    }
+    return true;
   }
 
   /** Nothing listed yet (no blob, no pack). */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { check, samplePacks, type CheckReport } from '../../src/backup/check.ts';
+import { encodeIndex, type IndexPack } from '../../src/backup/index-file.ts';
 import { addKey } from '../../src/backup/keys.ts';
 import { initRepository, openRepository } from '../../src/backup/repository.ts';
 import { UserError } from '../../src/domain/errors.ts';
@@ -119,6 +120,34 @@ describe('check', () => {
     const r = await check(repo);
     assert.ok(mentions(r, rel(d, idx)), JSON.stringify(r.errors));
     await assert.rejects(repo.loadBlob(blobIds[0]!), (e: Error) => e.message.includes(rel(d, idx)));
+  });
+
+  test('an index that lists a pack differently from its header is reported; one in another order is not', async () => {
+    // Rewrites the repository's only index file with the packs as `edit` returns them.
+    const rewrite = async (d: string, edit: (p: IndexPack) => IndexPack): Promise<void> => {
+      const repo = await openRepository(d, { password: PASSWORD });
+      const packs = [...repo.index.packs.values()].map(edit);
+      const [old] = readdirSync(join(d, 'index'));
+      rmSync(join(d, 'index', old!));
+      const { id, bytes } = encodeIndex(repo.indexKey, packs);
+      writeFileSync(join(d, 'index', id), bytes);
+      await repo.close();
+    };
+    const reordered = copy();
+    await rewrite(reordered, (p) => ({ ...p, blobs: [...p.blobs].reverse() }));
+    const ok = await check(await openRepository(reordered, { password: PASSWORD }));
+    assert.equal(ok.ok, true, JSON.stringify(ok.errors));
+
+    const moved = copy();
+    await rewrite(moved, (p) => ({
+      ...p,
+      blobs: p.blobs.map((b, i) => (i === 0 ? { ...b, offset: b.offset + 1 } : b)),
+    }));
+    const r = await check(await openRepository(moved, { password: PASSWORD }));
+    assert.ok(
+      r.errors.some((e) => e.message.includes('is listed differently in the pack header and the index')),
+      JSON.stringify(r.errors),
+    );
   });
 
   test('a flipped byte in a snapshot file is named by check and by listing', async () => {
