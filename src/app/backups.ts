@@ -265,7 +265,9 @@ export function checkRepository(
   ref: RepositoryRef,
   readData: boolean | { subsetPercent: number },
 ): Promise<CheckReport> {
+  // No index at open: check reads the index files itself, never the host's cache.
   return using(ref, readData ? 'read' : 'any', 'shared', (repo) => check(repo, { readData }), {
+    index: false,
     workers: readData !== false,
   });
 }

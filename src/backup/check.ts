@@ -117,9 +117,9 @@ export async function check(repo: Repo, opts: CheckOptions = {}): Promise<CheckR
       err(file, `key file ${file} is not a key file`);
   }
 
-  // index files (the repository skipped damaged ones when it opened; one opened from this host's
-  // index cache reads them all now, so a damaged file is found even when the cache has its content)
-  if (repo.indexFromCache) await repo.reloadIndexFromRepository();
+  // index files, read from the repository even when this host's index cache holds them (a damaged
+  // one is skipped and recorded, so it is found even when the cache has its content)
+  await repo.ensureIndex({ cache: false });
   counts.indexFiles = repo.index.files.size + repo.damagedIndex.length;
   for (const d of repo.damagedIndex) err(d.file, `index file ${d.file} is damaged: ${d.why}`);
 

@@ -574,19 +574,17 @@ export class Repo implements Repository {
   }
 
   /**
-   * Reads every index file from the repository again, whatever the cache holds (check: a damaged
-   * index file must be found even when this host's cache still has its content).
+   * Reads the index files unless they were read already (a repository opened with `index: false`).
+   * `cache: false` reads them again when the index came from the host's cache (check: a damaged
+   * index file must be found even when the cache still has its content).
    */
-  async reloadIndexFromRepository(): Promise<void> {
-    this.index.clear();
-    this.damagedIndex.length = 0;
-    this.indexFromCache = false;
-    await this.loadIndex({ cache: false });
-  }
-
-  /** Reads the index files unless they were read already (a repository opened with `index: false`). */
-  async ensureIndex(): Promise<void> {
-    if (!this.indexLoaded) await this.loadIndex();
+  async ensureIndex(opts: { cache?: boolean } = {}): Promise<void> {
+    if (this.indexLoaded) {
+      if (opts.cache !== false || !this.indexFromCache) return;
+      this.index.clear();
+      this.damagedIndex.length = 0;
+    }
+    await this.loadIndex(opts);
   }
 
   /** File names under a top-level directory, without in-progress temp files. */
