@@ -203,4 +203,46 @@ describe('blob worker pool', () => {
       await pool.close();
     }
   });
+
+  test('a range whose index gives a wrong length is refused blob by blob, and later ranges open whole', async () => {
+    const pool = new BlobWorkerPool(1);
+    try {
+      const key = randomBytes(32);
+      const mac = randomBytes(32);
+      // Opened blobs share the worker's memory from range to range: a large range, then smaller ones.
+      const big = [noise('a', 900_000), Buffer.from('abc'.repeat(400_000))];
+      const small = [Buffer.from('x'.repeat(70_000)), noise('b', 5_000)];
+      const rangeOf = (inputs: Buffer[], lie = 0) => {
+        const parts = inputs.map((d) => encryptBlob(key, 'data', hmacHex(mac, d), d));
+        let off = 0;
+        const blobs = inputs.map((d, i) => {
+          const b = {
+            id: hmacHex(mac, d),
+            type: 0 as const,
+            compressed: parts[i]!.compressed,
+            offset: off,
+            length: parts[i]!.sealed.length,
+            rawLength: d.length + (i === 0 ? lie : 0),
+          };
+          off += b.length;
+          return b;
+        });
+        return { buf: Buffer.concat(parts.map((p) => p.sealed)), blobs };
+      };
+      const plains = async (r: ReturnType<typeof rangeOf>) =>
+        (await pool.openRange(key, mac, r.buf, r.blobs)).map((o) => ('plain' in o ? o.plain : o.error));
+      assert.deepEqual(await plains(rangeOf(big)), big);
+      assert.deepEqual(await plains(rangeOf(small)), small);
+      // Compressed (70,000 x's) and stored raw (noise): a length off by one either way is named as such.
+      for (const lie of [-1, 1]) {
+        assert.deepEqual(await plains(rangeOf(small, lie)), ['blob content does not match its id', small[1]]);
+        assert.deepEqual(await plains(rangeOf([small[1]!, small[0]!], lie)), [
+          'blob content does not match its id',
+          small[0],
+        ]);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
 });
