@@ -95,8 +95,11 @@ function nextNonce() {
   nonceAt += 12;
   return nonces.subarray(nonceAt - 12, nonceAt);
 }
-// Sealed blobs go back in parts: the cipher's output (moved, not copied) and nonce ‖ tag (28
-// bytes). Joining them here cost a copy of every blob and another buffer left for the collector.
+// Sealed blobs go back in parts: the cipher's output and nonce ‖ tag (28 bytes). The output is
+// written in pieces into this thread's spare memory (\`take\`) and moved to the main thread, which
+// hands the memory back ('give') once it has copied the blob into its pack: a fresh buffer per
+// blob page-faulted here, and left the main thread external memory that set off twice as many
+// full collections there (55 against 22 in a first backup of 1 GiB).
 function sealBytes(m, data) {
   if (!fast) {
     fast = compressInto(workerData.fastLevel);
@@ -110,12 +113,17 @@ function sealBytes(m, data) {
   const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', m.key, nonce);
   cipher.setAAD(aad);
-  const body = cipher.update(compressed ? c : data);
-  // GCM is a stream cipher: final() adds no bytes, only the tag.
-  if (cipher.final().length !== 0) throw new Error('unexpected cipher output at final');
+  const src = compressed ? c : data;
+  const body = take(src.length);
+  // GCM is a stream cipher: the output is as long as the input; final() adds only the tag.
+  if (cipherInto(cipher, src, body) !== src.length) throw new Error('unexpected cipher output length');
   const edges = Buffer.concat([nonce, cipher.getAuthTag()]);
-  const ab = body.byteOffset === 0 && body.length === body.buffer.byteLength ? body.buffer : body.buffer.slice(body.byteOffset, body.byteOffset + body.length);
-  return [{ seq: m.seq, body: new Uint8Array(ab), edges: new Uint8Array(edges), compressed }, [ab]];
+  return [{ seq: m.seq, body, edges: new Uint8Array(edges), compressed }, [body.buffer]];
+}
+// Memory of sealed blobs the main thread is done with.
+function giveBack(m) {
+  for (const ab of m.bufs) give(new Uint8Array(ab));
+  return null;
 }
 function seal(m) {
   return sealBytes(m, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
@@ -248,7 +256,8 @@ function room(buf, n) {
   while (size < n) size *= 2;
   return Buffer.allocUnsafeSlow(size);
 }
-// Runs the decipher \`c\` over \`src\` into \`dst\` (as long: GCM adds no bytes); throws when not authentic.
+// Runs \`c\` (a cipher, or a decipher: it throws when not authentic) over \`src\` into \`dst\`,
+// which is as long: GCM adds no bytes.
 function cipherInto(c, src, dst) {
   let w = 0;
   for (let o = 0; o < src.length; o += PIECE) {
@@ -366,7 +375,7 @@ function lstat(m) {
   }
   return [{ seq: m.seq, lstat: { nums, times, errors, links } }, [nums.buffer, times.buffer]];
 }
-const ops = { open, seal, fseal, fopen, fstep, fclose, fcfg, lstat };
+const ops = { open, seal, fseal, fopen, fstep, fclose, fcfg, lstat, give: giveBack };
 function handle(m) {
   try {
     const r = ops[m.op](m);
@@ -698,7 +707,7 @@ export class BlobWorkerPool {
           if ((err as Error).message === 'no blob worker is running') throw err;
           throw new Error(`blob encryption failed: ${(err as Error).message}`);
         }
-        return sealedOf(m);
+        return this.sealedOf(m, thread);
       },
       release: (below) => {
         decided = Math.max(decided, below);
@@ -725,9 +734,10 @@ export class BlobWorkerPool {
   }
 
   /** A message that wants no answer (it also keeps no worker alive). */
-  private notify(msg: Record<string, unknown>, thread: PoolThread): void {
+  private notify(msg: Record<string, unknown>, thread: PoolThread, transfer: ArrayBuffer[] = []): void {
     if (!this.threads.includes(thread)) return;
     thread.queue.push(msg);
+    for (const b of transfer) thread.transfer.push(b);
     if (thread.queue.length >= BATCH_MAX) this.send(thread);
     else if (thread.queue.length === 1) setImmediate(() => this.send(thread));
   }
@@ -747,16 +757,34 @@ export class BlobWorkerPool {
     // A buffer the caller gives up is moved to the worker instead of copied.
     const move =
       opts.transfer === true && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    const thread = this.leastBusy();
     try {
       m = await this.request(
         { op: 'seal', key, type, aadBase, data },
         move ? [data.buffer as ArrayBuffer] : [],
+        thread,
       );
     } catch (err) {
       if ((err as Error).message === 'no blob worker is running') throw err;
       throw new Error(`blob encryption failed: ${(err as Error).message}`);
     }
-    return sealedOf(m);
+    return this.sealedOf(m, thread!);
+  }
+
+  /**
+   * A worker's sealed blob as its three parts: nonce, the cipher's output, tag (not joined). The
+   * output lies in the worker's spare memory: `release`, once it is copied, sends it back there.
+   */
+  private sealedOf(m: WorkerReply, thread: PoolThread): SealedBlob {
+    if (!m.body || !m.edges || m.edges.length !== 28) throw new Error('blob encryption failed: no output');
+    const edges = Buffer.from(m.edges.buffer, m.edges.byteOffset, m.edges.byteLength);
+    const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
+    const memory = m.body.buffer as ArrayBuffer;
+    return {
+      sealed: [edges.subarray(0, 12), body, edges.subarray(12)],
+      compressed: !!m.compressed,
+      release: () => this.notify({ op: 'give', bufs: [memory] }, thread, [memory]),
+    };
   }
 
   /**
@@ -828,14 +856,6 @@ export class BlobWorkerPool {
     const threads = this.threads.splice(0);
     await Promise.all(threads.map((s) => s.worker.terminate()));
   }
-}
-
-/** A worker's sealed blob as its three parts: nonce, the cipher's output, tag (not joined). */
-function sealedOf(m: WorkerReply): SealedBlob {
-  if (!m.body || !m.edges || m.edges.length !== 28) throw new Error('blob encryption failed: no output');
-  const edges = Buffer.from(m.edges.buffer, m.edges.byteOffset, m.edges.byteLength);
-  const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
-  return { sealed: [edges.subarray(0, 12), body, edges.subarray(12)], compressed: !!m.compressed };
 }
 
 const shared: { normal?: BlobWorkerPool | null; low?: BlobWorkerPool | null } = {};

@@ -234,6 +234,8 @@ export interface FileChunk {
 export interface SealedBlob {
   sealed: Uint8Array | readonly Uint8Array[];
   compressed: boolean;
+  /** Hands the sealed bytes' memory back for reuse once they are copied (blobs sealed on a worker). */
+  release?: () => void;
 }
 
 /** The chunks completed by one step of reading a host file. */

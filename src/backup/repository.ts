@@ -652,11 +652,14 @@ export class Repo implements Repository {
       packer.outstandingBytes -= rawLength;
     }
     packer.addSealed(type, id, sealed.sealed, rawLength, sealed.compressed, 0);
+    const storedBytes = sealedLength(sealed.sealed);
+    // The pack holds a copy now.
+    sealed.release?.();
     // Blobs still being sealed with this pack's key join it after it is detached; it is written
     // when the last of them arrives.
     if (packer === this.packer && packer.size >= PACK_TARGET_SIZE) this.packer = null;
     if (packer !== this.packer && packer.outstanding === 0) await this.closeBuilder(packer);
-    return { id, isNew: true, storedBytes: sealedLength(sealed.sealed) };
+    return { id, isNew: true, storedBytes };
   }
 
   private openBuilder(): PackBuilder {

@@ -64,6 +64,45 @@ describe('blob worker pool', () => {
     }
   });
 
+  test('memory of a released sealed blob serves the next seals, which stay exact', async () => {
+    const pool = new BlobWorkerPool(1);
+    try {
+      const key = randomBytes(32);
+      const mac = randomBytes(32);
+      const open = (s: SealedBlob, d: Buffer): Buffer =>
+        decryptBlob(
+          key,
+          mac,
+          {
+            id: hmacHex(mac, d),
+            type: 'data',
+            pack: 'p',
+            offset: 0,
+            length: sealedLength(s.sealed),
+            rawLength: d.length,
+            compressed: s.compressed,
+            slot: 0,
+          },
+          joined(s.sealed),
+        );
+      const seal = (d: Buffer) => pool.encrypt(key, 0, blobAad('data', false, hmacHex(mac, d)), d);
+      const first = noise('first', 300_000);
+      const a = await seal(first);
+      const memory = (a.sealed as Uint8Array[])[1]!.buffer;
+      assert.deepEqual(open(a, first), first);
+      a.release!();
+      // Handed back: the main thread no longer holds it.
+      await new Promise((r) => setImmediate(r));
+      assert.equal(memory.byteLength, 0);
+      // The same size again: sealed into the memory given back, and as exact as the first.
+      const second = noise('second', 300_000);
+      const b = await seal(second);
+      assert.deepEqual(open(b, second), second);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('seals blobs exactly as the format says: compressed when it pays, raw otherwise', async () => {
     const pool = new BlobWorkerPool(2);
     try {
