@@ -48,8 +48,9 @@ const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
 let gearScan;
 const writeBlobs = (${makeBlobWriter.toString()})(fs, ${utimeSecondsOf.toString()});
-// check --read-data opens blobs only to drop them: their plaintexts are memory outside the JS
-// heap, which V8 collects late; a collection every 16 MiB opened keeps a worker's footprint small.
+// check --read-data opens blobs only to drop them: the ranges it is sent and the cipher's output
+// pieces are memory outside the JS heap, which V8 collects late; a collection every 16 MiB opened
+// keeps a worker's footprint small.
 require('v8').setFlagsFromString('--expose-gc');
 const collect = require('vm').runInNewContext('gc');
 let churn = 0;
@@ -60,8 +61,9 @@ function released(n) {
   churn = 0;
   collect();
 }
-// A restore writes what it opens: a young-generation collection every MiB read frees those
-// plaintexts (young, and dead once written) at once; V8 alone let them pile up by tens of MiB.
+// A restore writes what it opens: a young-generation collection every MiB read frees the ranges
+// and cipher pieces behind it (young, and dead once written) at once; V8 alone let such buffers
+// pile up by tens of MiB.
 function beforeWrites(n) {
   minorChurn += n;
   if (minorChurn < 1024 * 1024) return;
