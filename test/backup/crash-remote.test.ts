@@ -38,7 +38,11 @@ let s3: Awaited<ReturnType<typeof startS3Server>>;
 let sshd: SshServer;
 
 before(async () => {
-  [s3, sshd] = await Promise.all([startS3Server(['crash']), startSshd()]);
+  // Both are kept as they start, so a server that did start is stopped when the other failed.
+  const [a, b] = await Promise.allSettled([startS3Server(['crash']), startSshd()]);
+  if (a.status === 'fulfilled') s3 = a.value;
+  if (b.status === 'fulfilled') sshd = b.value;
+  for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
 });
 after(async () => {
   await Promise.all([s3?.stop(), sshd?.stop()]);

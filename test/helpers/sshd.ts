@@ -79,10 +79,13 @@ export async function startSshd(): Promise<SshServer> {
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A missing or unrunnable sshd fails to spawn: say so instead of exiting without a word.
+  child.once('error', (err) => (stderr += `${err.message} (install openssh-server: ${SSHD})`));
   // Ready when the port accepts connections.
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`sshd exited: ${stderr}`);
+    if (child.exitCode !== null || child.signalCode !== null || /install openssh/.test(stderr))
+      throw new Error(`sshd exited: ${stderr}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => {
