@@ -214,13 +214,11 @@ export class MasterIndex {
     const p = this.packRows.get(packId);
     if (!p || p.end - p.start !== entries.length) return false;
     const key = this.scratch;
-    const ids = this.ids;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const r = p.start + i;
       if (!Array.isArray(e) || typeof e[1] !== 'string' || !decodeHexId(e[1], key, 0)) return false;
-      const o = r * ID_BYTES;
-      for (let k = 0; k < ID_BYTES; k++) if (ids[o + k] !== key[k]) return false;
+      if (!this.rowHasId(r, key)) return false;
       const tree = (this.flags[r]! & TREE) !== 0;
       if (
         this.offset[r] !== e[2] ||
@@ -282,7 +280,6 @@ export class MasterIndex {
   private find(id: BlobId): number {
     const key = this.scratch;
     if (this.distinct === 0 || !decodeHexId(id, key, 0)) return -1;
-    const ids = this.ids;
     const mask = this.table.length - 1;
     for (
       let h = (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) & mask;
@@ -291,11 +288,16 @@ export class MasterIndex {
     ) {
       const v = this.table[h]!;
       if (v === 0) return -1;
-      const c = (v - 1) * ID_BYTES;
-      let i = 0;
-      while (i < ID_BYTES && ids[c + i] === key[i]) i++;
-      if (i === ID_BYTES) return v - 1;
+      if (this.rowHasId(v - 1, key)) return v - 1;
     }
+  }
+
+  /** Row `r`'s id is the 32 bytes of `key`. */
+  private rowHasId(r: number, key: Uint8Array): boolean {
+    const ids = this.ids;
+    const c = r * ID_BYTES;
+    for (let i = 0; i < ID_BYTES; i++) if (ids[c + i] !== key[i]) return false;
+    return true;
   }
 
   /** The first row holding row `r`'s id (the id as bytes: loading an index checks each id's hex once). */
