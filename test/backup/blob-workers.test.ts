@@ -16,6 +16,21 @@ function joined(sealed: SealedBlob['sealed']): Buffer {
   return sealed instanceof Uint8Array ? Buffer.from(sealed) : Buffer.concat(sealed);
 }
 
+/** Opens a sealed data blob of `rawLength` bytes with id `id` the way a reader of its pack would. */
+function opened(key: Buffer, mac: Buffer, id: string, rawLength: number, s: SealedBlob): Buffer {
+  const entry = {
+    id,
+    type: 'data' as const,
+    pack: 'p',
+    offset: 0,
+    length: sealedLength(s.sealed),
+    rawLength,
+    compressed: s.compressed,
+    slot: 0,
+  };
+  return decryptBlob(key, mac, entry, joined(s.sealed));
+}
+
 describe('blob worker pool', () => {
   test('one worker seals a run of blobs of every size and kind, each exactly (its scratch buffers are reused)', async () => {
     const pool = new BlobWorkerPool(1);
@@ -46,17 +61,7 @@ describe('blob worker pool', () => {
         kinds.add(s.compressed);
         if (s.compressed) assert.ok(sealedLength(s.sealed) < d.length, `blob ${i} compressed is smaller`);
         else assert.equal(sealedLength(s.sealed), d.length + 28, `blob ${i} stored raw`);
-        const entry = {
-          id: hmacHex(mac, d),
-          type: 'data' as const,
-          pack: 'p',
-          offset: 0,
-          length: sealedLength(s.sealed),
-          rawLength: d.length,
-          compressed: s.compressed,
-          slot: 0,
-        };
-        assert.deepEqual(decryptBlob(key, mac, entry, joined(s.sealed)), d, `blob ${i}`);
+        assert.deepEqual(opened(key, mac, hmacHex(mac, d), d.length, s), d, `blob ${i}`);
       }
       assert.deepEqual([...kinds].sort(), [false, true]);
     } finally {
@@ -69,22 +74,7 @@ describe('blob worker pool', () => {
     try {
       const key = randomBytes(32);
       const mac = randomBytes(32);
-      const open = (s: SealedBlob, d: Buffer): Buffer =>
-        decryptBlob(
-          key,
-          mac,
-          {
-            id: hmacHex(mac, d),
-            type: 'data',
-            pack: 'p',
-            offset: 0,
-            length: sealedLength(s.sealed),
-            rawLength: d.length,
-            compressed: s.compressed,
-            slot: 0,
-          },
-          joined(s.sealed),
-        );
+      const open = (s: SealedBlob, d: Buffer): Buffer => opened(key, mac, hmacHex(mac, d), d.length, s);
       const seal = (d: Buffer) => pool.encrypt(key, 0, blobAad('data', false, hmacHex(mac, d)), d);
       const first = noise('first', 300_000);
       const a = await seal(first);
@@ -117,17 +107,7 @@ describe('blob worker pool', () => {
         [true, false, false],
       );
       for (const [i, d] of inputs.entries()) {
-        const entry = {
-          id: hmacHex(mac, d),
-          type: 'data' as const,
-          pack: 'p',
-          offset: 0,
-          length: sealedLength(out[i]!.sealed),
-          rawLength: d.length,
-          compressed: out[i]!.compressed,
-          slot: 0,
-        };
-        assert.deepEqual(decryptBlob(key, mac, entry, joined(out[i]!.sealed)), d);
+        assert.deepEqual(opened(key, mac, hmacHex(mac, d), d.length, out[i]!), d);
       }
     } finally {
       await pool.close();
@@ -184,17 +164,7 @@ describe('blob worker pool', () => {
       for (const [i, s] of sealed.entries()) {
         if (!s) continue;
         const c = step.chunks[i]!;
-        const entry = {
-          id: c.id,
-          type: 'data' as const,
-          pack: 'p',
-          offset: 0,
-          length: sealedLength(s.sealed),
-          rawLength: c.length,
-          compressed: s.compressed,
-          slot: 0,
-        };
-        assert.deepEqual(decryptBlob(key, mac, entry, joined(s.sealed)), want[i]);
+        assert.deepEqual(opened(key, mac, c.id, c.length, s), want[i]);
       }
       assert.equal(sealed[0]!.compressed, true);
       // Once sealed or closed, a chunk's bytes are gone from the worker.
