@@ -61,10 +61,11 @@ function released(n) {
   churn = 0;
   collect();
 }
-// A restore writes what it opens: a young-generation collection every MiB read frees the ranges
-// and cipher pieces behind it (young, and dead once written) at once; V8 alone let such buffers
-// pile up by tens of MiB.
-function beforeWrites(n) {
+// A restore writes what it opens, and a backup moves what it seals: a young-generation collection
+// every MiB frees the ranges and cipher pieces behind it (young, and dead once used) at once. V8
+// alone let such buffers pile up by tens of MiB: in a first backup of 1 GiB the cipher's output
+// pieces grew each worker's malloc arena to ~40 MiB, most of it garbage waiting for a collection.
+function youngChurn(n) {
   minorChurn += n;
   if (minorChurn < 1024 * 1024) return;
   minorChurn = 0;
@@ -116,6 +117,7 @@ function sealBytes(m, data) {
   const cipher = createCipheriv('aes-256-gcm', m.key, nonce);
   cipher.setAAD(aad);
   const src = compressed ? c : data;
+  youngChurn(src.length);
   const body = take(src.length);
   // GCM is a stream cipher: the output is as long as the input; final() adds only the tag.
   if (cipherInto(cipher, src, body) !== src.length) throw new Error('unexpected cipher output length');
@@ -318,7 +320,7 @@ function openOne(key, macKey, buf, e, slot) {
 }
 function open(m) {
   if (m.discard) released(m.buf.byteLength);
-  if (m.writes) beforeWrites(m.buf.byteLength);
+  if (m.writes) youngChurn(m.buf.byteLength);
   const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
   let total = 0;
   for (const e of m.entries) total += e.rawLength;

@@ -6,7 +6,7 @@
  *
  * `supersedes` lists index files this one replaces (written by prune before it deletes them).
  */
-import { AuthError, compress, decompress, open, seal, sha256Hex } from './crypto.ts';
+import { AuthError, compressParts, decompress, open, seal, sha256Hex } from './crypto.ts';
 import { MAGIC } from './format.ts';
 import { fromPacked, toPacked, type BlobEntry, type PackedEntry } from './pack.ts';
 
@@ -24,17 +24,27 @@ export interface IndexPack {
 
 const AAD = Buffer.from(MAGIC.index);
 
+/**
+ * `packs` may be produced lazily (a backup builds them from the compact index one at a time): the
+ * JSON text is made and compressed pack by pack, the same text `JSON.stringify` gives for the
+ * whole `IndexJson`.
+ */
 export function encodeIndex(
   key: Uint8Array,
-  packs: IndexPack[],
+  packs: Iterable<IndexPack>,
   supersedes: string[] = [],
 ): { id: string; bytes: Buffer } {
-  const json: IndexJson = {
-    v: 1,
-    supersedes,
-    packs: packs.map((p) => ({ id: p.id, size: p.size, blobs: p.blobs.map(toPacked) })),
-  };
-  const bytes = Buffer.concat([AAD, seal(key, compress(Buffer.from(JSON.stringify(json))), AAD)]);
+  function* text(): Generator<string> {
+    yield `{"v":1,"supersedes":${JSON.stringify(supersedes)},"packs":[`;
+    let first = true;
+    for (const p of packs) {
+      const part: IndexJson['packs'][number] = { id: p.id, size: p.size, blobs: p.blobs.map(toPacked) };
+      yield (first ? '' : ',') + JSON.stringify(part);
+      first = false;
+    }
+    yield ']}';
+  }
+  const bytes = Buffer.concat([AAD, seal(key, compressParts(text()), AAD)]);
   return { id: sha256Hex(bytes), bytes };
 }
 
