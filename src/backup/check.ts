@@ -383,7 +383,7 @@ async function readPackData(
       let buf: Uint8Array;
       try {
         // From where the previous span ended, so bytes between blobs are hashed too.
-        buf = await repo.store.readRange(file, pos, end - pos);
+        buf = await repo.store.readRange(file, pos, end - pos, pool?.rangeBuffer(end - pos));
       } catch (e) {
         ranges.release();
         throw e;

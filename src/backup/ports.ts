@@ -15,7 +15,12 @@ export interface BlobStore {
   /** Writes atomically and durably (temp name, fsync, rename; remote: single PUT). Never overwrites. */
   write(path: string, data: Uint8Array): Promise<void>;
   read(path: string): Promise<Uint8Array>;
-  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * `into` (at least `length` bytes), when given, is memory the caller lends for the bytes: a
+   * backend that reads into memory it chooses returns a view of it, so readers can reuse their
+   * buffers; one that cannot (S3's responses) returns its own.
+   */
+  readRange(path: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   exists(path: string): Promise<boolean>;
   /** Relative paths of the files under a directory (recursive), e.g. list('packs'). */
   list(dir: string): Promise<string[]>;

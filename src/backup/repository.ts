@@ -916,7 +916,8 @@ export class Repo implements Repository {
     let buf: Uint8Array;
     const keys = new Map<number, Buffer>();
     try {
-      buf = await this.store.readRange(path, start, last.offset + last.length - start);
+      const length = last.offset + last.length - start;
+      buf = await this.store.readRange(path, start, length, pool?.rangeBuffer(length));
       for (const e of entries) if (!keys.has(e.slot)) keys.set(e.slot, await this.packKey(packId, e.slot));
     } catch (err) {
       if (err instanceof UserError) throw err;

@@ -213,6 +213,65 @@ describe('blob worker pool', () => {
     }
   });
 
+  test('a range read into lent memory moves to the worker whole, comes back, and serves the next reads exactly', async () => {
+    const pool = new BlobWorkerPool(1);
+    try {
+      const key = randomBytes(32);
+      const mac = randomBytes(32);
+      const rangeOf = (inputs: Buffer[]) => {
+        const parts = inputs.map((d) => encryptBlob(key, 'data', hmacHex(mac, d), d));
+        let off = 0;
+        const blobs = inputs.map((d, i) => {
+          const b = {
+            id: hmacHex(mac, d),
+            type: 0 as const,
+            compressed: parts[i]!.compressed,
+            offset: off,
+            length: parts[i]!.sealed.length,
+            rawLength: d.length,
+          };
+          off += b.length;
+          return b;
+        });
+        return { bytes: Buffer.concat(parts.map((p) => p.sealed)), blobs };
+      };
+      const first = [noise('a', 700_000), Buffer.from('log line\n'.repeat(20_000))];
+      const r1 = rangeOf(first);
+      const lent = pool.rangeBuffer(r1.bytes.length);
+      assert.equal(lent.length, r1.bytes.length);
+      assert.ok(
+        lent.buffer.byteLength > lent.length,
+        'lent memory is rounded up, so the view is not the whole',
+      );
+      lent.set(r1.bytes);
+      const opened1 = await pool.openRange(key, mac, lent, r1.blobs);
+      assert.deepEqual(
+        opened1.map((o) => ('plain' in o ? o.plain : o.error)),
+        first,
+      );
+      assert.equal(lent.buffer.byteLength, 0, 'moved to the worker, not copied');
+      // The memory came back: a smaller range is read into it (its old bytes are still there).
+      const second = [noise('b', 20_000)];
+      const r2 = rangeOf(second);
+      const again = pool.rangeBuffer(r2.bytes.length);
+      assert.ok(again.buffer.byteLength >= r1.bytes.length, `reused ${again.buffer.byteLength} bytes`);
+      assert.deepEqual(
+        Buffer.from(again.buffer, r2.bytes.length, 1000),
+        r1.bytes.subarray(r2.bytes.length, r2.bytes.length + 1000),
+      );
+      again.set(r2.bytes);
+      const opened2 = await pool.openRange(key, mac, again, r2.blobs);
+      assert.deepEqual(
+        opened2.map((o) => ('plain' in o ? o.plain : o.error)),
+        second,
+      );
+      // A larger range than any spare gets fresh memory.
+      assert.equal(pool.rangeBuffer(4_000_000).buffer.byteLength, 4_194_304);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('a range whose index gives a wrong length is refused blob by blob, and later ranges open whole', async () => {
     const pool = new BlobWorkerPool(1);
     try {

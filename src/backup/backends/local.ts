@@ -81,9 +81,9 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+  async readRange(path: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const fh = await this.handle(path);
-    const buf = Buffer.alloc(length);
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.alloc(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await fh.read(buf, done, length - done, offset + done);

@@ -238,12 +238,18 @@ export class SftpBlobStore implements BlobStore {
     });
   }
 
-  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+  async readRange(path: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const full = this.full(path);
-    return this.op((sftp) => this.readAt(sftp, full, offset, length));
+    return this.op((sftp) => this.readAt(sftp, full, offset, length, into));
   }
 
-  private async readAt(sftp: SFTPWrapper, full: string, offset: number, length: number): Promise<Buffer> {
+  private async readAt(
+    sftp: SFTPWrapper,
+    full: string,
+    offset: number,
+    length: number,
+    into?: Uint8Array,
+  ): Promise<Buffer> {
     let h: Buffer;
     try {
       h = await p<Buffer>((cb) => sftp.open(full, 'r', cb));
@@ -252,7 +258,10 @@ export class SftpBlobStore implements BlobStore {
       throw err;
     }
     try {
-      const buf = Buffer.alloc(length);
+      const buf =
+        into && into.length >= length
+          ? Buffer.from(into.buffer, into.byteOffset, length)
+          : Buffer.alloc(length);
       // Pieces requested together: one round trip per piece would make pack reads crawl.
       const PIECE = 256 * 1024;
       const pieces: Promise<void>[] = [];

@@ -66,8 +66,8 @@ export class ThrottledBlobStore implements BlobStore {
     return this.inner.read(path);
   }
 
-  readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.inner.readRange(path, offset, length);
+  readRange(path: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.inner.readRange(path, offset, length, into);
   }
 
   exists(path: string): Promise<boolean> {

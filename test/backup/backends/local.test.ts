@@ -16,6 +16,14 @@ describe('local blob store', () => {
       assert.deepEqual(Buffer.from(await s.read('data/ab/abcd')).toString(), 'hello world');
       assert.equal(Buffer.from(await s.readRange('data/ab/abcd', 6, 5)).toString(), 'world');
       await assert.rejects(s.readRange('data/ab/abcd', 6, 50), /shorter than expected/);
+      // Read into lent memory when it is large enough, else into memory of its own.
+      const into = new Uint8Array(8).fill(42);
+      const lent = await s.readRange('data/ab/abcd', 0, 5, into);
+      assert.equal(lent.buffer, into.buffer);
+      assert.equal(Buffer.from(into).toString('latin1'), 'hello***');
+      const own = await s.readRange('data/ab/abcd', 0, 11, into);
+      assert.notEqual(own.buffer, into.buffer);
+      assert.equal(Buffer.from(own).toString(), 'hello world');
       assert.deepEqual(await s.list('data'), ['ab/abcd']);
       assert.deepEqual(await s.list('nothing-here'), []);
       assert.equal(await s.size('index/x'), 3);
