@@ -135,12 +135,17 @@ const BIG_FILE = 1024 * 1024;
  */
 const FILES_IN_FLIGHT = 256;
 const SMALL_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
-/** Bytes a worker reads and chunks per request (one more step is read ahead). */
-const STEP_BYTES = 4 * 1024 * 1024;
-/** Chunks of one file being deduplicated and sealed at once on the worker path. */
-const WORKER_WINDOW = 16;
 /** Bytes per read of a host file (walker.ts reads the same): zero runs are detected per block. */
 const READ_SIZE = 1024 * 1024;
+/**
+ * Bytes a worker reads and chunks per request (one more step is read ahead): one read. A step's
+ * chunks stay on the worker until decided, so the step sets what large files hold there; 4 MiB
+ * steps made a first backup of the 1 GiB dataset peak at 240-250 MiB RSS, 1 MiB steps at 195-200
+ * MiB, in the same time.
+ */
+const STEP_BYTES = READ_SIZE;
+/** Chunks of one file being deduplicated and sealed at once on the worker path. */
+const WORKER_WINDOW = 16;
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   const clock = opts.clock ?? new SystemClock();
