@@ -48,23 +48,14 @@ const makeFileChunker = ${makeFileChunker.toString()};
 const chunkers = new Map();
 let gearScan;
 const writeBlobs = (${makeBlobWriter.toString()})(fs, ${utimeSecondsOf.toString()});
-// check --read-data opens blobs only to drop them: the ranges it is sent and the cipher's output
-// pieces are memory outside the JS heap, which V8 collects late; a collection every 16 MiB opened
-// keeps a worker's footprint small.
+// The cipher's output pieces (and, for a backup, what it seals) are memory outside the JS heap,
+// which V8 collects late: a young-generation collection every MiB opened or sealed frees those
+// behind it (young, and dead once used) at once. V8 alone let them pile up by tens of MiB: in a
+// first backup of 1 GiB they grew each worker's malloc arena to ~40 MiB, and check --read-data,
+// with a full collection every 16 MiB instead, peaked ~20 MiB higher.
 require('v8').setFlagsFromString('--expose-gc');
 const collect = require('vm').runInNewContext('gc');
-let churn = 0;
 let minorChurn = 0;
-function released(n) {
-  churn += n;
-  if (churn < 16 * 1024 * 1024) return;
-  churn = 0;
-  collect();
-}
-// A restore writes what it opens, and a backup moves what it seals: a young-generation collection
-// every MiB frees the ranges and cipher pieces behind it (young, and dead once used) at once. V8
-// alone let such buffers pile up by tens of MiB: in a first backup of 1 GiB the cipher's output
-// pieces grew each worker's malloc arena to ~40 MiB, most of it garbage waiting for a collection.
 function youngChurn(n) {
   minorChurn += n;
   if (minorChurn < 1024 * 1024) return;
@@ -319,8 +310,7 @@ function openOne(key, macKey, buf, e, slot) {
   return slot;
 }
 function open(m) {
-  if (m.discard) released(m.buf.byteLength);
-  if (m.writes) youngChurn(m.buf.byteLength);
+  youngChurn(m.buf.byteLength);
   const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
   let total = 0;
   for (const e of m.entries) total += e.rawLength;
