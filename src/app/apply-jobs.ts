@@ -28,7 +28,8 @@ import {
 } from './backup-profiles.ts';
 import { assertJobReferencesKnown } from './job-references.ts';
 import { addJob, editJob, listJobs, newJob, removeJob } from './jobs.ts';
-import { displayPath, loadJobFiles, problemsError } from './job-files.ts';
+import { displayPath } from './display-path.ts';
+import { loadJobFiles, problemsError } from './job-files.ts';
 import type { DeclaredJob, DeclaredProfile, FileProblem } from './job-files.ts';
 
 /** What an entry of the report is about: a job (absent) or a backup profile. */

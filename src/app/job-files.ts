@@ -7,11 +7,12 @@
  * caller writes nothing unless there is none.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, extname, join, relative, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parse, parseAllDocuments } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { EXIT, UserError } from '../domain/errors.ts';
+import { displayPath } from './display-path.ts';
 import type { Job } from '../domain/job.ts';
 import { buildJob } from '../domain/job-validation.ts';
 import { jobDocumentSchema } from '../domain/job-file-schema.ts';
@@ -86,12 +87,6 @@ function filesUnder(path: string): string[] {
     .map((p) => join(path, String(p)))
     .filter((p) => EXTENSIONS.has(extname(p).toLowerCase()) && statSync(p).isFile())
     .sort();
-}
-
-/** A path as the user reads it: relative to the working directory when under it. */
-export function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel !== '' && !rel.startsWith('..') ? rel : file;
 }
 
 /** `file:line: key: message` lines, one per problem, as a single UserError (exit 2). */

@@ -8,7 +8,7 @@
  *   so an identity alone opens the repository. Data and trees are encrypted with per-pack keys
  *   wrapped to the recipients; the writer secrets cannot decrypt them.
  */
-import { randomBytes, scrypt as scryptCb } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type * as AgeNs from 'age-encryption';
 import { EXIT, UserError } from '../domain/errors.ts';
@@ -16,6 +16,7 @@ import { AuthError, KEY_BYTES, open, seal, sha256Hex } from './crypto.ts';
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { BlobStore } from './ports.ts';
 import { DEFAULT_SCRYPT, type ScryptParams } from './format.ts';
+import { deriveKek, parsePassphraseKeyFile, saneScryptParams, type PassphraseKeyFile } from './kdf.ts';
 
 /** What a writer needs: dedup (MAC), chunk boundaries (Gear seed), writer-readable metadata. */
 export interface WriterSecrets {
@@ -82,30 +83,7 @@ function keysFromJson(j: unknown): MasterKeys {
 // ---------------------------------------------------------------------------------------------
 // Passphrase key files
 
-export interface PassphraseKeyFile {
-  v: 1;
-  kind: 'passphrase';
-  created: string;
-  hostname: string;
-  username: string;
-  kdf: { name: 'scrypt'; N: number; r: number; p: number; salt: string };
-  /** base64(seal(kek, JSON(master keys), aad = "nightshift-key-v1")) */
-  data: string;
-}
-
 const KEY_AAD = Buffer.from('nightshift-key-v1');
-
-function deriveKek(password: string, salt: Buffer, p: ScryptParams): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scryptCb(
-      password.normalize('NFC'),
-      salt,
-      KEY_BYTES,
-      { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + 16 * 1024 * 1024 },
-      (err, key) => (err ? reject(err) : resolve(key)),
-    );
-  });
-}
 
 export async function makePassphraseKeyFile(
   keys: MasterKeys,
@@ -129,16 +107,6 @@ export async function makePassphraseKeyFile(
   return Buffer.from(JSON.stringify(file) + '\n');
 }
 
-export function parsePassphraseKeyFile(bytes: Uint8Array): PassphraseKeyFile | null {
-  try {
-    const j = JSON.parse(Buffer.from(bytes).toString('utf8')) as PassphraseKeyFile;
-    if (j.v !== 1 || j.kind !== 'passphrase' || j.kdf?.name !== 'scrypt') return null;
-    return j;
-  } catch {
-    return null;
-  }
-}
-
 /** Master keys, or null when the password does not open this key file. */
 export async function unlockPassphraseKeyFile(
   file: PassphraseKeyFile,
@@ -146,7 +114,7 @@ export async function unlockPassphraseKeyFile(
 ): Promise<MasterKeys | null> {
   const { N, r, p } = file.kdf;
   // Refuse absurd parameters from a damaged file rather than allocate gigabytes.
-  if (!(N > 1 && N <= 1 << 22 && (N & (N - 1)) === 0 && r >= 1 && r <= 32 && p >= 1 && p <= 16)) return null;
+  if (!saneScryptParams({ N, r, p })) return null;
   const kek = await deriveKek(password, Buffer.from(file.kdf.salt, 'base64'), { N, r, p });
   try {
     return keysFromJson(JSON.parse(open(kek, Buffer.from(file.data, 'base64'), KEY_AAD).toString('utf8')));

@@ -29,6 +29,7 @@ import {
 } from './format.ts';
 import type { ChunkerParams, ScryptParams } from './format.ts';
 import { decodeIndex, encodeIndex, type IndexPack } from './index-file.ts';
+import { parsePassphraseKeyFile } from './kdf.ts';
 import {
   ageDecrypt,
   ageEncrypt,
@@ -37,7 +38,6 @@ import {
   makePassphraseKeyFile,
   makeRecipientKeyFile,
   newMasterKeys,
-  parsePassphraseKeyFile,
   parseWriterKey,
   readIdentityFile,
   unlockPassphraseKeyFile,

@@ -21,7 +21,7 @@ import { addJobFlags, inFlagTerms, jobInputFromFlags, jobPatchFromFlags } from '
 import type { JobFlags } from './job-flags.ts';
 import { isoUtc, relative } from './render.ts';
 import { describeSchedule } from '../../domain/schedule.ts';
-import { displayPath } from '../../app/job-files.ts';
+import { displayPath } from '../../app/display-path.ts';
 
 function printSaved(verb: string, job: Job, json: boolean): void {
   if (json) {

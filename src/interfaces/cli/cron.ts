@@ -20,7 +20,7 @@ import { statusReport } from '../../app/status.ts';
 import { jobNextFires, jobStatus, jobView, runPageView } from '../../app/views.ts';
 import { globalOptions, withApp } from './context.ts';
 import { isoUtc, localTime, relative, renderTable } from './render.ts';
-import { displayPath } from '../../app/job-files.ts';
+import { displayPath } from '../../app/display-path.ts';
 import { selectedJob, withJobSelector } from './job-selector.ts';
 import { printJson, printLine } from './output.ts';
 import { quoteArg } from '../../domain/contract.ts';

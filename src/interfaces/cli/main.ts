@@ -1,5 +1,9 @@
 /** Entry point of the `nightshift` command (bin/nightshift imports this). */
-import { runCli } from './program.ts';
+import { deriveBackupKeyAhead } from './backup/key-ahead.ts';
+
+// Before the rest of the CLI loads: a backup command's key derivation runs meanwhile.
+deriveBackupKeyAhead(process.argv.slice(2));
+const { runCli } = await import('./program.ts');
 
 // `nightshift cron list | head` closes the pipe early; that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

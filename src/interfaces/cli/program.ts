@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { EXIT } from '../../domain/errors.ts';
+import { firstCommand } from './command-words.ts';
 import { reportError } from './output.ts';
 
 /** The version from package.json, found upward from this module (source tree or the bundle in dist/). */
@@ -26,16 +27,6 @@ function packageVersion(): string {
     if (up === dir) return '0.0.0';
     dir = up;
   }
-}
-
-/** The first command word in argv (skipping global options and --home's value). */
-function firstCommand(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--home' || a === '--store') i++;
-    else if (!a.startsWith('-')) return a;
-  }
-  return undefined;
 }
 
 type Register = (program: Command, version: string) => void;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Command, CommandUnknownOpts, OptionValues } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import type { RepositoryKeys } from '../../../backup/access.ts';
+import { passwordOfFile } from '../../../backup/kdf.ts';
 import { readIdentityFile } from '../../../backup/keys.ts';
 import { requireProfile } from '../../../app/backup-profiles.ts';
 import { profileRepositoryRef, type RepositoryRef } from '../../../app/backups.ts';
@@ -126,7 +127,7 @@ export function readPassword(flags: RepoFlags, env: NodeJS.ProcessEnv = process.
         { hint: 'pass --password-file with a readable file holding the password' },
       );
     }
-    const pw = text.replace(/\r?\n$/, '');
+    const pw = passwordOfFile(text);
     if (pw === '')
       throw new UserError(`the password file ${flags.passwordFile} is empty`, {
         hint: 'write the password into the file',

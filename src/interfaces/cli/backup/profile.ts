@@ -12,7 +12,7 @@ import { formatBytes } from '../../../domain/bytes.ts';
 import { formatDuration } from '../../../domain/duration.ts';
 import type { Job } from '../../../domain/job.ts';
 import { describeRetention } from '../../../domain/retention.ts';
-import { displayPath } from '../../../app/job-files.ts';
+import { displayPath } from '../../../app/display-path.ts';
 import { globalOptions, withApp } from '../context.ts';
 import { printJson, printLine } from '../output.ts';
 import { addProfileFlags, profileFromFlags } from './profile-flags.ts';
