@@ -18,6 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { compressWorthIt, FAST_LEVEL } from './compression.ts';
 import { makeFileChunker } from './file-chunker.ts';
@@ -485,8 +486,9 @@ export interface LstatResult {
   linkTarget?: string;
 }
 
-/** Young generation of a worker thread (MiB). */
+/** Young generation of a worker thread (MiB), and the semi-space that gives it. */
 const WORKER_YOUNG_MB = 2;
+const WORKER_SEMI_SPACE_MB = 1;
 
 /** Requests queued in one turn of the event loop go to a worker as one message. */
 const BATCH_MAX = 64;
@@ -526,6 +528,12 @@ export class BlobWorkerPool {
     const zstdPath = createRequire(import.meta.url).resolve('zstd-napi');
     const zstdBindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding');
     const nice = opts.lowPriority === true && process.platform === 'linux';
+    // resourceLimits alone does not hold when the process runs with --max-semi-space-size
+    // (bin/nightshift's first line): V8's flag wins over an isolate's limits, and each worker got
+    // 2 x 4 MiB of young generation. The flag is read as an isolate is made, so setting it here
+    // shapes the workers made next and leaves the main thread's heap as it is. First backup of the
+    // 1 GiB dataset: peak RSS 193-198 -> 184-186 MiB, in the same time.
+    setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
     for (let i = 0; i < size; i++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
