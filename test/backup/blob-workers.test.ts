@@ -31,6 +31,28 @@ function opened(key: Buffer, mac: Buffer, id: string, rawLength: number, s: Seal
   return decryptBlob(key, mac, entry, joined(s.sealed));
 }
 
+/**
+ * A range of a pack holding `inputs` as data blobs, as a reader gets it: the sealed bytes and
+ * where each blob lies; `lie` is added to the first blob's length as its index would give it.
+ */
+function rangeOf(key: Buffer, mac: Buffer, inputs: Buffer[], lie = 0) {
+  const parts = inputs.map((d) => encryptBlob(key, 'data', hmacHex(mac, d), d));
+  let off = 0;
+  const blobs = inputs.map((d, i) => {
+    const b = {
+      id: hmacHex(mac, d),
+      type: 0 as const,
+      compressed: parts[i]!.compressed,
+      offset: off,
+      length: parts[i]!.sealed.length,
+      rawLength: d.length + (i === 0 ? lie : 0),
+    };
+    off += b.length;
+    return b;
+  });
+  return { buf: Buffer.concat(parts.map((p) => p.sealed)), blobs };
+}
+
 describe('blob worker pool', () => {
   test('one worker seals a run of blobs of every size and kind, each exactly (its scratch buffers are reused)', async () => {
     const pool = new BlobWorkerPool(1);
@@ -218,32 +240,15 @@ describe('blob worker pool', () => {
     try {
       const key = randomBytes(32);
       const mac = randomBytes(32);
-      const rangeOf = (inputs: Buffer[]) => {
-        const parts = inputs.map((d) => encryptBlob(key, 'data', hmacHex(mac, d), d));
-        let off = 0;
-        const blobs = inputs.map((d, i) => {
-          const b = {
-            id: hmacHex(mac, d),
-            type: 0 as const,
-            compressed: parts[i]!.compressed,
-            offset: off,
-            length: parts[i]!.sealed.length,
-            rawLength: d.length,
-          };
-          off += b.length;
-          return b;
-        });
-        return { bytes: Buffer.concat(parts.map((p) => p.sealed)), blobs };
-      };
       const first = [noise('a', 700_000), Buffer.from('log line\n'.repeat(20_000))];
-      const r1 = rangeOf(first);
-      const lent = pool.rangeBuffer(r1.bytes.length);
-      assert.equal(lent.length, r1.bytes.length);
+      const r1 = rangeOf(key, mac, first);
+      const lent = pool.rangeBuffer(r1.buf.length);
+      assert.equal(lent.length, r1.buf.length);
       assert.ok(
         lent.buffer.byteLength > lent.length,
         'lent memory is rounded up, so the view is not the whole',
       );
-      lent.set(r1.bytes);
+      lent.set(r1.buf);
       const opened1 = await pool.openRange(key, mac, lent, r1.blobs);
       assert.deepEqual(
         opened1.map((o) => ('plain' in o ? o.plain : o.error)),
@@ -252,14 +257,14 @@ describe('blob worker pool', () => {
       assert.equal(lent.buffer.byteLength, 0, 'moved to the worker, not copied');
       // The memory came back: a smaller range is read into it (its old bytes are still there).
       const second = [noise('b', 20_000)];
-      const r2 = rangeOf(second);
-      const again = pool.rangeBuffer(r2.bytes.length);
-      assert.ok(again.buffer.byteLength >= r1.bytes.length, `reused ${again.buffer.byteLength} bytes`);
+      const r2 = rangeOf(key, mac, second);
+      const again = pool.rangeBuffer(r2.buf.length);
+      assert.ok(again.buffer.byteLength >= r1.buf.length, `reused ${again.buffer.byteLength} bytes`);
       assert.deepEqual(
-        Buffer.from(again.buffer, r2.bytes.length, 1000),
-        r1.bytes.subarray(r2.bytes.length, r2.bytes.length + 1000),
+        Buffer.from(again.buffer, r2.buf.length, 1000),
+        r1.buf.subarray(r2.buf.length, r2.buf.length + 1000),
       );
-      again.set(r2.bytes);
+      again.set(r2.buf);
       const opened2 = await pool.openRange(key, mac, again, r2.blobs);
       assert.deepEqual(
         opened2.map((o) => ('plain' in o ? o.plain : o.error)),
@@ -280,31 +285,17 @@ describe('blob worker pool', () => {
       // Opened blobs share the worker's memory from range to range: a large range, then smaller ones.
       const big = [noise('a', 900_000), Buffer.from('abc'.repeat(400_000))];
       const small = [Buffer.from('x'.repeat(70_000)), noise('b', 5_000)];
-      const rangeOf = (inputs: Buffer[], lie = 0) => {
-        const parts = inputs.map((d) => encryptBlob(key, 'data', hmacHex(mac, d), d));
-        let off = 0;
-        const blobs = inputs.map((d, i) => {
-          const b = {
-            id: hmacHex(mac, d),
-            type: 0 as const,
-            compressed: parts[i]!.compressed,
-            offset: off,
-            length: parts[i]!.sealed.length,
-            rawLength: d.length + (i === 0 ? lie : 0),
-          };
-          off += b.length;
-          return b;
-        });
-        return { buf: Buffer.concat(parts.map((p) => p.sealed)), blobs };
-      };
       const plains = async (r: ReturnType<typeof rangeOf>) =>
         (await pool.openRange(key, mac, r.buf, r.blobs)).map((o) => ('plain' in o ? o.plain : o.error));
-      assert.deepEqual(await plains(rangeOf(big)), big);
-      assert.deepEqual(await plains(rangeOf(small)), small);
+      assert.deepEqual(await plains(rangeOf(key, mac, big)), big);
+      assert.deepEqual(await plains(rangeOf(key, mac, small)), small);
       // Compressed (70,000 x's) and stored raw (noise): a length off by one either way is named as such.
       for (const lie of [-1, 1]) {
-        assert.deepEqual(await plains(rangeOf(small, lie)), ['blob content does not match its id', small[1]]);
-        assert.deepEqual(await plains(rangeOf([small[1]!, small[0]!], lie)), [
+        assert.deepEqual(await plains(rangeOf(key, mac, small, lie)), [
+          'blob content does not match its id',
+          small[1],
+        ]);
+        assert.deepEqual(await plains(rangeOf(key, mac, [small[1]!, small[0]!], lie)), [
           'blob content does not match its id',
           small[0],
         ]);
