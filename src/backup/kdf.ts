@@ -4,12 +4,13 @@
  * password can start it before its own code is loaded. A no-change backup of the 1 GiB dataset
  * spent ~0.3 s loading modules and then ~0.25 s waiting for scrypt; ahead, the two overlap.
  *
- * Light on purpose (node built-ins only): the CLI loads it before the backup commands.
+ * Light on purpose (node built-ins and format.ts's constants): the CLI loads it before the backup
+ * commands.
  */
 import { scrypt } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ScryptParams } from './format.ts';
+import { DIRS, TEMP_PREFIX, type ScryptParams } from './format.ts';
 
 export interface PassphraseKeyFile {
   v: 1;
@@ -90,9 +91,11 @@ export function deriveKeksAhead(dir: string, password: string): number {
   if (password === '') return 0;
   let started = 0;
   try {
-    for (const name of readdirSync(join(dir, 'keys')).sort()) {
+    // The key files opening tries: those of the keys directory, not a key being written.
+    const names = readdirSync(join(dir, DIRS.keys)).filter((n) => !n.startsWith(TEMP_PREFIX));
+    for (const name of names.sort()) {
       if (started >= AHEAD_MAX) break;
-      const f = parsePassphraseKeyFile(readFileSync(join(dir, 'keys', name)));
+      const f = parsePassphraseKeyFile(readFileSync(join(dir, DIRS.keys, name)));
       if (!f || !saneScryptParams(f.kdf)) continue;
       const salt = Buffer.from(f.kdf.salt, 'base64');
       const params = { N: f.kdf.N, r: f.kdf.r, p: f.kdf.p };

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { BlobWorkerPool } from '../../src/backup/blob-workers.ts';
+import { BlobWorkerPool, type OpenedBlob } from '../../src/backup/blob-workers.ts';
 import { hmacHex } from '../../src/backup/crypto.ts';
 import { blobAad, decryptBlob, encryptBlob, sealedLength } from '../../src/backup/pack.ts';
 import type { SealedBlob } from '../../src/backup/ports.ts';
@@ -51,6 +51,11 @@ function rangeOf(key: Buffer, mac: Buffer, inputs: Buffer[], lie = 0) {
     return b;
   });
   return { buf: Buffer.concat(parts.map((p) => p.sealed)), blobs };
+}
+
+/** Each opened blob's plaintext, or why it did not open. */
+function outcomes(opened: OpenedBlob[]): (Buffer | string)[] {
+  return opened.map((o) => ('plain' in o ? o.plain : o.error));
 }
 
 describe('blob worker pool', () => {
@@ -219,10 +224,7 @@ describe('blob worker pool', () => {
         return b;
       });
       const good = await pool.openRange(key, mac, Buffer.from(buf), blobs);
-      assert.deepEqual(
-        good.map((o) => ('plain' in o ? o.plain : o.error)),
-        inputs,
-      );
+      assert.deepEqual(outcomes(good), inputs);
       buf[blobs[1]!.offset + 100]! ^= 1;
       const bad = await pool.openRange(key, mac, buf, blobs);
       assert.deepEqual(
@@ -250,10 +252,7 @@ describe('blob worker pool', () => {
       );
       lent.set(r1.buf);
       const opened1 = await pool.openRange(key, mac, lent, r1.blobs);
-      assert.deepEqual(
-        opened1.map((o) => ('plain' in o ? o.plain : o.error)),
-        first,
-      );
+      assert.deepEqual(outcomes(opened1), first);
       assert.equal(lent.buffer.byteLength, 0, 'moved to the worker, not copied');
       // The memory came back: a smaller range is read into it (its old bytes are still there).
       const second = [noise('b', 20_000)];
@@ -266,10 +265,7 @@ describe('blob worker pool', () => {
       );
       again.set(r2.buf);
       const opened2 = await pool.openRange(key, mac, again, r2.blobs);
-      assert.deepEqual(
-        opened2.map((o) => ('plain' in o ? o.plain : o.error)),
-        second,
-      );
+      assert.deepEqual(outcomes(opened2), second);
       // A larger range than any spare gets fresh memory.
       assert.equal(pool.rangeBuffer(4_000_000).buffer.byteLength, 4_194_304);
     } finally {
@@ -286,7 +282,7 @@ describe('blob worker pool', () => {
       const big = [noise('a', 900_000), Buffer.from('abc'.repeat(400_000))];
       const small = [Buffer.from('x'.repeat(70_000)), noise('b', 5_000)];
       const plains = async (r: ReturnType<typeof rangeOf>) =>
-        (await pool.openRange(key, mac, r.buf, r.blobs)).map((o) => ('plain' in o ? o.plain : o.error));
+        outcomes(await pool.openRange(key, mac, r.buf, r.blobs));
       assert.deepEqual(await plains(rangeOf(key, mac, big)), big);
       assert.deepEqual(await plains(rangeOf(key, mac, small)), small);
       // Compressed (70,000 x's) and stored raw (noise): a length off by one either way is named as such.
